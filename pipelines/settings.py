@@ -1,0 +1,117 @@
+"""Configuration from the environment, with a local fallback file for the embedded default.
+
+Every setting is an environment variable (``SHUZHONG_*``). ``shuzhong init`` writes
+generated credentials for the embedded SeaweedFS into ``<state>/shuzhong.env`` (an
+ignored file); values already in the environment always win, so pointing the hub at
+another S3 endpoint (AWS, MinIO, a cloud vendor's) is only a matter of exporting
+variables.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CONTRACTS_DIR = REPO_ROOT / "data_contracts"
+EXPECTATIONS_DIR = REPO_ROOT / "expectations"
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+
+# Telemetry of every component stays off (no network beyond the package registries).
+for _var, _val in {
+    "DAGSTER_DISABLE_TELEMETRY": "true",
+    "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+    "GX_ANALYTICS_ENABLED": "False",
+}.items():
+    os.environ.setdefault(_var, _val)
+
+
+def state_dir() -> Path:
+    """Directory for local state: S3 data, credentials, DuckDB files (ignored by git)."""
+    return Path(os.environ.get("SHUZHONG_HOME", REPO_ROOT / ".state")).resolve()
+
+
+def env_file() -> Path:
+    return state_dir() / "shuzhong.env"
+
+
+def load_env_file(path: Path | None = None) -> None:
+    """Put ``KEY=VALUE`` lines of the local env file into ``os.environ`` unless already set."""
+    path = path or env_file()
+    if not path.exists():
+        return
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        os.environ.setdefault(key.strip(), value.strip())
+
+
+def get(name: str, default: str | None = None) -> str:
+    load_env_file()
+    value = os.environ.get(name, default)
+    if value is None:
+        raise RuntimeError(
+            f"{name} is not set. Export it, or run `shuzhong init` for the embedded S3 server."
+        )
+    return value
+
+
+@cache
+def bureaus() -> dict[str, str]:
+    """Bureau code → Chinese name, from ``data_contracts/bureaus.yaml``."""
+    return yaml.safe_load((CONTRACTS_DIR / "bureaus.yaml").read_text())["bureaus"]
+
+
+@dataclass(frozen=True)
+class Credentials:
+    access_key: str
+    secret_key: str
+
+
+def credentials(identity: str) -> Credentials:
+    """Keys of an S3 identity: ``pipeline``, ``analyst`` or a bureau code."""
+    prefix = "SHUZHONG_" + (
+        f"BUREAU_{identity.upper()}" if identity in bureaus() else identity.upper()
+    )
+    return Credentials(get(f"{prefix}_ACCESS_KEY"), get(f"{prefix}_SECRET_KEY"))
+
+
+@dataclass(frozen=True)
+class Buckets:
+    landing: str
+    receipts: str
+    lake: str
+    published: str
+
+
+def buckets() -> Buckets:
+    return Buckets(
+        landing=get("SHUZHONG_LANDING_BUCKET", "landing"),
+        receipts=get("SHUZHONG_RECEIPTS_BUCKET", "receipts"),
+        lake=get("SHUZHONG_LAKE_BUCKET", "lake"),
+        published=get("SHUZHONG_PUBLISHED_BUCKET", "published"),
+    )
+
+
+def s3_endpoint() -> str:
+    return get("SHUZHONG_S3_ENDPOINT")
+
+
+def s3_region() -> str:
+    return get("SHUZHONG_S3_REGION", "us-east-1")
+
+
+def work_db_path() -> Path:
+    """The pipeline's working DuckDB file (dbt writes here; analysts never open it)."""
+    return Path(get("SHUZHONG_WORK_DB", str(state_dir() / "warehouse" / "work.duckdb")))
+
+
+def published_db_path() -> Path:
+    """The analysts' read-only DuckDB file, replaced atomically on each publish."""
+    return Path(get("SHUZHONG_PUBLISHED_DB", str(state_dir() / "published" / "warehouse.duckdb")))
