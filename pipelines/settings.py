@@ -115,3 +115,12 @@ def work_db_path() -> Path:
 def published_db_path() -> Path:
     """The analysts' read-only DuckDB file, replaced atomically on each publish."""
     return Path(get("SHUZHONG_PUBLISHED_DB", str(state_dir() / "published" / "warehouse.duckdb")))
+
+
+def lake_uri() -> str:
+    """Root of the lake zones (raw, quarantine, archive, ledger): ``s3://<lake bucket>``."""
+    return get("SHUZHONG_LAKE_URI", f"s3://{buckets().lake}")
+
+
+def published_uri() -> str:
+    return get("SHUZHONG_PUBLISHED_URI", f"s3://{buckets().published}")
