@@ -124,3 +124,14 @@ def lake_uri() -> str:
 
 def published_uri() -> str:
     return get("SHUZHONG_PUBLISHED_URI", f"s3://{buckets().published}")
+
+
+def export_defaults() -> None:
+    """Export the settings child processes (dbt, the Dagster run workers) need."""
+    load_env_file()
+    os.environ.setdefault("SHUZHONG_HOME", str(state_dir()))
+    os.environ.setdefault("SHUZHONG_WORK_DB", str(work_db_path()))
+    os.environ.setdefault("SHUZHONG_PUBLISHED_DB", str(published_db_path()))
+    if "SHUZHONG_S3_ENDPOINT" in os.environ:
+        os.environ.setdefault("SHUZHONG_LAKE_URI", lake_uri())
+    work_db_path().parent.mkdir(parents=True, exist_ok=True)

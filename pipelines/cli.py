@@ -1,0 +1,158 @@
+"""``shuzhong`` — the data hub's command line.
+
+  shuzhong init                      local credentials and PII key for the embedded S3 server
+  shuzhong s3 start|stop|status      the embedded SeaweedFS server
+  shuzhong generate [--check]        GX suites and dbt sources from the data contracts
+  shuzhong submit --bureau B --dataset D --date YYYY-MM-DD FILE   submit as bureau B
+  shuzhong receipt --bureau B KEY    read a receipt back as the bureau
+  shuzhong sample OUT_DIR            write realistic bureau exports
+  shuzhong demo                      the whole flow through Dagster, with a summary
+  shuzhong sql "SELECT ..."          query the published (read-only) warehouse
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date
+from pathlib import Path
+
+from pipelines import settings
+
+
+def _submit(args: argparse.Namespace) -> int:
+    from pipelines import s3
+
+    path = Path(args.file)
+    name = args.name or path.name
+    key = f"{args.bureau}/{args.dataset}/{args.date}/{name}"
+    s3.client(args.bureau).put_object(Bucket=settings.buckets().landing, Key=key, Body=path.read_bytes())
+    print(f"submitted s3://{settings.buckets().landing}/{key} ({path.stat().st_size} bytes) as {args.bureau}")
+    return 0
+
+
+def _receipt(args: argparse.Namespace) -> int:
+    from pipelines import ingest
+
+    receipt = ingest.read_receipt(args.key, identity=args.bureau)
+    if receipt is None:
+        print(f"no receipt yet for {args.key}", file=sys.stderr)
+        return 1
+    print(json.dumps(receipt, ensure_ascii=False, indent=2))
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from pipelines import codegen
+
+    if args.check:
+        stale = codegen.stale_files()
+        for p in stale:
+            print(f"stale: {p.relative_to(settings.REPO_ROOT)}", file=sys.stderr)
+        if stale:
+            print("run `shuzhong generate` and commit the result", file=sys.stderr)
+        return 1 if stale else 0
+    for p in codegen.write_all():
+        print(f"wrote {p.relative_to(settings.REPO_ROOT)}")
+    return 0
+
+
+def _sql(args: argparse.Namespace) -> int:
+    import duckdb
+
+    path = settings.published_db_path()
+    if not path.exists():
+        print(f"{path} does not exist yet: run `make demo` first", file=sys.stderr)
+        return 1
+    con = duckdb.connect(str(path), read_only=True)
+    con.sql(args.query).show(max_rows=args.max_rows, max_width=200)
+    return 0
+
+
+def _s3(args: argparse.Namespace) -> int:
+    from pipelines import s3server
+
+    {"start": s3server.cmd_start, "stop": s3server.cmd_stop, "status": s3server.cmd_status}[args.action]()
+    return 0
+
+
+def _init(args: argparse.Namespace) -> int:
+    from pipelines import s3server
+
+    wrote = s3server.init_local_env()
+    print(f"{'created' if wrote else 'kept'} {settings.env_file()} (credentials and PII key; never commit it)")
+    return 0
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from pipelines import generator
+
+    files = generator.generate(
+        args.dataset, Path(args.out_dir), start=date.fromisoformat(args.start), days=args.days,
+        rows_per_day=args.rows, seed=args.seed,
+    )
+    for f in files:
+        print(f"{f.path}  {f.n_rows} rows  {f.fmt}/{f.encoding}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from pipelines import demo
+
+    return demo.run(days=args.days, rows_per_day=args.rows, timeout=args.timeout)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="shuzhong", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("init", help="create local credentials and PII key (embedded S3)").set_defaults(func=_init)
+    p = sub.add_parser("s3", help="manage the embedded SeaweedFS server")
+    p.add_argument("action", choices=["start", "stop", "status"])
+    p.set_defaults(func=_s3)
+
+    p = sub.add_parser("generate", help="generate GX suites and dbt sources from the contracts")
+    p.add_argument("--check", action="store_true", help="fail if a generated file is stale")
+    p.set_defaults(func=_generate)
+
+    p = sub.add_parser("submit", help="upload a file to the landing bucket as a bureau")
+    p.add_argument("--bureau", required=True)
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--date", required=True, type=lambda s: str(date.fromisoformat(s)))
+    p.add_argument("--name", help="object file name (default: the file's name)")
+    p.add_argument("file")
+    p.set_defaults(func=_submit)
+
+    p = sub.add_parser("receipt", help="read a submission's receipt as the bureau")
+    p.add_argument("--bureau", required=True)
+    p.add_argument("key", help="the landing object key, e.g. hotline/tickets/2026-03-05/a.csv")
+    p.set_defaults(func=_receipt)
+
+    p = sub.add_parser("sample", help="write realistic bureau exports")
+    p.add_argument("out_dir")
+    p.add_argument("--dataset", default="hotline.tickets")
+    p.add_argument("--start", default="2026-03-01")
+    p.add_argument("--days", type=int, default=3)
+    p.add_argument("--rows", type=int, default=200)
+    p.add_argument("--seed", type=int, default=7)
+    p.set_defaults(func=_sample)
+
+    p = sub.add_parser("demo", help="run the whole flow through Dagster and print a summary")
+    p.add_argument("--days", type=int, default=4)
+    p.add_argument("--rows", type=int, default=300)
+    p.add_argument("--timeout", type=int, default=900)
+    p.set_defaults(func=_demo)
+
+    p = sub.add_parser("sql", help="query the published read-only warehouse")
+    p.add_argument("query")
+    p.add_argument("--max-rows", type=int, default=50)
+    p.set_defaults(func=_sql)
+
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

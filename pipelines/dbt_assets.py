@@ -1,0 +1,90 @@
+"""dbt models in the same asset graph as ingestion (dagster-dbt), and the publish asset."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from pipelines import publish, settings
+
+DBT_PROJECT = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR)
+
+
+def dbt_executable() -> str:
+    """The dbt of this environment (dagster-dbt needs it even when PATH lacks the venv)."""
+    candidate = Path(sys.executable).parent / "dbt"
+    return str(candidate) if candidate.exists() else "dbt"
+
+
+def ensure_manifest() -> Path:
+    """Parse the dbt project when its manifest is missing or older than a project file."""
+    settings.export_defaults()
+    manifest = DBT_PROJECT.manifest_path
+    sources = [p for p in settings.DBT_PROJECT_DIR.rglob("*") if p.suffix in {".sql", ".yml", ".csv"}
+               and "target" not in p.parts and "logs" not in p.parts]
+    newest = max((p.stat().st_mtime for p in sources), default=0)
+    if not manifest.exists() or manifest.stat().st_mtime < newest:
+        subprocess.run(
+            [dbt_executable(), "parse", "--quiet", "--project-dir", str(settings.DBT_PROJECT_DIR),
+             "--profiles-dir", str(settings.DBT_PROJECT_DIR)],
+            check=True, env=os.environ.copy(),
+        )
+    return manifest
+
+
+class HubTranslator(DagsterDbtTranslator):
+    """Raw sources are the ingestion assets; models are grouped by dbt layer."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            bureau, _, dataset = dbt_resource_props["name"].partition("__")
+            return AssetKey(["raw", bureau, dataset])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        fqn = dbt_resource_props.get("fqn", [])
+        if dbt_resource_props["resource_type"] == "seed":
+            return "reference"
+        return fqn[1] if len(fqn) > 2 else "dbt"
+
+
+@dbt_assets(manifest=ensure_manifest(), dagster_dbt_translator=HubTranslator())
+def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource):
+    """staging → intermediate → governed marts → KPI marts, built with ``dbt build``."""
+    yield from dbt.cli(["build"], context=context).stream()
+
+
+MART_KEYS = [AssetKey([m["name"]]) for m in publish.mart_models(DBT_PROJECT.manifest_path)]
+
+
+@asset(
+    key=AssetKey(["published_warehouse"]),
+    deps=MART_KEYS,
+    group_name="published",
+    kinds={"duckdb", "delta"},
+    description="Read-only DuckDB file for analysts (atomic swap) and Delta copies in the published bucket.",
+)
+def published_warehouse(context: AssetExecutionContext) -> MaterializeResult:
+    counts = publish.publish(DBT_PROJECT.manifest_path)
+    for name, n in counts.items():
+        context.log.info(f"published {name}: {n} rows")
+    return MaterializeResult(
+        metadata={
+            "path": MetadataValue.path(str(settings.published_db_path())),
+            "tables": MetadataValue.json(counts),
+            "query": MetadataValue.md(f"`shuzhong sql \"SELECT * FROM {next(iter(counts), 'kpi')} LIMIT 10\"`"),
+        }
+    )
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(
+        project_dir=DBT_PROJECT, profiles_dir=str(settings.DBT_PROJECT_DIR), dbt_executable=dbt_executable()
+    )

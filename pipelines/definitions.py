@@ -1,0 +1,24 @@
+"""The Dagster code location of the data hub: one asset graph from landing to published."""
+
+from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor
+
+from pipelines import settings
+from pipelines.dbt_assets import dbt_models, dbt_resource, published_warehouse
+from pipelines.ingestion_assets import ingest_assets, ingest_jobs, reject_unroutable_objects
+from pipelines.sensors import TRANSFORM_JOB, landing_sensor, transform_sensor
+
+settings.export_defaults()
+
+transform_and_publish = define_asset_job(
+    TRANSFORM_JOB,
+    selection=AssetSelection.assets(dbt_models, published_warehouse),
+    executor_def=in_process_executor,
+    tags={"shuzhong/kind": "transform"},
+)
+
+defs = Definitions(
+    assets=[*ingest_assets(), dbt_models, published_warehouse],
+    jobs=[*ingest_jobs(), transform_and_publish, reject_unroutable_objects],
+    sensors=[landing_sensor, transform_sensor],
+    resources={"dbt": dbt_resource()},
+)

@@ -1,0 +1,202 @@
+"""Write exported files the way bureau systems do: CSV in several encodings, or Excel.
+
+``write_file`` accepts a polars DataFrame, a list of rows, or an iterable of chunks
+(each a DataFrame or a list of rows) and writes them incrementally, so a file of
+millions of rows never has to be held in memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+# Format names accepted by the generators: (file format, encoding).
+FORMATS: dict[str, tuple[str, str | None]] = {
+    "csv_gbk": ("csv", "gbk"),
+    "csv_utf8_bom": ("csv", "utf-8-sig"),
+    "csv_utf8": ("csv", "utf-8"),
+    "csv_gb18030": ("csv", "gb18030"),
+    "xlsx": ("xlsx", None),
+}
+XLSX_MAX_ROWS = 1_048_576
+
+
+@dataclass
+class WriteResult:
+    path: Path
+    n_rows: int
+    encoding: str | None  # actual encoding: a GBK file holding non-GBK text becomes gb18030
+    fmt: str
+
+
+def _chunks(data: Any) -> Iterable[Sequence[Sequence[Any]]]:
+    """Normalise the accepted inputs into an iterable of row lists.
+
+    A DataFrame is one chunk; a list whose items are rows (lists/tuples of cells) is one
+    chunk; anything else (a generator, a list of DataFrames or of row lists) is chunks.
+    """
+    if isinstance(data, pl.DataFrame):
+        yield data.rows()
+        return
+    if isinstance(data, (list, tuple)):
+        first = data[0] if data else None
+        is_rows = first is None or (
+            isinstance(first, (list, tuple))
+            and not (first and isinstance(first[0], (list, tuple)))
+        )
+        if is_rows:
+            yield data
+            return
+    for chunk in data:
+        yield chunk.rows() if isinstance(chunk, pl.DataFrame) else chunk
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return f"{value:%Y-%m-%d %H:%M:%S}"
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def write_file(
+    frame_or_rows: Any,
+    path: Path,
+    fmt: str = "csv",
+    encoding: str | None = "gbk",
+    *,
+    header: Sequence[str] | None = None,
+    title: str | None = None,
+    footer: Sequence[Sequence[Any]] | Callable[[int], Sequence[Sequence[Any]]] | None = None,
+    sheet_name: str = "Sheet1",
+) -> WriteResult:
+    """Write rows to ``path`` as ``fmt`` ("csv" or "xlsx").
+
+    ``frame_or_rows``: a polars DataFrame (its column names are the header unless
+    ``header`` is given), a list of rows, or an iterable of chunks of rows.
+    CSV: ``encoding`` is one of gbk, gb18030, utf-8, utf-8-sig. A GBK file whose text
+    needs characters outside GBK is written in GB18030 (a superset: every GBK byte
+    sequence decodes the same) and the result says so.
+    xlsx: ``title`` goes in the first row above a blank row, then the header and rows;
+    ``footer`` rows (e.g. ``[["合计", "123条"], ["制表人：张三"]]``, or a function of the
+    number of data rows returning them) follow a blank row; in CSV they follow directly.
+    Cells may be strings, numbers, dates or datetimes.
+    """
+    if header is None and isinstance(frame_or_rows, pl.DataFrame):
+        header = frame_or_rows.columns
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "csv":
+        return _write_csv(frame_or_rows, path, encoding or "utf-8", header, title, footer)
+    if fmt == "xlsx":
+        return _write_xlsx(frame_or_rows, path, header, title, footer, sheet_name)
+    raise ValueError(f"unknown format {fmt!r}")
+
+
+def _write_csv(data, path, encoding, header, title, footer) -> WriteResult:
+    encoding = encoding.lower()
+    actual = encoding
+    n = 0
+
+    def encode(text: str) -> bytes:
+        nonlocal actual
+        if actual in ("gbk", "gb2312", "cp936"):
+            try:
+                return text.encode("gbk")
+            except UnicodeEncodeError:
+                actual = "gb18030"
+        if actual == "utf-8-sig":
+            return text.encode("utf-8")
+        return text.encode(actual)
+
+    with path.open("wb") as fh:
+        if encoding == "utf-8-sig":
+            fh.write(b"\xef\xbb\xbf")
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\r\n")
+        if title:
+            w.writerow([title])
+        if header:
+            w.writerow(header)
+        for chunk in _chunks(data):
+            for row in chunk:
+                w.writerow([_cell_text(v) for v in row])
+                n += 1
+            fh.write(encode(buf.getvalue()))
+            buf.seek(0)
+            buf.truncate()
+        for row in (footer(n) if callable(footer) else footer) or ():
+            w.writerow([_cell_text(v) for v in row])
+        fh.write(encode(buf.getvalue()))
+    return WriteResult(path, n, actual, "csv")
+
+
+def _write_xlsx(data, path, header, title, footer, sheet_name) -> WriteResult:
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet(sheet_name)
+    bold = Font(bold=True)
+    used = 0
+    if title:
+        c = WriteOnlyCell(ws, value=title)
+        c.font = Font(bold=True, size=14)
+        ws.append([c])
+        ws.append([])
+        used += 2
+    if header:
+        cells = []
+        for h in header:
+            c = WriteOnlyCell(ws, value=h)
+            c.font = bold
+            cells.append(c)
+        ws.append(cells)
+        used += 1
+    n = 0
+    for chunk in _chunks(data):
+        for row in chunk:
+            if used + n + 1 > XLSX_MAX_ROWS - 3:
+                raise ValueError(f"{path.name}: too many rows for one xlsx sheet")
+            out = []
+            for v in row:
+                if isinstance(v, datetime):
+                    c = WriteOnlyCell(ws, value=v)
+                    c.number_format = "yyyy-mm-dd hh:mm:ss"
+                    out.append(c)
+                elif isinstance(v, date):
+                    c = WriteOnlyCell(ws, value=v)
+                    c.number_format = "yyyy-mm-dd"
+                    out.append(c)
+                else:
+                    out.append(v)
+            ws.append(out)
+            n += 1
+    if footer:
+        ws.append([])
+        for row in footer(n) if callable(footer) else footer:
+            ws.append(list(row))
+    wb.save(path)
+    return WriteResult(path, n, None, "xlsx")
+
+
+def choose_format(rng: random.Random, formats: str | Sequence[str] | None, big: bool = False) -> str:
+    """A format name of FORMATS: forced (a string), drawn from a sequence, or by default
+    weighted as bureau systems export (mostly GBK CSV; no xlsx when ``big``)."""
+    if isinstance(formats, str):
+        return formats
+    if formats:
+        return rng.choice(list(formats))
+    names = ("csv_gbk", "csv_utf8_bom", "csv_utf8", "csv_gb18030", "xlsx")
+    weights = (58, 12, 8, 6, 0 if big else 16)
+    return rng.choices(names, weights)[0]

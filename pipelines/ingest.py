@@ -1,0 +1,349 @@
+"""Ingest one landing object: read, validate, land in Delta, archive, register, receipt.
+
+The steps are ordered and idempotent so that a crash at any point, followed by a rerun,
+converges to the state of a clean run:
+
+1. look the file up in the registry (same key and bytes → rerun; same bytes under
+   another key → duplicate, no rows);
+2. keep an immutable archive copy (``archive/<bureau>/<dataset>/<date>/<sha256>/<file>``);
+3. replace the object key's rows in the raw and quarantine Delta tables (one commit each);
+4. append the file to the registry;
+5. write the receipt where the bureau can read but not write it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import PurePosixPath
+
+import polars as pl
+import pyarrow as pa
+from botocore.exceptions import ClientError
+
+from pipelines import lake, parsing, s3, settings, validation
+from pipelines.contracts import Contract, get_contract
+
+MAX_LISTED_FAILURES = 1000
+_DATE_KEY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+@dataclass(frozen=True)
+class LandingObject:
+    key: str
+    etag: str
+    size: int = 0
+    last_modified: datetime | None = None
+
+
+@dataclass
+class Receipt:
+    object_key: str
+    status: str  # accepted | rejected | duplicate
+    bureau: str | None = None
+    dataset: str | None = None
+    business_date: str | None = None
+    etag: str | None = None
+    file_sha256: str | None = None
+    reason: str | None = None
+    contract_id: str | None = None
+    contract_version: str | None = None
+    file_format: str | None = None
+    encoding: str | None = None
+    rows_received: int = 0
+    rows_accepted: int = 0
+    rows_quarantined: int = 0
+    rows_superseded: int = 0
+    rule_counts: dict[str, dict] = field(default_factory=dict)
+    failures: list[dict] = field(default_factory=list)
+    failures_truncated: bool = False
+    unknown_columns: list[str] = field(default_factory=list)
+    missing_optional_columns: list[str] = field(default_factory=list)
+    replaces_etag: str | None = None
+    duplicate_of: str | None = None
+    raw_table_version: int | None = None
+    processed_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    run_id: str | None = None
+    receipt_key: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, indent=2)
+
+    def summary_zh(self) -> str:
+        """A short human-readable summary in Chinese for the clerk."""
+        status = {"accepted": "已接收", "rejected": "已拒收", "duplicate": "重复提交（未重复入库）"}[self.status]
+        lines = [
+            f"数据报送回执  {self.object_key}",
+            f"处理结果：{status}",
+            f"业务日期：{self.business_date or '-'}    数据规范版本：{self.contract_version or '-'}",
+            f"处理时间：{self.processed_at}",
+        ]
+        if self.reason:
+            lines.append(f"说明：{self.reason}")
+        if self.status == "accepted":
+            lines.append(
+                f"收到 {self.rows_received} 行，接收 {self.rows_accepted} 行，"
+                f"隔离 {self.rows_quarantined} 行，被同文件后续行覆盖 {self.rows_superseded} 行。"
+            )
+            for rule, info in self.rule_counts.items():
+                lines.append(f"  - {info['description'] or rule}：{info['count']} 行（规则 {rule}）")
+            if self.failures:
+                shown = ", ".join(str(f["row_number"]) for f in self.failures[:30])
+                lines.append(f"问题行号（前 30 个）：{shown}")
+            if self.unknown_columns:
+                lines.append(f"未识别的列（已忽略）：{'、'.join(self.unknown_columns)}")
+        return "\n".join(lines) + "\n"
+
+
+class InvalidKey(Exception):
+    pass
+
+
+def parse_key(key: str) -> tuple[str, str, date, str]:
+    """``<bureau>/<dataset>/<YYYY-MM-DD>/<file>`` → parts; raises InvalidKey with a reason."""
+    parts = key.split("/")
+    if len(parts) != 4 or not all(parts):
+        raise InvalidKey("对象路径应为 <委办局>/<数据集>/<业务日期 YYYY-MM-DD>/<文件名>")
+    if any(p in (".", "..") for p in parts) or "\\" in key or "\x00" in key:
+        raise InvalidKey("对象路径含有非法的路径片段 / path traversal in object key")
+    bureau, dataset, day, filename = parts
+    if not _DATE_KEY.match(day):
+        raise InvalidKey(f"业务日期应为 YYYY-MM-DD / bad business date {day[:20]!r}")
+    try:
+        business_date = date.fromisoformat(day)
+    except ValueError:
+        raise InvalidKey(f"业务日期不存在 / no such date {day!r}") from None
+    return bureau, dataset, business_date, filename
+
+
+def receipt_key_for(key: str) -> str:
+    """Receipts mirror the landing key under the receipts bucket."""
+    parts = key.split("/")
+    if len(parts) == 4 and parts[0] in settings.bureaus() and ".." not in parts:
+        return f"{key}.receipt.json"
+    bureau = parts[0] if parts and parts[0] in settings.bureaus() else "_unroutable"
+    safe = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"{bureau}/_rejected/{safe}.receipt.json"
+
+
+def write_receipt(receipt: Receipt) -> None:
+    client = s3.client("pipeline")
+    bucket = settings.buckets().receipts
+    key = receipt.receipt_key or receipt_key_for(receipt.object_key)
+    receipt.receipt_key = key
+    client.put_object(Bucket=bucket, Key=key, Body=receipt.to_json().encode(), ContentType="application/json")
+    client.put_object(
+        Bucket=bucket,
+        Key=key.removesuffix(".json") + ".txt",
+        Body=receipt.summary_zh().encode(),
+        ContentType="text/plain; charset=utf-8",
+    )
+
+
+def read_receipt(object_key: str, identity: str = "pipeline") -> dict | None:
+    try:
+        body = s3.client(identity).get_object(
+            Bucket=settings.buckets().receipts, Key=receipt_key_for(object_key)
+        )["Body"].read()
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+            return None
+        raise
+    return json.loads(body)
+
+
+def _archive(contract: Contract, business_date: date, filename: str, sha: str, data: bytes) -> str:
+    key = f"archive/{contract.bureau}/{contract.dataset}/{business_date}/{sha}/{filename}"
+    client = s3.client("pipeline")
+    bucket = settings.buckets().lake
+    try:
+        client.head_object(Bucket=bucket, Key=key)
+    except ClientError:
+        client.put_object(Bucket=bucket, Key=key, Body=data)
+    return key
+
+
+def _dedupe_last_row_wins(frame: pl.DataFrame, pk: list[str]) -> tuple[pl.DataFrame, int]:
+    keyed = frame.filter(pl.all_horizontal([pl.col(c).is_not_null() for c in pk]))
+    unkeyed = frame.filter(~pl.all_horizontal([pl.col(c).is_not_null() for c in pk]))
+    kept = keyed.unique(subset=pk, keep="last", maintain_order=True)
+    superseded = keyed.height - kept.height
+    return pl.concat([kept, unkeyed]).sort(parsing.ROW_NUMBER), superseded
+
+
+def _raw_records(raw: pl.DataFrame, rows: list[int]) -> list[str]:
+    subset = raw.filter(pl.col(parsing.ROW_NUMBER).is_in(rows)).sort(parsing.ROW_NUMBER)
+    return [json.dumps(r, ensure_ascii=False, default=str) for r in subset.drop(parsing.ROW_NUMBER).to_dicts()]
+
+
+def process(obj: LandingObject, run_id: str, data: bytes | None = None) -> Receipt:
+    """Ingest one landing object and return its receipt (also written to the receipts bucket)."""
+    receipt = Receipt(object_key=obj.key, status="rejected", etag=obj.etag, run_id=run_id)
+    try:
+        bureau, dataset, business_date, filename = parse_key(obj.key)
+    except InvalidKey as exc:
+        receipt.reason = str(exc)
+        write_receipt(receipt)
+        return receipt
+    receipt.bureau, receipt.dataset, receipt.business_date = bureau, dataset, str(business_date)
+    contract = get_contract(bureau, dataset)
+    if contract is None:
+        receipt.reason = f"没有数据集 {bureau}.{dataset} 的数据规范 / no contract for dataset {bureau}.{dataset}"
+        write_receipt(receipt)
+        return receipt
+    receipt.contract_id, receipt.contract_version = contract.id, contract.version
+
+    if data is None:
+        try:
+            got = s3.client("pipeline").get_object(Bucket=settings.buckets().landing, Key=obj.key)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                receipt.reason = "对象已被删除，未处理 / object was deleted before it could be read"
+                write_receipt(receipt)
+                return receipt
+            raise
+        data = got["Body"].read()
+        receipt.etag = got["ETag"].strip('"')
+    sha = hashlib.sha256(data).hexdigest()
+    receipt.file_sha256 = sha
+
+    registry = lake.registry()
+    same = registry.filter((pl.col("source_key") == obj.key) & (pl.col("file_sha256") == sha))
+    if same.height:
+        # A rerun of a file already registered: its rows are in place; re-issue its receipt.
+        previous = read_receipt(obj.key)
+        if previous and previous.get("file_sha256") == sha:
+            return Receipt(**previous)
+    other = registry.filter(
+        (pl.col("file_sha256") == sha) & (pl.col("source_key") != obj.key) & (pl.col("status") == "accepted")
+    )
+    if other.height:
+        receipt.status = "duplicate"
+        receipt.duplicate_of = other["source_key"][0]
+        receipt.reason = f"与已接收文件内容完全相同，未重复入库 / identical to {other['source_key'][0]}"
+        _register(receipt, obj, contract, business_date)
+        write_receipt(receipt)
+        return receipt
+    earlier = registry.filter((pl.col("source_key") == obj.key) & (pl.col("status") == "accepted"))
+    if earlier.height:
+        receipt.replaces_etag = earlier.sort("processed_at")["source_etag"][-1]
+
+    try:
+        parsed = parsing.parse_file(data, filename, contract)
+    except parsing.UnreadableFile as exc:
+        receipt.reason = str(exc)
+        _register(receipt, obj, contract, business_date)
+        write_receipt(receipt)
+        return receipt
+    receipt.file_format, receipt.encoding = parsed.file_format, parsed.encoding
+    receipt.unknown_columns = parsed.unknown_columns
+    receipt.missing_optional_columns = parsed.missing_optional_columns
+    receipt.rows_received = parsed.rows_received
+
+    frame, superseded = _dedupe_last_row_wins(parsed.frame, contract.primary_key)
+    results = validation.validate(frame.to_pandas(), validation.load_suite(contract))
+    failures: dict[str, list[int]] = dict(parsed.type_failures)
+    descriptions = {r.rule_id: r.description for r in results}
+    for r in results:
+        if r.row_numbers:
+            failures.setdefault(r.rule_id, []).extend(r.row_numbers)
+    by_row: dict[int, list[str]] = {}
+    for rule, rows in failures.items():
+        for n in rows:
+            by_row.setdefault(n, []).append(rule)
+    bad_rows = sorted(by_row)
+    accepted = frame.filter(~pl.col(parsing.ROW_NUMBER).is_in(bad_rows))
+
+    now = datetime.now(UTC)
+    uploaded = obj.last_modified or now
+    lineage = {
+        "_source_key": obj.key,
+        "_source_etag": receipt.etag,
+        "_file_sha256": sha,
+        "_business_date": business_date,
+        "_uploaded_at": uploaded,
+        "_ingested_at": now,
+        "_run_id": run_id,
+        "_contract_version": contract.version,
+    }
+    raw_table = accepted.with_columns([pl.lit(v).alias(k) for k, v in lineage.items()]).to_arrow()
+    raw_table = raw_table.select(lake.raw_schema(contract).names).cast(lake.raw_schema(contract))
+    quarantine = pa.table(
+        {
+            "_source_key": [obj.key] * len(bad_rows),
+            "_source_etag": [receipt.etag] * len(bad_rows),
+            "_file_sha256": [sha] * len(bad_rows),
+            "_row_number": bad_rows,
+            "_business_date": [business_date] * len(bad_rows),
+            "rule_ids": [sorted(by_row[n]) for n in bad_rows],
+            "raw_record": _raw_records(parsed.raw, bad_rows),
+            "_ingested_at": [now] * len(bad_rows),
+            "_run_id": [run_id] * len(bad_rows),
+        },
+        schema=lake.QUARANTINE_SCHEMA,
+    )
+
+    _archive(contract, business_date, filename, sha, data)
+    meta = {"shuzhong.source_key": obj.key, "shuzhong.file_sha256": sha, "shuzhong.run_id": run_id}
+    receipt.raw_table_version = lake.replace_source_rows(lake.raw_uri(contract), raw_table, obj.key, meta)
+    lake.replace_source_rows(lake.quarantine_uri(contract), quarantine, obj.key, meta)
+
+    receipt.status = "accepted"
+    receipt.rows_accepted = accepted.height
+    receipt.rows_quarantined = len(bad_rows)
+    receipt.rows_superseded = superseded
+    receipt.rule_counts = {
+        rule: {"count": len(rows), "description": descriptions.get(rule, _type_description(rule, contract))}
+        for rule, rows in sorted(failures.items())
+    }
+    receipt.failures = [{"row_number": n, "rules": sorted(by_row[n])} for n in bad_rows[:MAX_LISTED_FAILURES]]
+    receipt.failures_truncated = len(bad_rows) > MAX_LISTED_FAILURES
+    _register(receipt, obj, contract, business_date)
+    write_receipt(receipt)
+    return receipt
+
+
+def _type_description(rule: str, contract: Contract) -> str:
+    column, _, kind = rule.partition(".")
+    if rule == "row.field_count":
+        return "列数与表头不一致"
+    try:
+        f = contract.field(column)
+    except StopIteration:
+        return rule
+    if kind == "type":
+        kind_zh = {"integer": "整数", "number": "数值", "date": "日期", "timestamp": "时间"}.get(f.logical_type)
+        return f"{f.business_name}({f.name}) 无法解析为{kind_zh}"
+    return rule
+
+
+def _register(receipt: Receipt, obj: LandingObject, contract: Contract, business_date: date) -> None:
+    now = datetime.now(UTC)
+    row = {
+        "source_key": obj.key,
+        "source_etag": receipt.etag,
+        "file_sha256": receipt.file_sha256,
+        "bureau": contract.bureau,
+        "dataset": contract.dataset,
+        "business_date": business_date,
+        "status": receipt.status,
+        "rows_received": receipt.rows_received,
+        "rows_accepted": receipt.rows_accepted,
+        "rows_quarantined": receipt.rows_quarantined,
+        "rows_superseded": receipt.rows_superseded,
+        "raw_table_version": receipt.raw_table_version,
+        "contract_version": contract.version,
+        "uploaded_at": obj.last_modified or now,
+        "processed_at": now,
+        "run_id": receipt.run_id,
+        "receipt_key": receipt_key_for(obj.key),
+        "reason": receipt.reason,
+    }
+    lake.append(lake.registry_uri(), pa.Table.from_pylist([row], schema=lake.REGISTRY_SCHEMA))
+
+
+def object_name(key: str) -> str:
+    return PurePosixPath(key).name

@@ -1,0 +1,193 @@
+"""One raw-zone asset per data contract, built by a single factory (no per-dataset Python).
+
+Each asset ingests the landing objects a sensor hands it (run config), and reports the
+GX suite's rules as Dagster asset checks: counts and row numbers, never values.
+"""
+
+
+from collections import defaultdict
+from datetime import datetime
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetKey,
+    AssetsDefinition,
+    AssetSelection,
+    Config,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    define_asset_job,
+    in_process_executor,
+    job,
+    op,
+)
+
+from pipelines import ingest, lake, validation
+from pipelines.contracts import Contract, all_contracts
+
+MAX_ROWS_IN_METADATA = 50
+
+
+class LandingObjectRef(Config):
+    key: str
+    etag: str
+    size: int = 0
+    last_modified: str = ""
+
+
+class IngestConfig(Config):
+    objects: list[LandingObjectRef] = []
+
+
+def raw_asset_key(contract: Contract) -> AssetKey:
+    return AssetKey(["raw", contract.bureau, contract.dataset])
+
+
+def ingest_job_name(contract: Contract) -> str:
+    return f"ingest_{contract.bureau}__{contract.dataset}"
+
+
+def check_rules(contract: Contract) -> list[tuple[str, str]]:
+    """(rule id, description) of every check the asset reports: GX rules, type and file checks."""
+    rules = [(e["meta"]["rule_id"], e["meta"]["description"])
+             for e in validation.suite_from_contract(contract)["expectations"]]
+    rules += [(f"{f.name}.type", f"{f.business_name}({f.name}) 类型可解析")
+              for f in contract.fields if f.logical_type != "string"]
+    rules += [("row.field_count", "每行列数与表头一致"), ("file.readable", "文件可读取（编码、格式、必填列）")]
+    return rules
+
+
+def check_name(rule_id: str) -> str:
+    return rule_id.replace(".", "__")
+
+
+def build_ingest_asset(contract: Contract) -> AssetsDefinition:
+    key = raw_asset_key(contract)
+    rules = check_rules(contract)
+
+    @asset(
+        key=key,
+        group_name="raw",
+        description=f"{contract.business_name}（{contract.key}）: accepted rows, Delta at {{lake}}/raw/"
+        f"{contract.bureau}/{contract.dataset}. Contract {contract.version}.",
+        check_specs=[AssetCheckSpec(check_name(r), asset=key, description=d) for r, d in rules],
+        kinds={"delta", "s3", "python"},
+        metadata={"contract_version": contract.version, "sharing": contract.sharing},
+        tags={"bureau": contract.bureau},
+    )
+    def _ingest(context, config: IngestConfig):
+        receipts: list[ingest.Receipt] = []
+        errors: list[str] = []
+        for n, ref in enumerate(config.objects, start=1):
+            obj = ingest.LandingObject(
+                key=ref.key,
+                etag=ref.etag,
+                size=ref.size,
+                last_modified=datetime.fromisoformat(ref.last_modified) if ref.last_modified else None,
+            )
+            context.log.info(f"[{n}/{len(config.objects)}] ingesting {ref.key}")
+            try:
+                receipt = ingest.process(obj, context.run_id)
+            except Exception as exc:  # an infrastructure failure: keep going, fail the run for retry
+                context.log.error(f"{ref.key}: {type(exc).__name__}: {exc}")
+                errors.append(ref.key)
+                continue
+            context.log.info(
+                f"{ref.key}: {receipt.status}, received {receipt.rows_received}, accepted {receipt.rows_accepted},"
+                f" quarantined {receipt.rows_quarantined}, superseded {receipt.rows_superseded}"
+            )
+            receipts.append(receipt)
+        if errors:
+            raise Failure(f"{len(errors)} object(s) failed and will be retried: {errors[:5]}")
+        return MaterializeResult(metadata=_metadata(contract, receipts), check_results=_checks(rules, receipts))
+
+    return _ingest
+
+
+def _metadata(contract: Contract, receipts: list[ingest.Receipt]) -> dict:
+    by_status = defaultdict(int)
+    for r in receipts:
+        by_status[r.status] += 1
+    versions = [r.raw_table_version for r in receipts if r.raw_table_version is not None]
+    return {
+        "files": len(receipts),
+        "files_accepted": by_status["accepted"],
+        "files_rejected": by_status["rejected"],
+        "files_duplicate": by_status["duplicate"],
+        "rows_received": sum(r.rows_received for r in receipts),
+        "rows_accepted": sum(r.rows_accepted for r in receipts),
+        "rows_quarantined": sum(r.rows_quarantined for r in receipts),
+        "rows_superseded": sum(r.rows_superseded for r in receipts),
+        "delta_table": MetadataValue.path(lake.raw_uri(contract)),
+        "delta_version": max(versions) if versions else -1,
+        "contract_version": contract.version,
+        "receipts": MetadataValue.json(
+            [{"key": r.object_key, "status": r.status, "accepted": r.rows_accepted,
+              "quarantined": r.rows_quarantined, "reason": r.reason} for r in receipts[:100]]
+        ),
+    }
+
+
+def _checks(rules: list[tuple[str, str]], receipts: list[ingest.Receipt]) -> list[AssetCheckResult]:
+    results = []
+    for rule, description in rules:
+        count, rows_by_file, checked = 0, {}, 0
+        for r in receipts:
+            if rule == "file.readable":
+                if r.status == "rejected":
+                    count += 1
+                    rows_by_file[r.object_key] = r.reason
+                continue
+            checked += r.rows_received
+            info = r.rule_counts.get(rule)
+            if info:
+                count += info["count"]
+                rows_by_file[r.object_key] = [f["row_number"] for f in r.failures if rule in f["rules"]][
+                    :MAX_ROWS_IN_METADATA
+                ]
+        results.append(
+            AssetCheckResult(
+                check_name=check_name(rule),
+                passed=count == 0,
+                severity=AssetCheckSeverity.ERROR if rule == "file.readable" else AssetCheckSeverity.WARN,
+                description=description,
+                metadata={
+                    "failing_count": count,
+                    "rows_checked": checked,
+                    "failing_row_numbers": MetadataValue.json(rows_by_file),
+                },
+            )
+        )
+    return results
+
+
+def ingest_assets() -> list[AssetsDefinition]:
+    return [build_ingest_asset(c) for c in all_contracts().values()]
+
+
+def ingest_jobs():
+    return [
+        define_asset_job(
+            ingest_job_name(c),
+            selection=AssetSelection.assets(raw_asset_key(c)),
+            executor_def=in_process_executor,
+            tags={"shuzhong/kind": "ingest", "shuzhong/dataset": c.key},
+        )
+        for c in all_contracts().values()
+    ]
+
+
+@op(name="reject_objects", description="Writes rejection receipts for objects no contract accepts.")
+def reject_objects(context, config: IngestConfig) -> None:
+    for ref in config.objects:
+        receipt = ingest.process(ingest.LandingObject(key=ref.key, etag=ref.etag), context.run_id)
+        context.log.warning(f"{ref.key[:200]!r}: {receipt.status}: {receipt.reason}")
+
+
+@job(name="reject_unroutable_objects", executor_def=in_process_executor, tags={"shuzhong/kind": "triage"})
+def reject_unroutable_objects() -> None:
+    reject_objects()

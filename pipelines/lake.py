@@ -1,0 +1,153 @@
+"""Delta Lake tables of the lake zones: raw, quarantine and the file registry.
+
+Every write that replaces one submission's rows is a single Delta commit
+(``overwrite`` with a ``predicate`` on the object key), so readers never see both
+versions of a corrected file or neither. Commits that lose a race with another
+writer are retried.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import polars as pl
+import pyarrow as pa
+from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake.exceptions import CommitFailedError, TableNotFoundError
+
+from pipelines import s3, settings
+from pipelines.contracts import Contract
+
+ARROW_TYPES = {
+    "string": pa.string(),
+    "integer": pa.int64(),
+    "number": pa.float64(),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("us"),
+}
+LINEAGE_SCHEMA = [
+    pa.field("_source_key", pa.string()),
+    pa.field("_source_etag", pa.string()),
+    pa.field("_file_sha256", pa.string()),
+    pa.field("_row_number", pa.int64()),
+    pa.field("_business_date", pa.date32()),
+    pa.field("_uploaded_at", pa.timestamp("us", tz="UTC")),
+    pa.field("_ingested_at", pa.timestamp("us", tz="UTC")),
+    pa.field("_run_id", pa.string()),
+    pa.field("_contract_version", pa.string()),
+]
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        pa.field("_source_key", pa.string()),
+        pa.field("_source_etag", pa.string()),
+        pa.field("_file_sha256", pa.string()),
+        pa.field("_row_number", pa.int64()),
+        pa.field("_business_date", pa.date32()),
+        pa.field("rule_ids", pa.list_(pa.string())),
+        pa.field("raw_record", pa.string()),
+        pa.field("_ingested_at", pa.timestamp("us", tz="UTC")),
+        pa.field("_run_id", pa.string()),
+    ]
+)
+REGISTRY_SCHEMA = pa.schema(
+    [
+        pa.field("source_key", pa.string()),
+        pa.field("source_etag", pa.string()),
+        pa.field("file_sha256", pa.string()),
+        pa.field("bureau", pa.string()),
+        pa.field("dataset", pa.string()),
+        pa.field("business_date", pa.date32()),
+        pa.field("status", pa.string()),
+        pa.field("rows_received", pa.int64()),
+        pa.field("rows_accepted", pa.int64()),
+        pa.field("rows_quarantined", pa.int64()),
+        pa.field("rows_superseded", pa.int64()),
+        pa.field("raw_table_version", pa.int64()),
+        pa.field("contract_version", pa.string()),
+        pa.field("uploaded_at", pa.timestamp("us", tz="UTC")),
+        pa.field("processed_at", pa.timestamp("us", tz="UTC")),
+        pa.field("run_id", pa.string()),
+        pa.field("receipt_key", pa.string()),
+        pa.field("reason", pa.string()),
+    ]
+)
+
+
+def raw_uri(contract: Contract) -> str:
+    return f"{settings.lake_uri()}/raw/{contract.bureau}/{contract.dataset}"
+
+
+def quarantine_uri(contract: Contract) -> str:
+    return f"{settings.lake_uri()}/quarantine/{contract.bureau}/{contract.dataset}"
+
+
+def registry_uri() -> str:
+    return f"{settings.lake_uri()}/_meta/files"
+
+
+def storage_options() -> dict[str, str] | None:
+    return s3.delta_storage_options() if settings.lake_uri().startswith("s3://") else None
+
+
+def raw_schema(contract: Contract) -> pa.Schema:
+    return pa.schema([pa.field(f.name, ARROW_TYPES[f.logical_type]) for f in contract.fields] + LINEAGE_SCHEMA)
+
+
+def sql_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def with_retry(write: Callable[[], None], attempts: int = 8) -> None:
+    """Retry a Delta commit that lost a race with a concurrent writer."""
+    for attempt in range(attempts):
+        try:
+            write()
+            return
+        except CommitFailedError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+
+
+def replace_source_rows(uri: str, table: pa.Table, source_key: str, metadata: dict[str, str]) -> int:
+    """Replace exactly the rows an object key contributed, in one commit; returns the version."""
+    opts = storage_options()
+    predicate = f"_source_key = {sql_literal(source_key)}"
+
+    def write() -> None:
+        write_deltalake(
+            uri,
+            table,
+            mode="overwrite",
+            predicate=predicate,
+            storage_options=opts,
+            commit_properties=CommitProperties(custom_metadata=metadata),
+        )
+
+    with_retry(write)
+    return DeltaTable(uri, storage_options=opts).version()
+
+
+def append(uri: str, table: pa.Table) -> int:
+    opts = storage_options()
+    with_retry(lambda: write_deltalake(uri, table, mode="append", storage_options=opts))
+    return DeltaTable(uri, storage_options=opts).version()
+
+
+def read_table(uri: str) -> pl.DataFrame | None:
+    try:
+        return pl.read_delta(uri, storage_options=storage_options())
+    except (TableNotFoundError, FileNotFoundError):
+        return None
+    except Exception as exc:  # polars wraps delta errors differently across versions
+        if "no files in log segment" in str(exc).lower() or "not a delta table" in str(exc).lower():
+            return None
+        raise
+
+
+def registry() -> pl.DataFrame:
+    frame = read_table(registry_uri())
+    if frame is None:
+        return pl.from_arrow(REGISTRY_SCHEMA.empty_table())
+    return frame
