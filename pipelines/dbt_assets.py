@@ -1,6 +1,5 @@
 """dbt models in the same asset graph as ingestion (dagster-dbt), and the publish asset."""
 
-from __future__ import annotations
 
 import os
 import subprocess

@@ -11,7 +11,7 @@ import hmac
 import os
 import subprocess
 import sys
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -24,35 +24,15 @@ from pipelines.settings import DBT_PROJECT_DIR, REPO_ROOT
 PII_KEY = "test-pii-key-7c1e94b2d0"
 REPORT_AT = "2026-04-01 09:00:00"
 
-RAW_SCHEMA = pa.schema(
-    [
-        ("ticket_id", pa.string()),
-        ("received_at", pa.timestamp("us")),
-        ("channel", pa.string()),
-        ("request_type", pa.string()),
-        ("topic", pa.string()),
-        ("district_code", pa.string()),
-        ("grid_code", pa.string()),
-        ("caller_name", pa.string()),
-        ("caller_phone", pa.string()),
-        ("content", pa.string()),
-        ("first_receiver_dept", pa.string()),
-        ("handling_dept", pa.string()),
-        ("transfer_count", pa.int64()),
-        ("closed_at", pa.timestamp("us")),
-        ("deadline_hours", pa.int64()),
-        ("satisfaction", pa.string()),
-        ("_source_key", pa.string()),
-        ("_source_etag", pa.string()),
-        ("_file_sha256", pa.string()),
-        ("_row_number", pa.int64()),
-        ("_business_date", pa.date32()),
-        ("_uploaded_at", pa.timestamp("us")),
-        ("_ingested_at", pa.timestamp("us")),
-        ("_run_id", pa.string()),
-        ("_contract_version", pa.string()),
-    ]
-)
+def _raw_schema() -> pa.Schema:
+    """The raw table schema exactly as ingestion writes it (from the contract)."""
+    from pipelines import lake
+    from pipelines.contracts import all_contracts
+
+    return lake.raw_schema(all_contracts()["hotline.tickets"])
+
+
+RAW_SCHEMA = _raw_schema()
 
 
 def _ts(s: str) -> datetime:
@@ -98,8 +78,8 @@ def _row(
         "_file_sha256": hashlib.sha256(f"{day}/{file}".encode()).hexdigest(),
         "_row_number": row,
         "_business_date": date.fromisoformat(day),
-        "_uploaded_at": uploaded,
-        "_ingested_at": _ts(f"{day} 23:00:00"),
+        "_uploaded_at": uploaded.replace(tzinfo=UTC),
+        "_ingested_at": _ts(f"{day} 23:00:00").replace(tzinfo=UTC),
         "_run_id": f"run-{day}",
         "_contract_version": "1.0.0",
     }

@@ -293,7 +293,8 @@ def _make_dirty(values: dict, kind: str, rng: random.Random) -> dict:
 
 def _filename(rng: random.Random, day: date, fmt: str) -> str:
     ext = "xlsx" if fmt == "xlsx" else "csv"
-    stamp = f"{day + timedelta(days=1):%Y%m%d}{rng.randint(70000, 85959):06d}"
+    made = datetime(day.year, day.month, day.day, 7) + timedelta(days=1, seconds=rng.randrange(7200))
+    stamp = f"{made:%Y%m%d%H%M%S}"
     return rng.choice((
         f"12345热线工单_{day:%Y%m%d}.{ext}",
         f"rxgd_{day:%Y%m%d}.{ext}",
@@ -407,15 +408,17 @@ class _Run:
             self.total += len(rows)
             yield rows
 
+        made = datetime(day.year, day.month, day.day) + timedelta(days=1, hours=8)
+
         def footer(n: int) -> list[list[str]]:
-            made = datetime(day.year, day.month, day.day) + timedelta(days=1, hours=8)
             return [["合计", f"{n}条"],
                     [f"制表人：{tabler}", "", f"制表时间：{c.fmt_timestamp(made, 'cn')}"]]
 
         path = self.out_dir / BUREAU / DATASET / day.isoformat() / filename
         xlsx = fmt == "xlsx"
         res = write_file(chunks(), path, fmt, encoding, header=header,
-                         title=TITLE if xlsx else None, footer=footer if xlsx else None)
+                         title=TITLE if xlsx else None, footer=footer if xlsx else None,
+                         created=made)
         if self.progress:
             self.progress(DATASET, day, self.total)
         return c.GeneratedFile(path, BUREAU, DATASET, day, res.n_rows, res.encoding, fmt,

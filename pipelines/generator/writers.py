@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import random
+import re
+import shutil
+import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -79,6 +83,7 @@ def write_file(
     title: str | None = None,
     footer: Sequence[Sequence[Any]] | Callable[[int], Sequence[Sequence[Any]]] | None = None,
     sheet_name: str = "Sheet1",
+    created: datetime = datetime(2026, 1, 1, 8, 0),
 ) -> WriteResult:
     """Write rows to ``path`` as ``fmt`` ("csv" or "xlsx").
 
@@ -90,7 +95,8 @@ def write_file(
     xlsx: ``title`` goes in the first row above a blank row, then the header and rows;
     ``footer`` rows (e.g. ``[["合计", "123条"], ["制表人：张三"]]``, or a function of the
     number of data rows returning them) follow a blank row; in CSV they follow directly.
-    Cells may be strings, numbers, dates or datetimes.
+    Cells may be strings, numbers, dates or datetimes. The xlsx document properties
+    and zip entry times are set to ``created`` so the same input gives the same bytes.
     """
     if header is None and isinstance(frame_or_rows, pl.DataFrame):
         header = frame_or_rows.columns
@@ -98,7 +104,9 @@ def write_file(
     if fmt == "csv":
         return _write_csv(frame_or_rows, path, encoding or "utf-8", header, title, footer)
     if fmt == "xlsx":
-        return _write_xlsx(frame_or_rows, path, header, title, footer, sheet_name)
+        res = _write_xlsx(frame_or_rows, path, header, title, footer, sheet_name)
+        _pin_xlsx_times(path, created)
+        return res
     raise ValueError(f"unknown format {fmt!r}")
 
 
@@ -146,6 +154,7 @@ def _write_xlsx(data, path, header, title, footer, sheet_name) -> WriteResult:
     from openpyxl.styles import Font
 
     wb = Workbook(write_only=True)
+    wb.properties.creator = "openpyxl"
     ws = wb.create_sheet(sheet_name)
     bold = Font(bold=True)
     used = 0
@@ -188,6 +197,28 @@ def _write_xlsx(data, path, header, title, footer, sheet_name) -> WriteResult:
             ws.append(list(row))
     wb.save(path)
     return WriteResult(path, n, None, "xlsx")
+
+
+def _pin_xlsx_times(path: Path, stamp: datetime) -> None:
+    """Rewrite the zip with fixed entry times and fixed created/modified properties."""
+    iso = f"{stamp:%Y-%m-%dT%H:%M:%S}Z"
+    tmp = path.with_name(path.name + ".tmp")
+    with zipfile.ZipFile(path) as zin, zipfile.ZipFile(
+        tmp, "w", zipfile.ZIP_DEFLATED, allowZip64=True
+    ) as zout:
+        for info in zin.infolist():
+            zi = zipfile.ZipInfo(info.filename, date_time=stamp.timetuple()[:6])
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            if info.filename == "docProps/core.xml":
+                xml = zin.read(info).decode("utf-8")
+                xml = re.sub(
+                    r"(<dcterms:(?:created|modified)[^>]*>)[^<]*(<)", rf"\g<1>{iso}\g<2>", xml
+                )
+                zout.writestr(zi, xml.encode("utf-8"))
+                continue
+            with zin.open(info) as src, zout.open(zi, "w", force_zip64=True) as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+    os.replace(tmp, path)
 
 
 def choose_format(rng: random.Random, formats: str | Sequence[str] | None, big: bool = False) -> str:
