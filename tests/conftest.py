@@ -76,3 +76,11 @@ def s3_client(s3_env: dict[str, Any]) -> Callable[..., Any]:
 def unique() -> str:
     """A short unique token for keys/prefixes of one test."""
     return uuid.uuid4().hex[:12]
+
+
+@pytest.fixture
+def lake_root(s3_env: dict[str, Any], unique: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh lake root (raw, quarantine, archive, registry) for one test, on the session's S3."""
+    uri = f"s3://{settings.buckets().lake}/t-{unique}"
+    monkeypatch.setenv("SHUZHONG_LAKE_URI", uri)
+    return uri

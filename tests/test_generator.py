@@ -56,8 +56,7 @@ def _ts(v) -> datetime:
     if isinstance(v, datetime):
         return v
     v = _norm(v)
-    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M", "%Y/%m/%d %H:%M:%S",
-                "%Y年%m月%d日 %H时%M分"):
+    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y年%m月%d日 %H时%M分"):
         try:
             return datetime.strptime(v, fmt)
         except ValueError:
@@ -109,21 +108,43 @@ def violations(r: dict) -> set[str]:
 @pytest.fixture(scope="module")
 def mixed(tmp_path_factory) -> tuple[Path, list[c.GeneratedFile]]:
     out = tmp_path_factory.mktemp("mixed")
-    files = generate("hotline.tickets", out, START, 6, 150, seed=11, dirty_share=0.1,
-                     formats=("csv_gbk", "csv_utf8_bom", "csv_utf8", "csv_gb18030", "xlsx"))
+    files = generate(
+        "hotline.tickets",
+        out,
+        START,
+        6,
+        150,
+        seed=11,
+        dirty_share=0.1,
+        formats=("csv_gbk", "csv_utf8_bom", "csv_utf8", "csv_gb18030", "xlsx"),
+    )
     return out, files
 
 
 def test_registry():
     assert "hotline.tickets" in GENERATORS and set(DIRTY_KINDS["hotline.tickets"]) >= {
-        "missing_required", "bad_enum", "bad_district", "closed_before_received",
-        "negative_transfer", "bad_ticket_id", "bad_phone"}
+        "missing_required",
+        "bad_enum",
+        "bad_district",
+        "closed_before_received",
+        "negative_transfer",
+        "bad_ticket_id",
+        "bad_phone",
+    }
 
 
 def test_same_seed_same_bytes(tmp_path, mixed):
     out, files = mixed
-    again = generate("hotline.tickets", tmp_path / "a", START, 6, 150, seed=11, dirty_share=0.1,
-                     formats=("csv_gbk", "csv_utf8_bom", "csv_utf8", "csv_gb18030", "xlsx"))
+    again = generate(
+        "hotline.tickets",
+        tmp_path / "a",
+        START,
+        6,
+        150,
+        seed=11,
+        dirty_share=0.1,
+        formats=("csv_gbk", "csv_utf8_bom", "csv_utf8", "csv_gb18030", "xlsx"),
+    )
     assert [f.key for f in again] == [f.key for f in files]
     for f, g in zip(files, again, strict=True):
         assert f.path.read_bytes() == g.path.read_bytes(), f.key
@@ -158,8 +179,13 @@ def test_gbk_csv(tmp_path):
 
 
 def test_gbk_promoted_to_gb18030_for_rare_characters(tmp_path):
-    res = write_file([["王䶮", "13800000000"], ["李雷", "0632-3311234"]], tmp_path / "x.csv",
-                     "csv", "gbk", header=["诉求人姓名", "联系电话"])
+    res = write_file(
+        [["王䶮", "13800000000"], ["李雷", "0632-3311234"]],
+        tmp_path / "x.csv",
+        "csv",
+        "gbk",
+        header=["诉求人姓名", "联系电话"],
+    )
     assert res.encoding == "gb18030" and res.n_rows == 2
     assert "王䶮" in (tmp_path / "x.csv").read_bytes().decode("gb18030")
 
@@ -176,8 +202,7 @@ def test_xlsx_title_and_footer(tmp_path):
 
 
 def test_ticket_open_then_closed_and_rated(tmp_path):
-    files = generate("hotline.tickets", tmp_path, START, 6, 120, dirty_share=0.0,
-                     formats="csv_utf8")
+    files = generate("hotline.tickets", tmp_path, START, 6, 120, dirty_share=0.0, formats="csv_utf8")
     seen: dict[str, list[tuple[date, dict]]] = {}
     for f in files:
         assert f.n_dirty == 0
@@ -193,8 +218,7 @@ def test_ticket_open_then_closed_and_rated(tmp_path):
         assert _ts(last["closed_at"]).date() == d2
         assert last["satisfaction"] in SATISFACTION
     # some are closed on the day they were received, some stay open
-    assert any(not _missing(r["closed_at"]) and d == _ts(r["received_at"]).date()
-               for v in seen.values() for d, r in v)
+    assert any(not _missing(r["closed_at"]) and d == _ts(r["received_at"]).date() for v in seen.values() for d, r in v)
     assert any(all(_missing(r["closed_at"]) for _, r in v) for v in seen.values())
 
 
@@ -224,5 +248,4 @@ def test_city_reference_is_coherent():
     assert len(codes) == len(set(codes))
     for g in city.grids:
         assert re.fullmatch(r"\d{15}", g.code) and g.code[:6] == g.district_code
-    assert all(c.id_check_char(i[:17]) == i[17] for i in
-               (c.resident_id(c.random.Random(k)) for k in range(50)))
+    assert all(c.id_check_char(i[:17]) == i[17] for i in (c.resident_id(c.random.Random(k)) for k in range(50)))

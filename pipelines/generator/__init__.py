@@ -60,8 +60,17 @@ def generate(
         fn = GENERATORS[dataset]
     except KeyError:
         raise ValueError(f"no generator for {dataset!r}; known: {sorted(GENERATORS)}") from None
-    return fn(Path(out_dir), start, days, rows_per_day, seed=seed, dirty_share=dirty_share,
-              formats=formats, chunk_size=chunk_size, progress=progress)
+    return fn(
+        Path(out_dir),
+        start,
+        days,
+        rows_per_day,
+        seed=seed,
+        dirty_share=dirty_share,
+        formats=formats,
+        chunk_size=chunk_size,
+        progress=progress,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -76,7 +85,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--dirty-share", type=float, default=0.03)
     ap.add_argument("--format", action="append", choices=sorted(FORMATS))
     a = ap.parse_args(argv)
-    files = generate(a.dataset, a.out_dir, a.start, a.days, a.rows_per_day, a.seed,
-                     a.dirty_share, a.format)
+    files = generate(a.dataset, a.out_dir, a.start, a.days, a.rows_per_day, a.seed, a.dirty_share, a.format)
     for f in files:
         print(f"{f.key}\t{f.fmt}\t{f.encoding or '-'}\t{f.n_rows} rows\t{f.n_dirty} dirty")

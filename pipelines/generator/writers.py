@@ -53,8 +53,7 @@ def _chunks(data: Any) -> Iterable[Sequence[Sequence[Any]]]:
     if isinstance(data, (list, tuple)):
         first = data[0] if data else None
         is_rows = first is None or (
-            isinstance(first, (list, tuple))
-            and not (first and isinstance(first[0], (list, tuple)))
+            isinstance(first, (list, tuple)) and not (first and isinstance(first[0], (list, tuple)))
         )
         if is_rows:
             yield data
@@ -203,17 +202,13 @@ def _pin_xlsx_times(path: Path, stamp: datetime) -> None:
     """Rewrite the zip with fixed entry times and fixed created/modified properties."""
     iso = f"{stamp:%Y-%m-%dT%H:%M:%S}Z"
     tmp = path.with_name(path.name + ".tmp")
-    with zipfile.ZipFile(path) as zin, zipfile.ZipFile(
-        tmp, "w", zipfile.ZIP_DEFLATED, allowZip64=True
-    ) as zout:
+    with zipfile.ZipFile(path) as zin, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as zout:
         for info in zin.infolist():
             zi = zipfile.ZipInfo(info.filename, date_time=stamp.timetuple()[:6])
             zi.compress_type = zipfile.ZIP_DEFLATED
             if info.filename == "docProps/core.xml":
                 xml = zin.read(info).decode("utf-8")
-                xml = re.sub(
-                    r"(<dcterms:(?:created|modified)[^>]*>)[^<]*(<)", rf"\g<1>{iso}\g<2>", xml
-                )
+                xml = re.sub(r"(<dcterms:(?:created|modified)[^>]*>)[^<]*(<)", rf"\g<1>{iso}\g<2>", xml)
                 zout.writestr(zi, xml.encode("utf-8"))
                 continue
             with zin.open(info) as src, zout.open(zi, "w", force_zip64=True) as dst:
