@@ -99,9 +99,9 @@ def _csv_rows(data: bytes) -> tuple[list[tuple[int, list]], str]:
         raise UnreadableFile("文件含有二进制内容，不是文本 CSV / binary content in a CSV file")
     rows = []
     reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        for row in reader:
-            rows.append((reader.line_num, row))
+    try:  # row numbers count records, as a spreadsheet shows them (a quoted newline stays in its row)
+        for n, row in enumerate(reader, start=1):
+            rows.append((n, row))
     except csv.Error as exc:
         raise UnreadableFile(f"CSV 格式错误 / malformed CSV: {exc}") from None
     return rows, encoding
