@@ -11,7 +11,6 @@ import shutil
 import sys
 import time
 from datetime import date
-from pathlib import Path
 
 from pipelines import dagster_home, settings
 
@@ -49,7 +48,7 @@ def run(days: int = 4, rows_per_day: int = 300, timeout: int = 900, start: date 
         submitted: dict[str, str] = {}
         client = s3.client("hotline")
         for f in sorted(files, key=lambda f: (f.business_date, str(f.path))):
-            key = f"{f.bureau}/{f.dataset}/{f.business_date}/{f.path.name}"
+            key = f.key
             resp = client.put_object(Bucket=settings.buckets().landing, Key=key, Body=f.path.read_bytes())
             submitted[key] = resp["ETag"].strip('"')
             _say(f"  submitted as bureau '{f.bureau}': {key}  ({f.fmt}, {f.encoding}, {f.n_rows} rows)")

@@ -248,6 +248,8 @@ def process(obj: LandingObject, run_id: str, data: bytes | None = None) -> Recei
     failures: dict[str, list[int]] = dict(parsed.type_failures)
     descriptions = {r.rule_id: r.description for r in results}
     for r in results:
+        if r.unexpected_count != len(r.row_numbers):  # GX is the validator of record: counts must agree
+            raise RuntimeError(f"{r.rule_id}: GX counted {r.unexpected_count} rows but listed {len(r.row_numbers)}")
         if r.row_numbers:
             failures.setdefault(r.rule_id, []).extend(r.row_numbers)
     by_row: dict[int, list[str]] = {}

@@ -7,6 +7,7 @@ GX suite's rules as Dagster asset checks: counts and row numbers, never values.
 
 from collections import defaultdict
 from datetime import datetime
+from functools import cache
 
 from dagster import (
     AssetCheckResult,
@@ -165,12 +166,14 @@ def _checks(rules: list[tuple[str, str]], receipts: list[ingest.Receipt]) -> lis
     return results
 
 
-def ingest_assets() -> list[AssetsDefinition]:
-    return [build_ingest_asset(c) for c in all_contracts().values()]
+@cache
+def ingest_assets() -> tuple[AssetsDefinition, ...]:
+    return tuple(build_ingest_asset(c) for c in all_contracts().values())
 
 
-def ingest_jobs():
-    return [
+@cache
+def ingest_jobs() -> tuple:
+    return tuple(
         define_asset_job(
             ingest_job_name(c),
             selection=AssetSelection.assets(raw_asset_key(c)),
@@ -178,7 +181,7 @@ def ingest_jobs():
             tags={"shuzhong/kind": "ingest", "shuzhong/dataset": c.key},
         )
         for c in all_contracts().values()
-    ]
+    )
 
 
 @op(name="reject_objects", description="Writes rejection receipts for objects no contract accepts.")

@@ -26,7 +26,7 @@ from dagster import (
 
 from pipelines import s3, settings
 from pipelines.contracts import all_contracts
-from pipelines.ingestion_assets import ingest_job_name, raw_asset_key
+from pipelines.ingestion_assets import ingest_job_name, ingest_jobs, raw_asset_key, reject_unroutable_objects
 
 MAX_OBJECTS_PER_RUN = 50
 TRIAGE_JOB = "reject_unroutable_objects"
@@ -102,6 +102,7 @@ def _op_name(job: str) -> str:
 
 @sensor(
     name="landing_sensor",
+    jobs=[*ingest_jobs(), reject_unroutable_objects],
     minimum_interval_seconds=5,
     default_status=DefaultSensorStatus.RUNNING,
     description="Lists the landing bucket and launches ingestion runs for new objects (key + ETag).",

@@ -20,7 +20,7 @@ import pandas as pd
 from pipelines import settings
 from pipelines.contracts import Contract, Field
 
-PHONE_PATTERN = r"^(1[0-9]{10}|0[0-9]{2,3}[0-9]{7,8})$"
+PHONE_PATTERN = r"^(?:1[0-9]{10}|0[0-9]{2,3}[0-9]{7,8})$"
 ROW_NUMBER = "_row_number"
 _GX_LOCK = threading.Lock()
 
@@ -164,8 +164,10 @@ def validate(frame: pd.DataFrame, suite: dict) -> list[RuleResult]:
     for res in result.results:
         cfg = res.expectation_config
         detail = res.result or {}
-        rows = [int(r[ROW_NUMBER][0] if isinstance(r[ROW_NUMBER], list) else r[ROW_NUMBER])
-                for r in detail.get("unexpected_index_list") or []]
+        rows: list[int] = []
+        for entry in detail.get("unexpected_index_list") or []:
+            value = entry[ROW_NUMBER]
+            rows.extend(int(v) for v in (value if isinstance(value, list) else [value]))
         if res.exception_info and res.exception_info.get("raised_exception"):
             raise RuntimeError(f"GX expectation {cfg.meta.get('rule_id')} raised: "
                                f"{res.exception_info.get('exception_message')}")
@@ -178,7 +180,7 @@ def validate(frame: pd.DataFrame, suite: dict) -> list[RuleResult]:
                 success=bool(res.success),
                 element_count=int(detail.get("element_count") or len(frame)),
                 unexpected_count=int(detail.get("unexpected_count") or 0),
-                row_numbers=sorted(rows),
+                row_numbers=sorted(set(rows)),
             )
         )
     return out

@@ -160,7 +160,7 @@ def test_layout_and_keys(mixed):
         assert f.path.relative_to(out).as_posix() == f.key
         assert re.fullmatch(r"hotline/hotline\.tickets/\d{4}-\d{2}-\d{2}/[^/]+\.(csv|xlsx)", f.key)
         assert f.key.split("/")[2] == f.business_date.isoformat()
-        assert (f.bureau, f.dataset) == ("hotline", "hotline.tickets")
+        assert (f.bureau, f.dataset) == ("hotline", "tickets")
         assert f.fmt == f.path.suffix[1:]
         assert len(read_rows(f)) == f.n_rows
 

@@ -600,7 +600,7 @@ class _Run:
         def footer(n: int) -> list[list[str]]:
             return [["合计", f"{n}条"], [f"制表人：{tabler}", "", f"制表时间：{c.fmt_timestamp(made, 'cn')}"]]
 
-        path = self.out_dir / BUREAU / DATASET / day.isoformat() / filename
+        path = self.out_dir / BUREAU / DATASET.split(".")[1] / day.isoformat() / filename
         xlsx = fmt == "xlsx"
         res = write_file(
             chunks(),
@@ -615,7 +615,8 @@ class _Run:
         if self.progress:
             self.progress(DATASET, day, self.total)
         return c.GeneratedFile(
-            path, BUREAU, DATASET, day, res.n_rows, res.encoding, fmt, len(dirty_rows), dirty_rows, superseded
+            path, BUREAU, DATASET.split(".")[1], day, res.n_rows, res.encoding, fmt, len(dirty_rows), dirty_rows,
+            superseded,
         )
 
 
