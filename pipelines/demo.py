@@ -52,14 +52,16 @@ def run(days: int = 4, rows_per_day: int = 300, timeout: int = 900, start: date 
             resp = client.put_object(Bucket=settings.buckets().landing, Key=key, Body=f.path.read_bytes())
             submitted[key] = resp["ETag"].strip('"')
             _say(f"  submitted as bureau '{f.bureau}': {key}  ({f.fmt}, {f.encoding}, {f.n_rows} rows)")
-        # A clerk re-sends yesterday's file under another name: identical bytes, no new rows.
+        _say("• waiting for the landing sensor and the ingestion runs ...")
+        dagster_home.wait_until(lambda: not status.missing_receipts(submitted), timeout=timeout, interval=3)
+        # A clerk re-sends an accepted file under another name: identical bytes, no new rows.
         first = min(files, key=lambda f: (f.business_date, str(f.path)))
         dup_key = f"{first.bureau}/{first.dataset}/{first.business_date}/resend-{first.path.name}"
         resp = client.put_object(Bucket=settings.buckets().landing, Key=dup_key, Body=first.path.read_bytes())
         submitted[dup_key] = resp["ETag"].strip('"')
         _say(f"  re-sent identical bytes as {dup_key}")
 
-        _say("• waiting for the landing sensor, ingestion runs, dbt and publish ...")
+        _say("• waiting for the duplicate's receipt, then dbt and publish (transform sensor) ...")
         started = time.monotonic()
         last = [""]
 

@@ -69,7 +69,7 @@ def plan_runs(objects: list[dict], seen: dict[str, str]) -> tuple[list[RunReques
     """Run requests for objects not yet seen with this ETag; and the new cursor state."""
     fresh = [o for o in objects if seen.get(o["key"]) != o["etag"]]
     by_job: dict[str, list[dict]] = defaultdict(list)
-    for o in sorted(fresh, key=lambda o: o["key"]):
+    for o in sorted(fresh, key=lambda o: (o["last_modified"], o["key"])):  # in upload order
         by_job[route(o["key"]) or TRIAGE_JOB].append(o)
     requests = []
     for job, objs in sorted(by_job.items()):
