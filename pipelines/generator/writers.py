@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import random
 import re
@@ -29,6 +30,7 @@ FORMATS: dict[str, tuple[str, str | None]] = {
     "csv_utf8": ("csv", "utf-8"),
     "csv_gb18030": ("csv", "gb18030"),
     "xlsx": ("xlsx", None),
+    "jsonl": ("jsonl", "utf-8"),  # JSON Lines (IoT feeds): one object a line, keys = header
 }
 XLSX_MAX_ROWS = 1_048_576
 
@@ -84,7 +86,7 @@ def write_file(
     sheet_name: str = "Sheet1",
     created: datetime = datetime(2026, 1, 1, 8, 0),
 ) -> WriteResult:
-    """Write rows to ``path`` as ``fmt`` ("csv" or "xlsx").
+    """Write rows to ``path`` as ``fmt`` ("csv", "xlsx" or "jsonl").
 
     ``frame_or_rows``: a polars DataFrame (its column names are the header unless
     ``header`` is given), a list of rows, or an iterable of chunks of rows.
@@ -102,6 +104,8 @@ def write_file(
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "csv":
         return _write_csv(frame_or_rows, path, encoding or "utf-8", header, title, footer)
+    if fmt == "jsonl":
+        return _write_jsonl(frame_or_rows, path, header)
     if fmt == "xlsx":
         res = _write_xlsx(frame_or_rows, path, header, title, footer, sheet_name)
         _pin_xlsx_times(path, created)
@@ -145,6 +149,30 @@ def _write_csv(data, path, encoding, header, title, footer) -> WriteResult:
             w.writerow([_cell_text(v) for v in row])
         fh.write(encode(buf.getvalue()))
     return WriteResult(path, n, actual, "csv")
+
+
+def _json_cell(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return f"{value:%Y-%m-%d %H:%M:%S}"
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _write_jsonl(data, path, header) -> WriteResult:
+    """JSON Lines, UTF-8, ``\n`` line ends: line n is data row n (no header line)."""
+    if not header:
+        raise ValueError("jsonl needs a header (the object keys)")
+    keys = list(header)
+    n = 0
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    with path.open("wb") as fh:
+        for chunk in _chunks(data):
+            lines = [dumps(dict(zip(keys, map(_json_cell, row), strict=True))) for row in chunk]
+            n += len(lines)
+            if lines:
+                fh.write(("\n".join(lines) + "\n").encode("utf-8"))
+    return WriteResult(path, n, "utf-8", "jsonl")
 
 
 def _write_xlsx(data, path, header, title, footer, sheet_name) -> WriteResult:
