@@ -8,6 +8,7 @@
   shuzhong sample OUT_DIR            write realistic bureau exports
   shuzhong demo                      the whole flow through Dagster, with a summary
   shuzhong sql "SELECT ..."          query the published (read-only) warehouse
+  shuzhong ledger verify             check the hash-chained ledger and the archived files
 """
 
 from __future__ import annotations
@@ -68,6 +69,34 @@ def _sql(args: argparse.Namespace) -> int:
     con = duckdb.connect(str(path), read_only=True)
     con.sql(args.query).show(max_rows=args.max_rows, max_width=200)
     return 0
+
+
+def _ledger(args: argparse.Namespace) -> int:
+    from pipelines import ledger
+
+    expected = ledger.Head.parse(args.head) if args.head else None
+    source = "--head"
+    if expected is None and not args.no_dagster:
+        import os
+
+        from pipelines import dagster_home
+
+        if "DAGSTER_HOME" not in os.environ:
+            dagster_home.prepare()
+        from dagster import DagsterInstance
+
+        from pipelines import status
+
+        expected = status.recorded_ledger_head(DagsterInstance.get())
+        source = "Dagster metadata"
+    problems = ledger.verify(expected_head=expected)
+    entries = ledger.read_entries()
+    print(f"ledger: {len(entries)} entries; head {entries[-1]['seq'] if entries else '-'}; "
+          f"recorded head ({source}): {expected or 'none'}")
+    for p in problems:
+        print(f"  ✗ {p}")
+    print("ledger OK" if not problems else f"ledger FAILED: {len(problems)} problem(s)")
+    return 1 if problems else 0
 
 
 def _s3(args: argparse.Namespace) -> int:
@@ -144,6 +173,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rows", type=int, default=300)
     p.add_argument("--timeout", type=int, default=900)
     p.set_defaults(func=_demo)
+
+    p = sub.add_parser("ledger", help="verify the hash-chained ledger of accepted files and publishes")
+    p.add_argument("action", choices=["verify"])
+    p.add_argument("--head", help="expected head SEQ:HASH (default: the newest recorded in Dagster)")
+    p.add_argument("--no-dagster", action="store_true", help="don't look up the head recorded in Dagster")
+    p.set_defaults(func=_ledger)
 
     p = sub.add_parser("sql", help="query the published read-only warehouse")
     p.add_argument("query")

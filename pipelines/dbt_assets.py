@@ -11,7 +11,7 @@ from typing import Any
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from pipelines import publish, settings
+from pipelines import ledger, publish, settings
 
 DBT_PROJECT = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR)
 
@@ -74,8 +74,15 @@ def published_warehouse(context: AssetExecutionContext) -> MaterializeResult:
     counts = publish.publish(DBT_PROJECT.manifest_path)
     for name, n in counts.items():
         context.log.info(f"published {name}: {n} rows")
+    entry = ledger.append(
+        "publish",
+        {"tables": counts, "warehouse_sha256": publish.file_sha256(settings.published_db_path()),
+         "run_id": context.run_id},
+        dedupe_key=f"publish:{context.run_id}",
+    )
     return MaterializeResult(
         metadata={
+            "ledger_head": f"{entry['seq']}:{entry['hash']}",
             "path": MetadataValue.path(str(settings.published_db_path())),
             "tables": MetadataValue.json(counts),
             "query": MetadataValue.md(f"`shuzhong sql \"SELECT * FROM {next(iter(counts), 'kpi')} LIMIT 10\"`"),

@@ -24,7 +24,7 @@ import polars as pl
 import pyarrow as pa
 from botocore.exceptions import ClientError
 
-from pipelines import lake, parsing, s3, settings, validation
+from pipelines import lake, ledger, parsing, s3, settings, validation
 from pipelines.contracts import Contract, get_contract
 
 MAX_LISTED_FAILURES = 1000
@@ -65,6 +65,7 @@ class Receipt:
     replaces_etag: str | None = None
     duplicate_of: str | None = None
     raw_table_version: int | None = None
+    ledger_seq: int | None = None
     processed_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     run_id: str | None = None
     receipt_key: str | None = None
@@ -156,13 +157,14 @@ def read_receipt(object_key: str, identity: str = "pipeline") -> dict | None:
 
 
 def _archive(contract: Contract, business_date: date, filename: str, sha: str, data: bytes) -> str:
-    key = f"archive/{contract.bureau}/{contract.dataset}/{business_date}/{sha}/{filename}"
+    """Keep an immutable copy of the accepted bytes; returns its key in the lake bucket."""
+    bucket, key = lake.object_location(f"archive/{contract.bureau}/{contract.dataset}/{business_date}/{sha}/{filename}")
     client = s3.client("pipeline")
-    bucket = settings.buckets().lake
     try:
-        client.head_object(Bucket=bucket, Key=key)
-    except ClientError:
-        client.put_object(Bucket=bucket, Key=key, Body=data)
+        client.put_object(Bucket=bucket, Key=key, Body=data, IfNoneMatch="*")
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in ("PreconditionFailed", "412"):
+            raise  # 412: the archive copy exists already (same sha256, so the same bytes)
     return key
 
 
@@ -288,7 +290,7 @@ def process(obj: LandingObject, run_id: str, data: bytes | None = None) -> Recei
         schema=lake.QUARANTINE_SCHEMA,
     )
 
-    _archive(contract, business_date, filename, sha, data)
+    archive_key = _archive(contract, business_date, filename, sha, data)
     meta = {"shuzhong.source_key": obj.key, "shuzhong.file_sha256": sha, "shuzhong.run_id": run_id}
     receipt.raw_table_version = lake.replace_source_rows(lake.raw_uri(contract), raw_table, obj.key, meta)
     lake.replace_source_rows(lake.quarantine_uri(contract), quarantine, obj.key, meta)
@@ -303,6 +305,18 @@ def process(obj: LandingObject, run_id: str, data: bytes | None = None) -> Recei
     }
     receipt.failures = [{"row_number": n, "rules": sorted(by_row[n])} for n in bad_rows[:MAX_LISTED_FAILURES]]
     receipt.failures_truncated = len(bad_rows) > MAX_LISTED_FAILURES
+    entry = ledger.append(
+        "file",
+        {
+            "source_key": obj.key, "etag": receipt.etag, "file_sha256": sha, "archive_key": archive_key,
+            "table": lake.raw_uri(contract), "delta_version": receipt.raw_table_version,
+            "business_date": str(business_date), "contract_version": contract.version,
+            "rows_received": receipt.rows_received, "rows_accepted": receipt.rows_accepted,
+            "rows_quarantined": receipt.rows_quarantined, "rows_superseded": receipt.rows_superseded,
+        },
+        dedupe_key=f"file:{obj.key}:{sha}",
+    )
+    receipt.ledger_seq = entry["seq"]
     _register(receipt, obj, contract, business_date)
     write_receipt(receipt)
     return receipt
@@ -323,6 +337,13 @@ def _type_description(rule: str, contract: Contract) -> str:
 
 
 def _register(receipt: Receipt, obj: LandingObject, contract: Contract, business_date: date) -> None:
+    """Record the processed file once per (key, ETag, status): a rerun after a crash adds nothing."""
+    known = lake.registry().filter(
+        (pl.col("source_key") == obj.key) & (pl.col("source_etag") == receipt.etag)
+        & (pl.col("status") == receipt.status)
+    )
+    if known.height:
+        return
     now = datetime.now(UTC)
     row = {
         "source_key": obj.key,

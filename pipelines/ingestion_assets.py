@@ -27,7 +27,7 @@ from dagster import (
     op,
 )
 
-from pipelines import ingest, lake, validation
+from pipelines import ingest, lake, ledger, validation
 from pipelines.contracts import Contract, all_contracts
 
 MAX_ROWS_IN_METADATA = 50
@@ -126,6 +126,7 @@ def _metadata(contract: Contract, receipts: list[ingest.Receipt]) -> dict:
         "delta_table": MetadataValue.path(lake.raw_uri(contract)),
         "delta_version": max(versions) if versions else -1,
         "contract_version": contract.version,
+        "ledger_head": str(ledger.head() or "empty"),
         "receipts": MetadataValue.json(
             [{"key": r.object_key, "status": r.status, "accepted": r.rows_accepted,
               "quarantined": r.rows_quarantined, "reason": r.reason} for r in receipts[:100]]

@@ -82,6 +82,15 @@ def quarantine_uri(contract: Contract) -> str:
     return f"{settings.lake_uri()}/quarantine/{contract.bureau}/{contract.dataset}"
 
 
+def object_location(path: str) -> tuple[str, str]:
+    """(bucket, key) of an object under the lake root, e.g. ``archive/...``."""
+    uri = settings.lake_uri()
+    if not uri.startswith("s3://"):
+        raise RuntimeError("lake objects live on S3: SHUZHONG_LAKE_URI must be an s3:// URI")
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    return bucket, f"{prefix.rstrip('/')}/{path}" if prefix else path
+
+
 def registry_uri() -> str:
     return f"{settings.lake_uri()}/_meta/files"
 

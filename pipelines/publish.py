@@ -8,6 +8,7 @@ published bucket.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -34,6 +35,14 @@ def mart_models(manifest_path: Path) -> list[dict]:
                 }
             )
     return sorted(marts, key=lambda m: m["name"])
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _comment(text: str) -> str:

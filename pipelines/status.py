@@ -44,3 +44,22 @@ def published_up_to_date(instance: DagsterInstance) -> bool:
 
 def failed_runs(instance: DagsterInstance) -> list[str]:
     return [f"{r.job_name} {r.run_id[:8]}" for r in instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.FAILURE]))]
+
+
+def recorded_ledger_head(instance: DagsterInstance):
+    """The newest ledger head recorded in Dagster metadata (outside the ledger), or None."""
+    from dagster import AssetKey
+
+    from pipelines.ledger import Head
+
+    best = None
+    keys = [raw_asset_key(c) for c in all_contracts().values()] + [AssetKey(["published_warehouse"])]
+    for key in keys:
+        for record in instance.fetch_materializations(key, limit=5).records:
+            value = record.asset_materialization.metadata.get("ledger_head")
+            text = getattr(value, "value", value)
+            if isinstance(text, str) and ":" in text:
+                head = Head.parse(text)
+                if best is None or head.seq > best.seq:
+                    best = head
+    return best
