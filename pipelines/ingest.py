@@ -26,6 +26,7 @@ from botocore.exceptions import ClientError
 
 from pipelines import lake, ledger, parsing, s3, settings, validation
 from pipelines.contracts import Contract, get_contract
+from pipelines.faults import crash_point
 
 MAX_LISTED_FAILURES = 1000
 _DATE_KEY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -136,6 +137,7 @@ def write_receipt(receipt: Receipt) -> None:
     key = receipt.receipt_key or receipt_key_for(receipt.object_key)
     receipt.receipt_key = key
     client.put_object(Bucket=bucket, Key=key, Body=receipt.to_json().encode(), ContentType="application/json")
+    crash_point("between_receipt_files")
     client.put_object(
         Bucket=bucket,
         Key=key.removesuffix(".json") + ".txt",
@@ -209,8 +211,11 @@ def process(obj: LandingObject, run_id: str, data: bytes | None = None) -> Recei
             raise
         data = got["Body"].read()
         receipt.etag = got["ETag"].strip('"')
+        if obj.last_modified is None:
+            obj = LandingObject(obj.key, receipt.etag, obj.size, got["LastModified"])
     sha = hashlib.sha256(data).hexdigest()
     receipt.file_sha256 = sha
+    crash_point("after_download")
 
     registry = lake.registry()
     same = registry.filter((pl.col("source_key") == obj.key) & (pl.col("file_sha256") == sha))
@@ -218,7 +223,9 @@ def process(obj: LandingObject, run_id: str, data: bytes | None = None) -> Recei
         # A rerun of a file already registered: its rows are in place; re-issue its receipt.
         previous = read_receipt(obj.key)
         if previous and previous.get("file_sha256") == sha:
-            return Receipt(**previous)
+            receipt = Receipt(**previous)
+            write_receipt(receipt)  # both receipt files, in case a crash left only one
+            return receipt
     other = registry.filter(
         (pl.col("file_sha256") == sha) & (pl.col("source_key") != obj.key) & (pl.col("status") == "accepted")
     )
@@ -229,7 +236,9 @@ def process(obj: LandingObject, run_id: str, data: bytes | None = None) -> Recei
         _register(receipt, obj, contract, business_date)
         write_receipt(receipt)
         return receipt
-    earlier = registry.filter((pl.col("source_key") == obj.key) & (pl.col("status") == "accepted"))
+    earlier = registry.filter(
+        (pl.col("source_key") == obj.key) & (pl.col("status") == "accepted") & (pl.col("file_sha256") != sha)
+    )
     if earlier.height:
         receipt.replaces_etag = earlier.sort("processed_at")["source_etag"][-1]
 
@@ -290,9 +299,12 @@ def process(obj: LandingObject, run_id: str, data: bytes | None = None) -> Recei
         schema=lake.QUARANTINE_SCHEMA,
     )
 
+    crash_point("before_archive")
     archive_key = _archive(contract, business_date, filename, sha, data)
+    crash_point("before_raw_commit")
     meta = {"shuzhong.source_key": obj.key, "shuzhong.file_sha256": sha, "shuzhong.run_id": run_id}
     receipt.raw_table_version = lake.replace_source_rows(lake.raw_uri(contract), raw_table, obj.key, meta)
+    crash_point("after_raw_commit")
     lake.replace_source_rows(lake.quarantine_uri(contract), quarantine, obj.key, meta)
 
     receipt.status = "accepted"
@@ -305,6 +317,7 @@ def process(obj: LandingObject, run_id: str, data: bytes | None = None) -> Recei
     }
     receipt.failures = [{"row_number": n, "rules": sorted(by_row[n])} for n in bad_rows[:MAX_LISTED_FAILURES]]
     receipt.failures_truncated = len(bad_rows) > MAX_LISTED_FAILURES
+    crash_point("before_ledger")
     entry = ledger.append(
         "file",
         {
@@ -317,7 +330,9 @@ def process(obj: LandingObject, run_id: str, data: bytes | None = None) -> Recei
         dedupe_key=f"file:{obj.key}:{sha}",
     )
     receipt.ledger_seq = entry["seq"]
+    crash_point("before_registry")
     _register(receipt, obj, contract, business_date)
+    crash_point("before_receipt")
     write_receipt(receipt)
     return receipt
 

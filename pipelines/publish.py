@@ -18,6 +18,7 @@ import pyarrow as pa
 from deltalake import write_deltalake
 
 from pipelines import s3, settings
+from pipelines.faults import crash_point
 
 
 def mart_models(manifest_path: Path) -> list[dict]:
@@ -54,8 +55,9 @@ def publish(manifest_path: Path, work_db: Path | None = None, target: Path | Non
     work_db = Path(work_db or settings.work_db_path())
     target = Path(target or settings.published_db_path())
     target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in target.parent.glob(f".{target.name}.*.tmp"):  # left by a crashed publish
+        stale.unlink(missing_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
     counts: dict[str, int] = {}
     tables: dict[str, pa.Table] = {}
     con = duckdb.connect(str(tmp))
@@ -76,7 +78,9 @@ def publish(manifest_path: Path, work_db: Path | None = None, target: Path | Non
         con.execute("CHECKPOINT")
     finally:
         con.close()
+    crash_point("before_publish_swap")
     os.replace(tmp, target)
+    crash_point("after_publish_swap")
     if settings.published_uri().startswith("s3://"):
         opts = s3.delta_storage_options()
         for name, table in tables.items():
