@@ -60,7 +60,8 @@ def _state(keys: list[str]) -> dict:
         "raw": rows(lake.raw_uri(CONTRACT)),
         "quarantine": rows(lake.quarantine_uri(CONTRACT)),
         "registry": sorted(
-            (r["source_key"], r["source_etag"], r["file_sha256"], r["status"], r["rows_accepted"], r["rows_quarantined"])
+            tuple(r[c] for c in ("source_key", "source_etag", "file_sha256", "status", "rows_accepted",
+                                 "rows_quarantined"))
             for r in registry.to_dicts()
         ),
         "ledger": [(e["seq"], e["kind"], json.dumps({k: v for k, v in e["payload"].items() if k != "delta_version"},
