@@ -66,6 +66,10 @@ def delta_storage_options(identity: str = "pipeline") -> dict[str, str]:
     }
     if urlsplit(endpoint).scheme == "http":
         options["AWS_ALLOW_HTTP"] = "true"
+    if settings.delta_write_mode() == "locked":
+        # A store without conditional writes: no put-if-absent; commits are serialised by a lock instead.
+        options.pop("AWS_CONDITIONAL_PUT")
+        options["AWS_S3_ALLOW_UNSAFE_RENAME"] = "true"
     return options
 
 

@@ -135,3 +135,18 @@ def export_defaults() -> None:
     if "SHUZHONG_S3_ENDPOINT" in os.environ:
         os.environ.setdefault("SHUZHONG_LAKE_URI", lake_uri())
     work_db_path().parent.mkdir(parents=True, exist_ok=True)
+
+
+def delta_write_mode() -> str:
+    """How concurrent Delta writers are made safe.
+
+    ``conditional`` (default): the store honours conditional writes (``If-None-Match``,
+    as SeaweedFS, MinIO and AWS S3 do), so delta-rs commits from many runs at once and a
+    commit that loses the race is retried. ``locked``: for stores that don't, every
+    commit to a table takes an exclusive per-table lock (one writer per table at a time;
+    the lock files live under ``<state>/locks``, so all runs must share one host).
+    """
+    mode = get("SHUZHONG_DELTA_WRITE_MODE", "conditional")
+    if mode not in ("conditional", "locked"):
+        raise RuntimeError(f"SHUZHONG_DELTA_WRITE_MODE must be 'conditional' or 'locked', not {mode!r}")
+    return mode
