@@ -72,6 +72,18 @@ def sources_path(bureau: str) -> Path:
     return settings.DBT_PROJECT_DIR / "models" / "staging" / bureau / f"_{bureau}__sources.yml"
 
 
+def deadlines_seed() -> str:
+    """``seeds/dataset_deadlines.csv``: each dataset's cadence and submission deadline."""
+    lines = ["bureau,dataset,contract_version,sharing,cadence,has_deadline,deadline_day_offset,deadline_time"]
+    for c in sorted(all_contracts().values(), key=lambda c: c.key):
+        d = c.deadline or {}
+        lines.append(
+            f"{c.bureau},{c.dataset},{c.version},{c.sharing},{c.cadence},{str(bool(d)).lower()},"
+            f"{d.get('day_offset', '')},{d.get('time', '')}"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def expected_files() -> dict[Path, str]:
     """Every generated file and the content its contract implies."""
     files: dict[Path, str] = {}
@@ -81,6 +93,7 @@ def expected_files() -> dict[Path, str]:
         by_bureau[c.bureau].append(c)
     for bureau, contracts in by_bureau.items():
         files[sources_path(bureau)] = dbt_sources(contracts)
+    files[settings.DBT_PROJECT_DIR / "seeds" / "dataset_deadlines.csv"] = deadlines_seed()
     return files
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from pipelines import ledger, publish, settings
+from pipelines import lake, ledger, publish, settings
 
 DBT_PROJECT = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR)
 
@@ -57,6 +57,8 @@ class HubTranslator(DagsterDbtTranslator):
 @dbt_assets(manifest=ensure_manifest(), dagster_dbt_translator=HubTranslator())
 def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource):
     """staging → intermediate → governed marts → KPI marts, built with ``dbt build``."""
+    for uri in lake.ensure_raw_tables():
+        context.log.info(f"created empty raw table {uri} (no submission yet)")
     yield from dbt.cli(["build"], context=context).stream()
 
 

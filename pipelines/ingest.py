@@ -341,6 +341,8 @@ def _type_description(rule: str, contract: Contract) -> str:
     column, _, kind = rule.partition(".")
     if rule == "row.field_count":
         return "列数与表头不一致"
+    if rule == "row.json":
+        return "不是合法的 JSON 对象"
     try:
         f = contract.field(column)
     except StopIteration:

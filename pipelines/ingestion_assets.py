@@ -58,7 +58,8 @@ def check_rules(contract: Contract) -> list[tuple[str, str]]:
              for e in validation.suite_from_contract(contract)["expectations"]]
     rules += [(f"{f.name}.type", f"{f.business_name}({f.name}) 类型可解析")
               for f in contract.fields if f.logical_type != "string"]
-    rules += [("row.field_count", "每行列数与表头一致"), ("file.readable", "文件可读取（编码、格式、必填列）")]
+    rules += [("row.field_count", "每行列数与表头一致"), ("row.json", "每行为合法 JSON 对象"),
+              ("file.readable", "文件可读取（编码、格式、必填列）")]
     return rules
 
 

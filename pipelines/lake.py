@@ -185,3 +185,16 @@ def registry() -> pl.DataFrame:
     if frame is None:
         return pl.from_arrow(REGISTRY_SCHEMA.empty_table())
     return frame
+
+
+def ensure_raw_tables() -> list[str]:
+    """Create an empty raw table for every contract that has none yet (dbt reads them all)."""
+    from pipelines.contracts import all_contracts
+
+    created = []
+    for contract in all_contracts().values():
+        uri = raw_uri(contract)
+        if read_table(uri) is None:
+            write_deltalake(uri, raw_schema(contract).empty_table(), mode="ignore", storage_options=storage_options())
+            created.append(uri)
+    return created

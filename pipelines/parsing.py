@@ -27,6 +27,9 @@ ROW_NUMBER = "_row_number"
 MISSING_TOKENS = {"", "—", "——", "-", "－", "/", "／", "无", "null", "none", "n/a"}
 FOOTER_PREFIXES = ("合计", "总计", "小计", "制表人", "制表", "审核人", "填报人", "负责人")
 MAX_HEADER_SCAN_ROWS = 30
+# Rule id of a record that cannot be split into fields: a CSV row with the wrong number of
+# fields, a JSON Lines line that is not a JSON object (or names one column twice).
+MALFORMED_RULE = {"csv": "row.field_count", "xlsx": "row.field_count", "jsonl": "row.json"}
 MAX_XLSX_UNCOMPRESSED = 512 * 1024 * 1024
 MAX_XLSX_RATIO = 200
 POLARS_TYPES = {
@@ -131,25 +134,39 @@ def _xlsx_rows(data: bytes) -> list[tuple[int, list]]:
         wb.close()
 
 
-def _jsonl_rows(data: bytes) -> tuple[list[dict], list[int], str]:
+def _jsonl_rows(data: bytes, contract: Contract) -> tuple[list[dict], list[int], list[int], list[str], str]:
+    """Records keyed by canonical column (each line's keys mapped on its own), line numbers,
+    malformed lines (not a JSON object, or one column given twice), unknown keys, encoding."""
     encoding = detect_encoding(data)
-    records, line_numbers, bad = [], [], []
+    known = contract.header_map()
+    records, line_numbers, bad, unknown = [], [], [], []
     for n, line in enumerate(data.decode(encoding).splitlines(), start=1):
         if not line.strip():
             continue
+        record: dict[str, str | None] = {}
         try:
             obj = json.loads(line)
-        except json.JSONDecodeError:
-            bad.append(n)
-            continue
+        except (json.JSONDecodeError, RecursionError):
+            obj = None
+        if isinstance(obj, dict):
+            for k, v in obj.items():
+                name = known.get(normalize_header(k))
+                if name is None:
+                    if str(k).strip() and str(k).strip()[:64] not in unknown:
+                        unknown.append(str(k).strip()[:64])
+                elif name in record:
+                    obj = None  # the same column twice in one record
+                    break
+                else:
+                    record[name] = _cell_text(v)
         if not isinstance(obj, dict):
             bad.append(n)
-            continue
-        records.append({k: _cell_text(v) for k, v in obj.items()})
+            record = {}
+        records.append(record)
         line_numbers.append(n)
-    if not records:
+    if len(bad) == len(records):
         raise UnreadableFile("JSON Lines 文件没有可读记录 / no readable JSON records")
-    return records, line_numbers, encoding
+    return records, line_numbers, bad, unknown, encoding
 
 
 def _find_header(rows: list[tuple[int, list]], contract: Contract) -> int:
@@ -179,19 +196,20 @@ def _map_headers(header: list, contract: Contract) -> tuple[list[str | None], li
 
 
 def read_records(data: bytes, filename: str, contract: Contract) -> tuple[pl.DataFrame, str, str, list[str], list[int]]:
-    """Raw string records with canonical column names, ``_row_number``; plus field-count failures."""
+    """Raw string records with canonical column names and ``_row_number``; plus the row numbers
+    of malformed records (wrong field count, broken JSON line), which are in the frame too
+    (cells as far as they could be read) so they can be quarantined with their row."""
     lower = filename.lower()
     if not data.strip():
         raise UnreadableFile("文件为空 / empty file")
     if lower.endswith(".jsonl") or lower.endswith(".ndjson") or lower.endswith(".json"):
-        records, line_numbers, encoding = _jsonl_rows(data)
-        frame = pl.DataFrame(records, infer_schema_length=None).cast(pl.String)
-        header = frame.columns
-        mapped, unknown = _map_headers(header, contract)
-        keep = {h: m for h, m in zip(header, mapped, strict=True) if m}
-        frame = frame.select([pl.col(h).alias(m) for h, m in keep.items()])
+        records, line_numbers, bad, unknown, encoding = _jsonl_rows(data, contract)
+        names = [f.name for f in contract.fields if any(f.name in r for r in records)]
+        frame = pl.DataFrame(
+            {m: [r.get(m) for r in records] for m in names}, schema={m: pl.String for m in names}
+        )
         frame = frame.with_columns(pl.Series(ROW_NUMBER, line_numbers, dtype=pl.Int64))
-        return frame, encoding, "jsonl", unknown, []
+        return frame, encoding, "jsonl", unknown, bad
     if lower.endswith(".xlsx"):
         rows, encoding, fmt = _xlsx_rows(data), "xlsx", "xlsx"
     elif lower.endswith((".csv", ".txt")):
@@ -211,7 +229,6 @@ def read_records(data: bytes, filename: str, contract: Contract) -> tuple[pl.Dat
         if len(cells) != width and not (len(cells) > width and _is_blank(cells[width:])):
             if fmt == "csv":
                 bad_width.append(n)
-                continue
             cells = (list(cells) + [None] * width)[:width]
         for m, value in zip(mapped, cells, strict=False):
             if m:
@@ -232,16 +249,22 @@ def _missing_to_null(expr: pl.Expr) -> pl.Expr:
 
 
 _DATE_RE = r"^(\d{4})-(\d{1,2})-(\d{1,2})$"
-_TS_RE = r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]+(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.\d+)?)?)?$"
+_TS_RE = (
+    r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]+(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.\d+)?)?)?"
+    r"\s*(Z|[+-]\d{2}:?\d{2})?$"
+)
+LOCAL_UTC_OFFSET_MINUTES = 8 * 60  # Asia/Shanghai (no DST): timestamps are stored as naive local time
 
 
 def _canonical_datetime_text(expr: pl.Expr) -> pl.Expr:
     """``2026年3月5日 14时07分`` / ``2026/3/5 14:07`` / ``20260305`` → ``2026-3-5 14:07``."""
     return (
         expr.str.replace(r"^(\d{4})(\d{2})(\d{2})($|[ T])", "$1-$2-$3$4")
-        .str.replace_all(r"[年/.]", "-")
+        .str.replace(r"^(\d{4})\.(\d{1,2})\.(\d{1,2})", "$1-$2-$3")  # 2026.3.5, not 14:07:30.5
+        .str.replace_all(r"[年/]", "-")
         .str.replace(r"月", "-")
         .str.replace(r"日", " ")
+        .str.replace(r"时$", ":00")  # 2026年3月5日 14时 (hourly feeds)
         .str.replace(r"时", ":")
         .str.replace(r"分", ":")
         .str.replace(r"秒", "")
@@ -267,22 +290,34 @@ def _parse_temporal(expr: pl.Expr, logical_type: str) -> pl.Expr:
     ok = parts.struct.field("1").is_not_null()
     if logical_type == "date":
         return pl.when(ok).then(iso.str.strptime(pl.Date, "%Y-%m-%d", strict=False))
-    return pl.when(ok).then(
-        iso.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False)
-    )
+    local = iso.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False)
+    # An explicit UTC offset (JSON feeds: ``2026-03-05T14:00:00+08:00`` or ``...Z``) → local time.
+    offset = parts.struct.field("7").str.replace("Z", "+00:00").str.replace(":", "")
+    sign = pl.when(offset.str.slice(0, 1) == "-").then(-1).otherwise(1)
+    minutes = sign * (offset.str.slice(1, 2).cast(pl.Int64) * 60 + offset.str.slice(3, 2).cast(pl.Int64))
+    shift = pl.duration(minutes=pl.lit(LOCAL_UTC_OFFSET_MINUTES, dtype=pl.Int64) - minutes)
+    return pl.when(ok).then(pl.when(offset.is_null()).then(local).otherwise(local + shift))
 
 
 def _parse_number(expr: pl.Expr, logical_type: str) -> pl.Expr:
-    text = expr.str.replace_all(r"[,\s]", "")
+    text = expr.str.replace_all(r"[,\s]", "")  # thousands separators (full-width ones are NFKC'd to ",")
     if logical_type == "integer":
         return pl.when(text.str.contains(r"^[+-]?\d+(\.0+)?$")).then(
             text.str.replace(r"\.0+$", "").cast(pl.Int64, strict=False)
         )
-    return text.cast(pl.Float64, strict=False)
+    number = pl.when(text.str.contains(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")).then(
+        text.cast(pl.Float64, strict=False)
+    )
+    return pl.when(number.is_finite()).then(number)  # no nan/inf
 
 
 def _normalise_phone(expr: pl.Expr) -> pl.Expr:
     return expr.map_elements(pii.normalize_phone, return_dtype=pl.String)
+
+
+def _normalise_identifier(expr: pl.Expr) -> pl.Expr:
+    """Resident ID / USCC: full-width → ASCII, no spaces, upper case (``x`` = ``X``)."""
+    return expr.map_elements(pii.normalize_resident_id, return_dtype=pl.String)
 
 
 def type_frame(raw: pl.DataFrame, contract: Contract) -> tuple[pl.DataFrame, dict[str, list[int]]]:
@@ -290,7 +325,7 @@ def type_frame(raw: pl.DataFrame, contract: Contract) -> tuple[pl.DataFrame, dic
     cleaned, typed, failures = [], [], {}
     for f in contract.fields:
         col = pl.col(f.name)
-        if f.logical_type != "string" or f.pattern or f.valid_values or f.format:
+        if f.logical_type != "string" or f.pattern or f.valid_values or f.format or f.identifier_kinds:
             col = _nfkc(col)
         cleaned.append(_missing_to_null(col).alias(f.name))
     frame = raw.with_columns(cleaned)
@@ -302,6 +337,8 @@ def type_frame(raw: pl.DataFrame, contract: Contract) -> tuple[pl.DataFrame, dic
             typed.append(_parse_number(col, f.logical_type).alias(f.name))
         elif f.format == "phone":
             typed.append(_normalise_phone(col).alias(f.name))
+        elif set(f.identifier_kinds) & {"resident_id", "uscc"}:
+            typed.append(_normalise_identifier(col).alias(f.name))
         else:
             typed.append(col)
     out = frame.with_columns(typed)
@@ -316,7 +353,7 @@ def type_frame(raw: pl.DataFrame, contract: Contract) -> tuple[pl.DataFrame, dic
 
 def parse_file(data: bytes, filename: str, contract: Contract) -> ParsedFile:
     """Read, map headers and type one submitted file."""
-    raw, encoding, fmt, unknown, bad_width = read_records(data, filename, contract)
+    raw, encoding, fmt, unknown, malformed = read_records(data, filename, contract)
     missing_required = [c for c in contract.required_columns if c not in raw.columns]
     if missing_required:
         names = ", ".join(f"{contract.field(c).business_name}({c})" for c in missing_required)
@@ -325,15 +362,16 @@ def parse_file(data: bytes, filename: str, contract: Contract) -> ParsedFile:
     if missing_optional:
         raw = raw.with_columns([pl.lit(None, dtype=pl.String).alias(c) for c in missing_optional])
     raw = raw.select([f.name for f in contract.fields] + [ROW_NUMBER])
-    frame, failures = type_frame(raw, contract)
-    if bad_width:
-        failures["row.field_count"] = bad_width
+    # Malformed records stay in ``raw`` (quarantined with their row) but are not typed or validated.
+    frame, failures = type_frame(raw.filter(~pl.col(ROW_NUMBER).is_in(malformed)), contract)
+    if malformed:
+        failures[MALFORMED_RULE[fmt]] = malformed
     return ParsedFile(
         frame=frame.cast({f.name: POLARS_TYPES[f.logical_type] for f in contract.fields}),
         raw=raw,
         encoding=encoding,
         file_format=fmt,
-        rows_received=raw.height + len(bad_width),
+        rows_received=raw.height,
         type_failures=failures,
         unknown_columns=unknown,
         missing_optional_columns=missing_optional,

@@ -18,9 +18,8 @@ from pathlib import Path
 import pandas as pd
 
 from pipelines import settings
-from pipelines.contracts import Contract, Field
+from pipelines.contracts import Contract, Field, Rule
 
-PHONE_PATTERN = r"^(?:1[0-9]{10}|0[0-9]{2,3}[0-9]{7,8})$"
 ROW_NUMBER = "_row_number"
 _GX_LOCK = threading.Lock()
 
@@ -29,10 +28,67 @@ def _exp(kind: str, rule_id: str, description: str, **kwargs) -> dict:
     return {"type": kind, "kwargs": kwargs, "meta": {"rule_id": rule_id, "description": description}}
 
 
-def _field_expectations(f: Field) -> list[dict]:
+# Identifier checks: the custom expectations of pipelines/gx_expectations.py.
+_IDENTIFIERS = {
+    "resident_id": ("expect_column_values_to_be_valid_resident_id", "应为有效的身份证号（校验码、出生日期）"),
+    "uscc": ("expect_column_values_to_be_valid_uscc", "应为有效的统一社会信用代码（校验码）"),
+    "phone": ("expect_column_values_to_be_valid_phone", "应为手机号或固定电话"),
+}
+
+
+def _label(f: Field) -> str:
+    return f"{f.business_name}({f.name})"
+
+
+def _identifier_expectation(f: Field, kind: str, rule: Rule | None, contract: Contract | None) -> dict:
+    kind_type, text = _IDENTIFIERS[kind]
+    kwargs: dict = {"column": f.name}
+    condition = ""
+    if rule is not None and rule.when_length is not None:
+        kwargs["only_length"] = rule.when_length
+        condition = f"{rule.when_length} 位时"
+    if rule is not None and rule.when_column is not None:
+        # GX 1.x structured row condition (the non-deprecated form of a pandas row_condition).
+        kwargs["row_condition"] = {
+            "type": "comparison",
+            "column": {"name": rule.when_column},
+            "operator": "==",
+            "parameter": rule.when_equals,
+        }
+        other = contract.field(rule.when_column) if contract else None
+        condition = f"{_label(other) if other else rule.when_column}为“{rule.when_equals}”时"
+    return _exp(kind_type, f"{f.name}.{kind}", f"{_label(f)} {condition}{text}", **kwargs)
+
+
+def _rule_expectation(f: Field, rule: Rule, contract: Contract | None) -> dict:
+    col, label = f.name, _label(f)
+    other = None
+    if rule.column:
+        other = _label(contract.field(rule.column)) if contract else rule.column
+    if rule.kind in _IDENTIFIERS:
+        return _identifier_expectation(f, rule.kind, rule, contract)
+    if rule.kind == "greater_than":
+        return _exp("expect_column_pair_values_a_to_be_greater_than_b", f"{col}.greater_than_{rule.column}",
+                    f"{label} 应大于 {other}", column_A=col, column_B=rule.column, or_equal=False,
+                    ignore_row_if="either_value_is_missing")
+    if rule.kind == "starts_with":
+        return _exp("expect_column_pair_values_a_to_start_with_b", f"{col}.starts_with_{rule.column}",
+                    f"{label} 应以 {other} 开头", column_A=col, column_B=rule.column,
+                    ignore_row_if="either_value_is_missing")
+    if rule.kind == "aligned":
+        text = "应为整点" if rule.minutes == 60 else f"应为 {rule.minutes} 分钟的整数倍（秒为 0）"
+        return _exp("expect_column_values_to_be_aligned_to_minutes", f"{col}.aligned", f"{label} {text}",
+                    column=col, minutes=rule.minutes)
+    if rule.kind == "not_in_future":
+        return _exp("expect_column_values_to_not_be_in_the_future", f"{col}.not_in_future",
+                    f"{label} 不得晚于当天（北京时间）", column=col, timezone="Asia/Shanghai")
+    raise ValueError(f"{col}: no expectation for rule {rule.kind!r}")
+
+
+def _field_expectations(f: Field, contract: Contract | None = None) -> list[dict]:
     out = []
     col = f.name
-    label = f"{f.business_name}({f.name})"
+    label = _label(f)
     if f.required:
         out.append(_exp("expect_column_values_to_not_be_null", f"{col}.required", f"{label} 必填", column=col))
     if f.pattern:
@@ -40,11 +96,8 @@ def _field_expectations(f: Field) -> list[dict]:
             _exp("expect_column_values_to_match_regex", f"{col}.pattern", f"{label} 格式应为 {f.pattern}",
                  column=col, regex=f.pattern)
         )
-    if f.format == "phone":
-        out.append(
-            _exp("expect_column_values_to_match_regex", f"{col}.phone", f"{label} 应为手机号或固定电话",
-                 column=col, regex=PHONE_PATTERN)
-        )
+    if f.format in _IDENTIFIERS:
+        out.append(_identifier_expectation(f, f.format, None, contract))
     if f.valid_values:
         out.append(
             _exp("expect_column_values_to_be_in_set", f"{col}.enum", f"{label} 取值应为 {'、'.join(f.valid_values)}",
@@ -68,20 +121,34 @@ def _field_expectations(f: Field) -> list[dict]:
                  f"{label} 不得早于 {f.not_before}", column_A=col, column_B=f.not_before, or_equal=True,
                  ignore_row_if="either_value_is_missing")
         )
+    out.extend(_rule_expectation(f, r, contract) for r in f.rules)
     return out
+
+
+def _generated_from(contract: Contract) -> str:
+    """The contract's path as ``data_contracts/<bureau>/<file>`` (also for a contracts dir elsewhere)."""
+    try:
+        return contract.path.resolve().relative_to(settings.REPO_ROOT).as_posix()
+    except ValueError:
+        return f"{settings.CONTRACTS_DIR.name}/{contract.path.parent.name}/{contract.path.name}"
 
 
 def suite_from_contract(contract: Contract) -> dict:
     """The GX suite of a dataset as a deterministic JSON-able dict."""
+    expectations = [e for f in contract.fields for e in _field_expectations(f, contract)]
+    ids = [e["meta"]["rule_id"] for e in expectations]
+    dups = sorted({i for i in ids if ids.count(i) > 1})
+    if dups:
+        raise ValueError(f"{contract.path}: rule ids must be unique, duplicated: {', '.join(dups)}")
     return {
         "name": contract.key,
         "meta": {
-            "generated_from": str(contract.path.relative_to(settings.REPO_ROOT)),
+            "generated_from": _generated_from(contract),
             "contract_id": contract.id,
             "contract_version": contract.version,
             "note": "Generated by `shuzhong generate` from the data contract. Do not edit.",
         },
-        "expectations": [e for f in contract.fields for e in _field_expectations(f)],
+        "expectations": expectations,
     }
 
 
@@ -132,6 +199,8 @@ def _context():
 def _validation_definition(suite_json: str):
     import great_expectations as gx
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    import pipelines.gx_expectations  # noqa: F401 — registers the custom expectation types
 
     spec = json.loads(suite_json)
     ctx = _context()

@@ -182,6 +182,11 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict:
     tmp = tmp_path_factory.mktemp("dbt_hotline")
     lake = tmp / "lake"
     write_deltalake(str(lake / "raw" / "hotline" / "tickets"), _raw_table(), mode="overwrite")
+    with pytest.MonkeyPatch.context() as mp:  # the other datasets have no submission: empty tables
+        mp.setenv("SHUZHONG_LAKE_URI", str(lake))
+        from pipelines import lake as lake_zone
+
+        lake_zone.ensure_raw_tables()
     return _dbt_build(tmp, str(lake))
 
 
@@ -264,6 +269,11 @@ def test_s3_lake_gives_same_marts(
         mode="overwrite",
         storage_options=s3.delta_storage_options(),
     )
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SHUZHONG_LAKE_URI", lake_uri)
+        from pipelines import lake as lake_zone
+
+        lake_zone.ensure_raw_tables()
     # s3_env put the endpoint and credentials into os.environ; pass them through.
     mine = {"SHUZHONG_HOME", "SHUZHONG_LAKE_URI", "SHUZHONG_WORK_DB", "SHUZHONG_PII_KEY"}
     s3_vars = {k: v for k, v in os.environ.items() if k.startswith("SHUZHONG_") and k not in mine}

@@ -53,9 +53,10 @@ group by all
 
 {#-
     Pivot IAQI rows (from aqi_iaqi) back to one row per key: iaqi_<pollutant> columns,
-    aqi = max IAQI, primary_pollutant = the pollutant(s) with the largest IAQI when
-    AQI > 50 (ties joined with ',', in HJ 633 order), else null.
-    pollutant_labels: pollutant → label for primary_pollutant.
+    aqi_computed = the largest IAQI, max_iaqi_pollutants = the pollutant(s) with that IAQI
+    (ties joined with ',', in the order of pollutant_labels). The caller reports the
+    primary pollutant only when AQI > 50 (HJ 633-2012 §5.2).
+    pollutant_labels: dict pollutant → label (e.g. {'pm25': 'PM2.5'}).
 -#}
 {% macro aqi_pivot(iaqi_relation, key_columns, pollutant_labels) -%}
 select
@@ -64,15 +65,18 @@ select
     max(iaqi) filter (where pollutant = '{{ p }}') as iaqi_{{ p }},
     {%- endfor %}
     max(iaqi) as aqi_computed,
-    case when max(iaqi) > 50 then
-        string_agg(
-            case {% for p, label in pollutant_labels.items() %}when pollutant = '{{ p }}' then '{{ label }}' {% endfor %}end,
-            ',' order by case {% for p in pollutant_labels %}when pollutant = '{{ p }}' then {{ loop.index }} {% endfor %}end
-        ) filter (where iaqi = max_iaqi)
-    end as primary_pollutant_computed
+    string_agg(
+        case {% for p, label in pollutant_labels.items() %}when pollutant = '{{ p }}' then '{{ label }}' {% endfor %}end,
+        ',' order by case {% for p in pollutant_labels %}when pollutant = '{{ p }}' then {{ loop.index }} {% endfor %}end
+    ) filter (where iaqi = max_iaqi) as max_iaqi_pollutants
 from (
     select *, max(iaqi) over (partition by {{ key_columns | join(', ') }}) as max_iaqi
     from {{ iaqi_relation }}
 ) as iaqi_rows
 group by {{ key_columns | join(', ') }}
+{%- endmacro %}
+
+{#- Labels of the six pollutants in HJ 633-2012 order. -#}
+{% macro aqi_pollutant_labels() -%}
+{{ return({'so2': 'SO2', 'no2': 'NO2', 'pm10': 'PM10', 'co': 'CO', 'o3': 'O3', 'pm25': 'PM2.5'}) }}
 {%- endmacro %}

@@ -52,3 +52,27 @@ where not exists (
 )
 {%- endif %}
 {%- endmacro %}
+
+{#-
+    Pre-hook of the incremental machine-feed facts: a file re-submitted under the same
+    object key replaces exactly the rows its earlier version contributed (spec §1). Before
+    the batch is merged, delete the rows of every object key that has newly ingested rows,
+    so rows missing from the corrected file disappear too. The batch then re-inserts the
+    corrected rows (their ingested_at is newer than anything left here).
+
+        config(pre_hook="{{ delete_resubmitted_source_rows(ref('stg_x')) }}")
+-#}
+{% macro delete_resubmitted_source_rows(staging_relation) -%}
+{%- if is_incremental() -%}
+delete from {{ this }}
+where source_key in (
+    select distinct source_key
+    from {{ staging_relation }}
+    where ingested_at > (
+        select coalesce(max(ingested_at), '1900-01-01'::timestamptz) from {{ this }}
+    )
+)
+{%- else -%}
+select 1
+{%- endif -%}
+{%- endmacro %}

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
+from . import community, ecology, emergency, govservice, grid, market, transport, utilities
 from .common import GeneratedFile, ProgressFn
 from .hotline import DIRTY_KINDS as HOTLINE_DIRTY_KINDS
 from .hotline import generate_tickets
@@ -20,13 +21,48 @@ from .writers import FORMATS, write_file
 
 GENERATORS: dict[str, Callable[..., list[GeneratedFile]]] = {
     "hotline.tickets": generate_tickets,
+    "govservice.cases": govservice.generate_cases,
+    "market.enterprises": market.generate_enterprises,
+    "ecology.air_quality_hourly": ecology.generate_air_quality,
+    "transport.traffic_flow": transport.generate_traffic_flow,
+    "utilities.pipe_pressure": utilities.generate_pipe_pressure,
+    "emergency.incidents": emergency.generate_incidents,
+    "emergency.risk_warnings": emergency.generate_warnings,
+    "grid.grids": grid.generate_grids,
+    "grid.events": grid.generate_events,
+    "community.service_requests": community.generate_requests,
 }
 
 DIRTY_KINDS: dict[str, dict[str, str]] = {
     "hotline.tickets": HOTLINE_DIRTY_KINDS,
+    "govservice.cases": govservice.DIRTY_KINDS,
+    "market.enterprises": market.DIRTY_KINDS,
+    "ecology.air_quality_hourly": ecology.DIRTY_KINDS,
+    "transport.traffic_flow": transport.DIRTY_KINDS,
+    "utilities.pipe_pressure": utilities.DIRTY_KINDS,
+    "emergency.incidents": emergency.INCIDENT_DIRTY_KINDS,
+    "emergency.risk_warnings": emergency.WARNING_DIRTY_KINDS,
+    "grid.grids": grid.GRID_DIRTY_KINDS,
+    "grid.events": grid.EVENT_DIRTY_KINDS,
+    "community.service_requests": community.DIRTY_KINDS,
+}
+
+# (canonical name, 中文列名) of every dataset, as in spec section 4
+COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "govservice.cases": govservice.SPEC.columns,
+    "market.enterprises": market.SPEC.columns,
+    "ecology.air_quality_hourly": ecology.SPEC.columns,
+    "transport.traffic_flow": transport.SPEC.columns,
+    "utilities.pipe_pressure": utilities.SPEC.columns,
+    "emergency.incidents": emergency.INCIDENT_SPEC.columns,
+    "emergency.risk_warnings": emergency.WARNING_SPEC.columns,
+    "grid.grids": grid.GRID_SPEC.columns,
+    "grid.events": grid.EVENT_SPEC.columns,
+    "community.service_requests": community.SPEC.columns,
 }
 
 __all__ = [
+    "COLUMNS",
     "DIRTY_KINDS",
     "FORMATS",
     "GENERATORS",

@@ -12,8 +12,8 @@ import random
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from functools import cache
+from datetime import date, datetime, timedelta
+from functools import cache, lru_cache
 from pathlib import Path
 
 import yaml
@@ -259,6 +259,10 @@ MUNICIPAL_DEPTS: dict[str, str] = {
     "watersupply": "枣庄市自来水有限公司",
     "gas": "枣庄中裕燃气有限公司",
     "bus": "枣庄市公共汽车公司",
+    "approval": "市行政审批服务局",
+    "provident": "枣庄市住房公积金管理中心",
+    "tax": "国家税务总局枣庄市税务局",
+    "civilaffairs_reg": "市民政局婚姻登记处",
 }
 _DISTRICT_DEPT_PATTERNS: dict[str, str] = {
     "enforcement": "{d}综合行政执法局",
@@ -271,6 +275,9 @@ _DISTRICT_DEPT_PATTERNS: dict[str, str] = {
     "health": "{d}卫生健康局",
     "gov": "{d}人民政府",
     "emergency": "{d}应急管理局",
+    "approval": "{d}行政审批服务局",
+    "medinsure": "{d}医疗保障局",
+    "civil": "{d}民政局",
 }
 
 
@@ -380,12 +387,152 @@ _USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 
 
-def uscc(rng: random.Random, district_code: str | None = None) -> str:
-    """A valid 统一社会信用代码 (GB 32100) for an enterprise registered in Zaozhuang."""
+def uscc_check_char(first17: str) -> str:
+    total = sum(_USCC_CHARS.index(c) * w for c, w in zip(first17, _USCC_WEIGHTS, strict=True))
+    return _USCC_CHARS[(31 - total % 31) % 31]
+
+
+def uscc(rng: random.Random, district_code: str | None = None, kind: str = "91") -> str:
+    """A valid 统一社会信用代码 (GB 32100) registered in Zaozhuang; ``kind`` is the
+    registering authority + entity type (91 enterprise, 92 个体工商户, 93 合作社)."""
     area = district_code or rng.choice(DISTRICT_CODES)
-    body = "91" + area + "".join(rng.choice(_USCC_CHARS) for _ in range(9))
-    total = sum(_USCC_CHARS.index(c) * w for c, w in zip(body, _USCC_WEIGHTS, strict=True))
-    return body + _USCC_CHARS[(31 - total % 31) % 31]
+    body = kind + area + "".join(rng.choice(_USCC_CHARS) for _ in range(9))
+    return body + uscc_check_char(body)
+
+
+def wrong_check(value: str, alphabet: str, right: str, rng: random.Random) -> str:
+    """``value`` with its last character replaced by a wrong check character."""
+    return value[:-1] + rng.choice([ch for ch in alphabet if ch != right])
+
+
+def bad_resident_id(rng: random.Random) -> str:
+    """An 18-character 身份证号 that fails GB 11643 (wrong check character or impossible birth date)."""
+    good = resident_id(rng)
+    if rng.random() < 0.75:
+        return wrong_check(good, "0123456789X", good[17], rng)
+    first17 = good[:10] + rng.choice(("1331", "0230", "0001", "1200")) + good[14:17]
+    return first17 + id_check_char(first17)
+
+
+def bad_uscc(rng: random.Random, district_code: str | None = None) -> str:
+    good = uscc(rng, district_code)
+    return wrong_check(good, _USCC_CHARS, good[17], rng)
+
+
+# --- grids: population, households, grid workers (grid.grids) --------------------------
+
+
+@dataclass(frozen=True)
+class GridStats:
+    population: int
+    households: int
+    gridworker_id: str
+
+
+@cache
+def _grid_index() -> dict[str, int]:
+    return {g.code: i for i, g in enumerate(city().grids)}
+
+
+@cache
+def grid_stats(code: str) -> GridStats:
+    """Fixed base population and households of a grid (a snapshot may drift a little)."""
+    rng = random.Random(deterministic_seed(int(code), 0x6121D))
+    households = rng.randint(280, 1500)
+    population = int(households * rng.uniform(2.3, 3.2))
+    return GridStats(population, households, f"WGY{code[:6]}{_grid_index()[code] + 1:05d}")
+
+
+# --- enterprises (market.enterprises; 法人 applicants of govservice) -----------------
+
+ENTERPRISE_CORE = 2000  # enterprises 0..CORE-1 existed before any business date; others are new
+_BRAND = "鲁南华泰恒通宏达鑫源金泰万邦盛世兴业德信润丰嘉和瑞祥永安中联天宇远航荣昌汇通博远"
+_INDUSTRIES = (
+    ("C", "3130", "新材料科技", 8), ("C", "3311", "机械制造", 8), ("C", "2614", "化工", 5),
+    ("C", "1391", "食品", 4), ("C", "3912", "电子科技", 4), ("B", "0610", "煤业", 2),
+    ("E", "4701", "建筑工程", 8), ("E", "4991", "建设工程", 4), ("F", "5212", "商贸", 14),
+    ("F", "5171", "百货", 6), ("G", "5430", "物流", 6), ("H", "6210", "餐饮", 9),
+    ("H", "6110", "酒店管理", 2), ("I", "6513", "软件科技", 4), ("K", "7020", "物业管理", 4),
+    ("L", "7212", "企业管理咨询", 3), ("M", "7484", "工程设计", 2), ("O", "8010", "家政服务", 3),
+    ("P", "8391", "教育咨询", 2), ("R", "8870", "文化传媒", 2), ("A", "0141", "农业发展", 4),
+    ("D", "4411", "新能源", 2),
+)
+_SUFFIXES = ("有限公司", "有限公司", "有限责任公司", "股份有限公司")
+ENTITY_TYPES = ("有限责任公司(自然人投资或控股)", "有限责任公司(自然人独资)", "股份有限公司(非上市)",
+                "个体工商户", "农民专业合作社", "有限责任公司(国有独资)", "外商投资企业")
+_ENTITY_WEIGHTS = (45, 18, 4, 25, 4, 2, 2)
+
+
+@dataclass(frozen=True)
+class Enterprise:
+    uscc: str
+    name: str
+    district_code: str
+    legal_rep_name: str
+    legal_rep_id: str
+    entity_type: str
+    industry_code: str
+    capital_10k: float
+    established_on: date  # for enterprises >= ENTERPRISE_CORE a placeholder: set at registration
+    address: str
+
+
+def foreign_document(rng: random.Random) -> str:
+    """A non-身份证 document number (never 18 characters): passport or 港澳台 permit."""
+    kind = rng.random()
+    if kind < 0.4:  # passports (China E/G series or foreign)
+        return rng.choice("EGKPM") + f"{rng.randrange(10**8):08d}"
+    if kind < 0.75:  # 港澳居民来往内地通行证
+        return rng.choice("HM") + f"{rng.randrange(10**8):08d}"
+    return f"{rng.randrange(10**8):08d}"  # 台湾居民来往大陆通行证
+
+
+def foreigner_permanent_id(rng: random.Random) -> str:
+    """外国人永久居留身份证 (2023 format): 18 characters, passes the GB 11643 check."""
+    born = date(rng.randint(1950, 1995), 1, 1).toordinal() + rng.randrange(365)
+    country = rng.choice(("840", "410", "392", "276", "826"))
+    first17 = f"937{country}{date.fromordinal(born):%Y%m%d}{rng.randrange(1000):03d}"
+    return first17 + id_check_char(first17)
+
+
+@lru_cache(maxsize=1 << 16)
+def enterprise(seed: int, index: int) -> Enterprise:
+    rng = random.Random(deterministic_seed(seed, 0xE17, index))
+    dcode = rng.choices(DISTRICT_CODES, DISTRICT_WEIGHTS)[0]
+    etype = rng.choices(ENTITY_TYPES, _ENTITY_WEIGHTS)[0]
+    section, cls, trade, _ = rng.choices(_INDUSTRIES, [w for *_, w in _INDUSTRIES])[0]
+    industry = section + cls[: rng.choice((2, 3, 4, 4, 4))]
+    brand = "".join(rng.sample(_BRAND, 2))
+    dname = DISTRICTS[dcode]
+    if etype == "个体工商户":
+        code = uscc(rng, dcode, "92")
+        name = f"{dname}{brand}{trade.replace('科技', '')}{rng.choice(('店', '商行', '经营部', '工作室'))}"
+        capital = round(rng.uniform(0.5, 50), 2)
+    elif etype == "农民专业合作社":
+        code = uscc(rng, dcode, "93")
+        name = f"{dname}{brand}{rng.choice(('种植', '养殖', '农机', '石榴'))}专业合作社"
+        capital = round(rng.uniform(10, 500), 2)
+    else:
+        code = uscc(rng, dcode)
+        prefix = rng.choice(("山东", "枣庄", dname.removesuffix("区").removesuffix("市")))
+        name = f"{prefix}{brand}{trade}{rng.choice(_SUFFIXES)}"
+        capital = round(rng.lognormvariate(5.5, 1.4), 2)
+    r = rng.random()
+    if r < 0.02:
+        rep_id = foreign_document(rng)
+    elif r < 0.025:
+        rep_id = foreigner_permanent_id(rng)
+    else:
+        rep_id = resident_id(rng, 1950, 2000)
+    established = date(1995, 1, 1) + timedelta(days=rng.randrange(11_000))
+    grid = rng.choice(city().grids_by_district[dcode])
+    address = f"山东省枣庄市{dname}{grid.street_name}{rng.choice(ROADS[dcode])}{rng.randint(1, 999)}号"
+    return Enterprise(code, name, dcode, person_name(rng), rep_id, etype, industry, capital, established, address)
+
+
+def pick_enterprise(rng: random.Random, seed: int) -> Enterprise:
+    """An existing enterprise, skewed: a few large ones apply for many services."""
+    return enterprise(seed, int(ENTERPRISE_CORE * rng.random() ** 2.5))
 
 
 # --- writing values as bureau systems do ---------------------------------------------
@@ -418,6 +565,8 @@ def fmt_timestamp(ts: datetime, style: str) -> str:
         return f"{ts:%Y/%m/%d %H:%M:%S}"
     if style == "cn":
         return f"{ts.year}年{ts.month}月{ts.day}日 {ts:%H}时{ts:%M}分"
+    if style == "iso_t":  # machine feeds
+        return f"{ts:%Y-%m-%dT%H:%M:%S}"
     raise ValueError(f"unknown timestamp style {style!r}")
 
 

@@ -439,7 +439,7 @@ def _make_dirty(values: dict, kind: str, rng: random.Random) -> dict:
         v["ticket_id"] = rng.choice(
             (
                 tid.replace("-", ""),
-                tid[:-1],
+                tid[:-1] + "O",  # letter O for zero (one-to-one: broken ids never collide)
                 tid.replace("ZZ12345", "ZZ1234"),
                 tid[:8] + tid[10:],
                 "GD" + tid[7:],

@@ -1,0 +1,103 @@
+-- Underground pipe network pressure per sensor and hour (地下管网压力监测), with
+-- threshold breaches: one row per sensor and hour. Readings are deduplicated on
+-- sensor_id + measured_at (latest version wins); a reading breaches when it is below its
+-- threshold_low or above its threshold_high. is_breach = any breaching reading in the hour
+-- (the "sensor-hours outside thresholds" KPI).
+-- Incremental (delete+insert on sensor_id + hour_start): a run finds the sensor-hours
+-- that received readings ingested after the newest one aggregated here and recomputes
+-- only those hours (reading the raw rows of their time range only).
+{{ config(
+    materialized='incremental',
+    unique_key=['sensor_id', 'hour_start'],
+    incremental_strategy='delete+insert',
+    on_schema_change='fail'
+) }}
+
+with readings_all as (
+
+    select *, date_trunc('hour', measured_at) as hour_start
+    from {{ ref('stg_utilities__pipe_pressure') }}
+
+),
+
+{% if is_incremental() %}
+touched_hours as (
+
+    select distinct sensor_id, hour_start
+    from readings_all
+    where ingested_at > (
+        select coalesce(max(ingested_at), '1900-01-01'::timestamptz) from {{ this }}
+    )
+
+),
+
+readings_in_scope as (
+
+    select readings_all.*
+    from readings_all
+    semi join touched_hours
+        on readings_all.sensor_id = touched_hours.sensor_id
+        and readings_all.hour_start = touched_hours.hour_start
+    where readings_all.measured_at >= (select min(hour_start) from touched_hours)
+        and readings_all.measured_at < (select max(hour_start) from touched_hours)
+            + interval 1 hour
+
+),
+{% else %}
+readings_in_scope as (
+
+    select * from readings_all
+
+),
+{% endif %}
+
+readings as (
+
+    {{ latest_version('readings_in_scope', ['sensor_id', 'measured_at']) }}
+
+),
+
+flagged as (
+
+    select
+        *,
+        coalesce(pressure_mpa < threshold_low, false) as is_below_low,
+        coalesce(pressure_mpa > threshold_high, false) as is_above_high
+    from readings
+
+),
+
+final as (
+
+    select
+        sensor_id,
+        hour_start,
+        cast(hour_start as date) as hour_date,
+        arg_max(network_type, measured_at) as network_type,
+        arg_max(district_code, measured_at) as district_code,
+        count(*) as reading_count,
+        count(pressure_mpa) as valid_reading_count,
+        min(pressure_mpa) as min_pressure_mpa,
+        avg(pressure_mpa) as avg_pressure_mpa,
+        max(pressure_mpa) as max_pressure_mpa,
+        arg_max(threshold_low, measured_at) as threshold_low,
+        arg_max(threshold_high, measured_at) as threshold_high,
+        count(*) filter (where is_below_low) as below_low_count,
+        count(*) filter (where is_above_high) as above_high_count,
+        bool_or(is_below_low) as is_breach_low,
+        bool_or(is_above_high) as is_breach_high,
+        bool_or(is_below_low or is_above_high) as is_breach,
+
+        -- lineage: the most recently ingested contributing file
+        arg_max(source_key, ingested_at) as source_key,
+        arg_max(file_sha256, ingested_at) as file_sha256,
+        max(business_date) as business_date,
+        max(ingested_at) as ingested_at,
+        count(distinct source_key) as source_file_count
+
+    from flagged
+    group by sensor_id, hour_start
+
+)
+
+select * from final
