@@ -27,6 +27,7 @@ ROW_NUMBER = "_row_number"
 MISSING_TOKENS = {"", "—", "——", "-", "－", "/", "／", "无", "null", "none", "n/a"}
 FOOTER_PREFIXES = ("合计", "总计", "小计", "制表人", "制表", "审核人", "填报人", "负责人")
 MAX_HEADER_SCAN_ROWS = 30
+MIN_YEAR, MAX_YEAR = 1900, 2100
 # Rule id of a record that cannot be split into fields: a CSV row with the wrong number of
 # fields, a JSON Lines line that is not a JSON object (or names one column twice).
 MALFORMED_RULE = {"csv": "row.field_count", "xlsx": "row.field_count", "jsonl": "row.json"}
@@ -287,7 +288,8 @@ def _parse_temporal(expr: pl.Expr, logical_type: str) -> pl.Expr:
             else [pl.lit(" "), pad(4, 2), pl.lit(":"), pad(5, 2), pl.lit(":"), pad(6, 2)]
         )
     )
-    ok = parts.struct.field("1").is_not_null()
+    year = parts.struct.field("1").cast(pl.Int64, strict=False)
+    ok = year.is_between(MIN_YEAR, MAX_YEAR)  # a year outside is a typo, not a date (e.g. 1899, 9999)
     if logical_type == "date":
         return pl.when(ok).then(iso.str.strptime(pl.Date, "%Y-%m-%d", strict=False))
     local = iso.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False)

@@ -66,7 +66,7 @@ def corpus(u: str) -> list[tuple[str, str, bytes, str]]:
         ("truncated xlsx", f"{D}/{u}-trunc.xlsx", xlsx_good[: len(xlsx_good) // 2], "rejected"),
         ("xlsx zip bomb", f"{D}/{u}-bomb.xlsx", _zip_bomb(), "rejected"),
         ("csv renamed .xlsx", f"{D}/{u}-fake.xlsx", good, "rejected"),
-        ("xlsx renamed .csv", f"{D}/{u}-zip.csv", xlsx_good, "rejected"),
+        ("xlsx renamed .csv", f"{D}/{u}-zip.csv", _xlsx([HEADER_ZH, list(ticket(6).values())]), "rejected"),
         ("50 MB single line", f"{D}/{u}-longline.csv", long_line, "rejected"),
         ("duplicated header names", f"{D}/{u}-duphdr.csv",
          csv_bytes(_good_rows(1), header=HEADER_ZH + ["工单编号"]), "rejected"),

@@ -4,9 +4,11 @@
 --   falls in the month; closed by the deadline = on time; closed after it, or still open
 --   after it as of the report time = late; still open with the deadline after the report
 --   time = not counted yet. numerator = on time, denominator = on time + late.
--- citizen_satisfaction_score: mean 100-point score of rated tickets (未评价 excluded) in
---   the month of closed_at (received_at when not closed). numerator = sum of scores,
---   denominator = rated tickets.
+-- citizen_satisfaction_score: mean 100-point score over rated hotline tickets and rated
+--   government-service cases (好差评; 未评价 excluded) — spec §5 combines both: tickets in
+--   the month of closed_at (received_at when not closed), cases in the month of
+--   completed_at (applied_at when not completed). numerator = sum of scores,
+--   denominator = rated tickets + rated cases.
 --
 -- Every district gets a row for every month that has data for the KPI (a district
 -- without tickets: denominator 0, kpi_value null).
@@ -26,6 +28,12 @@ with report as (
 tickets as (
 
     select * from {{ ref('fct_hotline_tickets') }}
+
+),
+
+cases as (
+
+    select * from {{ ref('fct_service_cases') }}
 
 ),
 
@@ -68,6 +76,18 @@ satisfaction as (
     cross join report
     where tickets.satisfaction_score is not null
         and coalesce(tickets.closed_at, tickets.received_at) <= report.report_at
+
+    union all
+
+    select
+        cast(date_trunc('month', coalesce(cases.completed_at, cases.applied_at)) as date)
+            as kpi_month,
+        cases.district_code,
+        cases.rating_score as satisfaction_score
+    from cases
+    cross join report
+    where cases.rating_score is not null
+        and coalesce(cases.completed_at, cases.applied_at) <= report.report_at
 
 ),
 
