@@ -11,8 +11,10 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
@@ -144,29 +146,38 @@ def with_retry(write: Callable[[], None], attempts: int = 8, uri: str = "") -> N
             time.sleep(0.2 * (attempt + 1))
 
 
+def _commit(uri: str, table: pa.Table, metadata: dict[str, str], **kwargs) -> int:
+    """One Delta write, retried on a lost race; returns the version this commit got."""
+    opts = storage_options()
+    token = uuid.uuid4().hex
+    props = CommitProperties(custom_metadata={**metadata, "shuzhong.commit": token})
+    with_retry(lambda: write_deltalake(uri, table, storage_options=opts, commit_properties=props, **kwargs),
+               uri=uri)
+    latest = DeltaTable(uri, storage_options=opts).version()
+    for version in range(latest, max(-1, latest - 500), -1):  # newest first: ours is near the top
+        if token in _log_entry(uri, version):
+            return version
+    raise RuntimeError(f"commit {token} not found in the log of {uri}")
+
+
+def _log_entry(uri: str, version: int) -> str:
+    """The text of one Delta log commit file (read directly: delta-rs history numbers entries by
+    the snapshot it loaded, which can be stale while other writers commit)."""
+    name = f"_delta_log/{version:020d}.json"
+    if uri.startswith("s3://"):
+        bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+        body = s3.client("pipeline").get_object(Bucket=bucket, Key=f"{prefix.rstrip('/')}/{name}".lstrip("/"))
+        return body["Body"].read().decode()
+    return (Path(uri) / name).read_text()
+
+
 def replace_source_rows(uri: str, table: pa.Table, source_key: str, metadata: dict[str, str]) -> int:
-    """Replace exactly the rows an object key contributed, in one commit; returns the version."""
-    opts = storage_options()
-    predicate = f"_source_key = {sql_literal(source_key)}"
-
-    def write() -> None:
-        write_deltalake(
-            uri,
-            table,
-            mode="overwrite",
-            predicate=predicate,
-            storage_options=opts,
-            commit_properties=CommitProperties(custom_metadata=metadata),
-        )
-
-    with_retry(write, uri=uri)
-    return DeltaTable(uri, storage_options=opts).version()
+    """Replace exactly the rows an object key contributed, in one commit; returns its version."""
+    return _commit(uri, table, metadata, mode="overwrite", predicate=f"_source_key = {sql_literal(source_key)}")
 
 
-def append(uri: str, table: pa.Table) -> int:
-    opts = storage_options()
-    with_retry(lambda: write_deltalake(uri, table, mode="append", storage_options=opts), uri=uri)
-    return DeltaTable(uri, storage_options=opts).version()
+def append(uri: str, table: pa.Table, metadata: dict[str, str] | None = None) -> int:
+    return _commit(uri, table, metadata or {}, mode="append")
 
 
 def read_table(uri: str) -> pl.DataFrame | None:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
 
@@ -46,6 +47,7 @@ def test_concurrent_commits_to_one_table_all_land(mode, lake_root):
     uri = f"{lake_root}/race-{mode}"
     env = {**os.environ, "SHUZHONG_DELTA_WRITE_MODE": mode}  # one SHUZHONG_HOME: one lock folder
     writers, commits = 3, 4
+    lake.append(uri, pa.table({"writer": pa.array([], pa.string()), "i": pa.array([], pa.int64())}))  # version 0
     results = _race(uri, writers, commits, env)
 
     table = DeltaTable(uri, storage_options=lake.storage_options())
@@ -53,7 +55,7 @@ def test_concurrent_commits_to_one_table_all_land(mode, lake_root):
     assert sorted((r["writer"], r["i"]) for r in rows) == sorted(
         (f"w{w}", i) for w in range(writers) for i in range(commits))
     versions = [v for r in results for _, _, v in r["spans"]]
-    assert sorted(versions) == list(range(writers * commits))  # every commit got its own version
+    assert sorted(versions) == list(range(1, writers * commits + 1))  # every commit got its own version
     spans = sorted((a, b) for r in results for a, b, _ in r["spans"])
     overlapping = sum(1 for (a1, b1), (a2, _) in zip(spans, spans[1:], strict=False) if a2 < b1)
     if mode == "conditional":

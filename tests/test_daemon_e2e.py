@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 from dagster import DagsterInstance, RunsFilter
 
-from pipelines import dagster_home, ingest, lake, status
+from pipelines import dagster_home, ingest, lake, s3, sensors, settings, status
 from pipelines.contracts import all_contracts
 from tests.helpers import csv_bytes, submit, ticket
 
@@ -29,6 +29,11 @@ def daemon_home(lake_root, tmp_path, monkeypatch):
     monkeypatch.setenv("SHUZHONG_WORK_DB", str(tmp_path / "work.duckdb"))
     monkeypatch.setenv("SHUZHONG_PUBLISHED_DB", str(tmp_path / "published" / "warehouse.duckdb"))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    # The session's landing bucket is the tests' own: clear what earlier tests left, so that the
+    # sensor here sees only this test's objects (their own runs processed them already).
+    client = s3.client("pipeline")
+    for o in sensors.list_landing():
+        client.delete_object(Bucket=settings.buckets().landing, Key=o["key"])
     home = dagster_home.prepare(tmp_path / "dagster")
     procs = []
     yield home, procs

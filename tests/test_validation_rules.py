@@ -200,7 +200,7 @@ def test_grid_code_starts_with_its_district():
 
 def test_established_on_not_in_the_future():
     today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
-    dates = ["2001-05-01", str(today), str(today + timedelta(days=1)), "2999-01-01"]
+    dates = ["2001-05-01", str(today), str(today + timedelta(days=1)), str(today + timedelta(days=3650))]
     rows = [{"uscc": uscc(), "name": "某公司", "established_on": d, "district_code": "370402"} for d in dates]
     assert failures("market.enterprises", rows, only="established_on.not_in_future") == {
         "established_on.not_in_future": [4, 5]}

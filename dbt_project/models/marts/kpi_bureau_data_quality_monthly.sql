@@ -29,10 +29,13 @@ with report as (
 
 files as (
 
-    select files.*
+    select
+        files.*,
+        -- S3 upload time (UTC timestamptz) as Asia/Shanghai wall time, like the deadlines
+        cast(timezone('Asia/Shanghai', files.uploaded_at) as timestamp) as uploaded_at_local
     from {{ ref('stg_meta__files') }} as files
     cross join report
-    where files.uploaded_at_local <= report.report_at
+    where cast(timezone('Asia/Shanghai', files.uploaded_at) as timestamp) <= report.report_at
 
 ),
 
@@ -105,9 +108,11 @@ timeliness as (
         due_dates.bureau,
         due_dates.dataset,
         count(*) as dates_due,
-        count_if(first_accepted.first_accepted_at <= due_dates.deadline_at) as dates_on_time,
-        count_if(first_accepted.first_accepted_at > due_dates.deadline_at) as dates_late,
-        count_if(first_accepted.first_accepted_at is null) as dates_missing
+        count(*) filter (where first_accepted.first_accepted_at <= due_dates.deadline_at)
+            as dates_on_time,
+        count(*) filter (where first_accepted.first_accepted_at > due_dates.deadline_at)
+            as dates_late,
+        count(*) filter (where first_accepted.first_accepted_at is null) as dates_missing
     from due_dates
     left join first_accepted
         on due_dates.bureau = first_accepted.bureau

@@ -149,8 +149,8 @@ select
     case when grouping(network_type) = 0 then 'network_type' else 'district' end,
     case when grouping(network_type) = 0 then network_type else district_code end,
     case when grouping(network_type) = 0 then network_type end,
-    cast(count_if(is_breach) as double),
+    cast(count_if(coalesce(is_breach, false)) as double),
     cast(count(*) as double),
-    cast(count_if(is_breach) as double)
+    cast(count_if(coalesce(is_breach, false)) as double)
 from sensor_hours
 group by grouping sets ((kpi_month, district_code), (kpi_month, district_code, network_type))

@@ -83,8 +83,8 @@ select
         as dimension_code,
     case when grouping(department_code) = 0 then any_value(department_name) end
         as dimension_name,
-    cast(count_if(is_mobile) as double) as numerator,
+    cast(count_if(coalesce(is_mobile, false)) as double) as numerator,
     cast(count(*) as double) as denominator,
-    count_if(is_mobile) / count(*) as kpi_value
+    count_if(coalesce(is_mobile, false)) / count(*) as kpi_value
 from in_scope
 group by grouping sets ((case_month, district_code), (case_month, district_code, department_code))

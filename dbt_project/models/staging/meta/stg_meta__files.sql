@@ -54,8 +54,6 @@ select
     cast(rows_superseded as bigint) as rows_superseded,
     cast(contract_version as varchar) as contract_version,
     cast(uploaded_at as timestamptz) as uploaded_at,
-    -- the upload time as Asia/Shanghai wall time (deadlines are Asia/Shanghai)
-    cast(timezone('Asia/Shanghai', cast(uploaded_at as timestamptz)) as timestamp) as uploaded_at_local,
     cast(processed_at as timestamptz) as processed_at,
     cast(run_id as varchar) as run_id,
     cast(reason as varchar) as reason
