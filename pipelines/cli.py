@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("demo", help="run the whole flow through Dagster and print a summary")
     p.add_argument("--days", type=int, default=4)
     p.add_argument("--rows", type=int, default=300)
-    p.add_argument("--timeout", type=int, default=900)
+    p.add_argument("--timeout", type=int, default=1200)
     p.set_defaults(func=_demo)
 
     p = sub.add_parser("ledger", help="verify the hash-chained ledger of accepted files and publishes")

@@ -19,7 +19,24 @@ def _say(msg: str) -> None:
     print(msg, flush=True)
 
 
-def run(days: int = 4, rows_per_day: int = 300, timeout: int = 900, start: date = date(2026, 3, 2)) -> int:
+# Rows per business day for each dataset in the demo (machine feeds: stations × 24, checkpoints × 288, ...).
+DEMO_SCALE = {
+    "hotline.tickets": 300,
+    "govservice.cases": 200,
+    "market.enterprises": 80,
+    "ecology.air_quality_hourly": 480,
+    "transport.traffic_flow": 288 * 12,
+    "utilities.pipe_pressure": 1440 * 8,
+    "emergency.incidents": 30,
+    "emergency.risk_warnings": 30,
+    "grid.grids": 1,
+    "grid.events": 150,
+    "community.service_requests": 120,
+}
+
+
+def run(days: int = 4, rows_per_day: int = 300, timeout: int = 1200, start: date = date(2026, 3, 2)) -> int:
+    """The demo; ``rows_per_day`` scales every dataset relative to its default (300 = as listed)."""
     from pipelines import generator, ingest, s3, s3server
 
     if s3server.init_local_env():
@@ -33,8 +50,14 @@ def run(days: int = 4, rows_per_day: int = 300, timeout: int = 900, start: date 
 
     out = settings.state_dir() / "demo" / "exports"
     shutil.rmtree(out, ignore_errors=True)
-    _say(f"• generating {days} days × ~{rows_per_day} hotline tickets (GBK/UTF-8 CSV, xlsx) in {out}")
-    files = generator.generate("hotline.tickets", out, start=start, days=days, rows_per_day=rows_per_day, seed=7)
+    _say(f"• generating {days} days of exports for {len(DEMO_SCALE)} datasets in {out}")
+    files = []
+    for dataset, scale in DEMO_SCALE.items():
+        made = generator.generate(dataset, out, start=start, days=days,
+                                  rows_per_day=max(1, scale * rows_per_day // 300), seed=7)
+        _say(f"  {dataset:<28} {len(made):>3} files {sum(f.n_rows for f in made):>8} rows "
+             f"({', '.join(sorted({f.fmt + ('/' + f.encoding if f.encoding else '') for f in made}))})")
+        files += made
 
     home = dagster_home.prepare()
     from dagster import DagsterInstance
@@ -46,18 +69,18 @@ def run(days: int = 4, rows_per_day: int = 300, timeout: int = 900, start: date 
 
     try:
         submitted: dict[str, str] = {}
-        client = s3.client("hotline")
-        for f in sorted(files, key=lambda f: (f.business_date, str(f.path))):
-            key = f.key
-            resp = client.put_object(Bucket=settings.buckets().landing, Key=key, Body=f.path.read_bytes())
-            submitted[key] = resp["ETag"].strip('"')
-            _say(f"  submitted as bureau '{f.bureau}': {key}  ({f.fmt}, {f.encoding}, {f.n_rows} rows)")
+        for f in sorted(files, key=lambda f: (f.business_date, f.key)):
+            resp = s3.client(f.bureau).put_object(Bucket=settings.buckets().landing, Key=f.key,
+                                                  Body=f.path.read_bytes())
+            submitted[f.key] = resp["ETag"].strip('"')
+        _say(f"• submitted {len(submitted)} files, each with its own bureau's credentials")
         _say("• waiting for the landing sensor and the ingestion runs ...")
         dagster_home.wait_until(lambda: not status.missing_receipts(submitted), timeout=timeout, interval=3)
         # A clerk re-sends an accepted file under another name: identical bytes, no new rows.
-        first = min(files, key=lambda f: (f.business_date, str(f.path)))
+        first = min((f for f in files if f.dataset == "tickets"), key=lambda f: (f.business_date, f.key))
         dup_key = f"{first.bureau}/{first.dataset}/{first.business_date}/resend-{first.path.name}"
-        resp = client.put_object(Bucket=settings.buckets().landing, Key=dup_key, Body=first.path.read_bytes())
+        resp = s3.client(first.bureau).put_object(Bucket=settings.buckets().landing, Key=dup_key,
+                                                  Body=first.path.read_bytes())
         submitted[dup_key] = resp["ETag"].strip('"')
         _say(f"  re-sent identical bytes as {dup_key}")
 
@@ -93,33 +116,48 @@ def run(days: int = 4, rows_per_day: int = 300, timeout: int = 900, start: date 
 def _print_summary(submitted: dict[str, str], ingest) -> None:
     import duckdb
 
-    _say("\n══ Receipts (what each bureau reads back) ══")
-    totals = {"received": 0, "accepted": 0, "quarantined": 0, "superseded": 0}
+    _say("\n══ Receipts by dataset (what the bureaus read back) ══")
+    per: dict[str, dict[str, int]] = {}
+    notes = []
     for key in submitted:
-        r = ingest.read_receipt(key, identity="hotline")
-        _say(f"  {r['status']:<9} {key}: received {r['rows_received']}, accepted {r['rows_accepted']}, "
-             f"quarantined {r['rows_quarantined']}, superseded {r['rows_superseded']}"
-             + (f" — {r['reason']}" if r.get("reason") else ""))
-        for k in totals:
-            totals[k] += r[f"rows_{k}"]
-    _say(f"  total: {totals}")
+        r = ingest.read_receipt(key, identity=key.split("/")[0])
+        d = per.setdefault(f"{r['bureau']}.{r['dataset']}", dict.fromkeys(
+            ("files", "accepted", "rejected", "duplicate", "rows_received", "rows_accepted", "rows_quarantined",
+             "rows_superseded"), 0))
+        d["files"] += 1
+        d[r["status"]] += 1
+        for k in ("rows_received", "rows_accepted", "rows_quarantined", "rows_superseded"):
+            d[k] += r[k]
+        if r["status"] != "accepted":
+            notes.append(f"  {r['status']}: {key} — {r['reason']}")
+    _say(f"  {'dataset':<28} {'files':>5} {'acc':>4} {'rej':>4} {'dup':>4} {'received':>9} {'accepted':>9} "
+         f"{'quarant.':>9} {'supersed.':>9}")
+    for name, d in sorted(per.items()):
+        _say(f"  {name:<28} {d['files']:>5} {d['accepted']:>4} {d['rejected']:>4} {d['duplicate']:>4} "
+             f"{d['rows_received']:>9} {d['rows_accepted']:>9} {d['rows_quarantined']:>9} {d['rows_superseded']:>9}")
+    for line in notes:
+        _say(line)
 
     con = duckdb.connect(str(settings.published_db_path()), read_only=True)
-    _say("\n══ Published warehouse ══")
-    for (name,) in con.execute("SELECT table_name FROM information_schema.tables ORDER BY 1").fetchall():
+    _say("\n══ Published warehouse (governed tables and marts) ══")
+    tables = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables ORDER BY 1").fetchall()]
+    for name in tables:
         n = con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
-        _say(f"  {name}: {n} rows")
-    _say("\n══ KPIs by month and district (with targets and gaps) ══")
+        _say(f"  {name:<40} {n:>9} rows")
+    kpis = "kpi_scorecard_monthly" if "kpi_scorecard_monthly" in tables else "kpi_hotline_monthly"
+    _say(f"\n══ KPIs by month and district, with targets and gaps ({kpis}) ══")
+    only_totals = "AND dimension_type IN ('district', 'bureau_dataset')" if kpis == "kpi_scorecard_monthly" else ""
     con.sql(
-        "SELECT kpi_month, district_code, kpi_code, round(kpi_value, 3) AS value, numerator, denominator, "
-        "target_value AS target, round(gap, 3) AS gap, is_target_met FROM kpi_hotline_monthly "
-        "ORDER BY kpi_code, kpi_month, district_code"
-    ).show(max_rows=60, max_width=200)
+        f"SELECT kpi_month, district_code, kpi_code, round(kpi_value, 3) AS value, target_value AS target, "
+        f"round(gap, 3) AS gap, is_target_met FROM {kpis} WHERE kpi_value IS NOT NULL {only_totals} "
+        f"ORDER BY kpi_code, kpi_month, district_code"
+    ).show(max_rows=400, max_width=200)
     con.close()
     _say("Next:")
-    _say("  query the published warehouse:  .venv/bin/shuzhong sql \"SELECT * FROM kpi_hotline_monthly\"")
+    _say(f"  query the published warehouse:  .venv/bin/shuzhong sql \"SELECT * FROM {kpis} LIMIT 20\"")
     _say("  read a receipt as the bureau:   .venv/bin/shuzhong receipt --bureau hotline "
-         f"{next(iter(submitted))}")
+         f"{next(k for k in submitted if k.startswith('hotline/'))}")
+    _say("  verify the ledger:              .venv/bin/shuzhong ledger verify")
     _say("  open the Dagster UI:            make ui   (http://127.0.0.1:3000)")
 
 

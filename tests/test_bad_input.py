@@ -72,7 +72,7 @@ def corpus(u: str) -> list[tuple[str, str, bytes, str]]:
          csv_bytes(_good_rows(1), header=HEADER_ZH + ["工单编号"]), "rejected"),
         ("missing required column", f"{D}/{u}-missing.csv",
          csv_bytes(_good_rows(1), header=[h for h in HEADER_ZH if h != "受理时间"]), "rejected"),
-        ("no recognisable header", f"{D}/{u}-nohdr.csv", "a,b,c\n1,2,3\n".encode(), "rejected"),
+        ("no recognisable header", f"{D}/{u}-nohdr.csv", b"a,b,c\n1,2,3\n", "rejected"),
         ("unknown extra columns (schema drift)", f"{D}/{u}-drift.csv",
          csv_bytes([{**ticket(1), "备注": "x", "内部编号": "9"}]), "accepted"),
         ("SQL-injection header", f"{D}/{u}-sqlhdr.csv",
@@ -161,8 +161,8 @@ def test_bad_input_corpus_gets_clear_receipts_and_spares_the_good_files(burst, u
 
 def test_a_bureau_cannot_submit_under_another_bureau(s3_env, unique):
     with pytest.raises(ClientError) as err:
-        s3.client("hotline").put_object(Bucket=settings.buckets().landing, Key=f"market/enterprises/2026-03-05/{unique}.csv",
-                                        Body=b"x")
+        s3.client("hotline").put_object(
+            Bucket=settings.buckets().landing, Key=f"market/enterprises/2026-03-05/{unique}.csv", Body=b"x")
     assert err.value.response["Error"]["Code"] == "AccessDenied"
 
 
