@@ -150,7 +150,8 @@ def _commit(uri: str, table: pa.Table, metadata: dict[str, str], **kwargs) -> in
     """One Delta write, retried on a lost race; returns the version this commit got."""
     opts = storage_options()
     token = uuid.uuid4().hex
-    props = CommitProperties(custom_metadata={**metadata, "shuzhong.commit": token})
+    started = str(int(time.time() * 1000))
+    props = CommitProperties(custom_metadata={**metadata, "shuzhong.commit": token, "shuzhong.started_at": started})
     with_retry(lambda: write_deltalake(uri, table, storage_options=opts, commit_properties=props, **kwargs),
                uri=uri)
     latest = DeltaTable(uri, storage_options=opts).version()
@@ -209,3 +210,12 @@ def ensure_raw_tables() -> list[str]:
             write_deltalake(uri, raw_schema(contract).empty_table(), mode="ignore", storage_options=storage_options())
             created.append(uri)
     return created
+
+
+def racing_commits(uri: str) -> int:
+    """Commits that started before the previous version was committed: writers that raced."""
+    history = sorted(DeltaTable(uri, storage_options=storage_options()).history(), key=lambda h: h["version"])
+    return sum(
+        1 for prev, cur in zip(history, history[1:], strict=False)
+        if "shuzhong.started_at" in cur and int(cur["shuzhong.started_at"]) < int(prev["timestamp"])
+    )

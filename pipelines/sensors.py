@@ -28,7 +28,10 @@ from pipelines import s3, settings
 from pipelines.contracts import all_contracts
 from pipelines.ingestion_assets import ingest_job_name, ingest_jobs, raw_asset_key, reject_unroutable_objects
 
-MAX_OBJECTS_PER_RUN = 50
+def max_objects_per_run() -> int:
+    """Objects handed to one ingestion run (a run costs seconds of start-up; a batch amortises it)."""
+    return int(settings.get("SHUZHONG_MAX_OBJECTS_PER_RUN", "50"))
+
 TRIAGE_JOB = "reject_unroutable_objects"
 TRANSFORM_JOB = "transform_and_publish"
 ACTIVE = [
@@ -73,8 +76,9 @@ def plan_runs(objects: list[dict], seen: dict[str, str]) -> tuple[list[RunReques
         by_job[route(o["key"]) or TRIAGE_JOB].append(o)
     requests = []
     for job, objs in sorted(by_job.items()):
-        for i in range(0, len(objs), MAX_OBJECTS_PER_RUN):
-            batch = objs[i : i + MAX_OBJECTS_PER_RUN]
+        size = max_objects_per_run()
+        for i in range(0, len(objs), size):
+            batch = objs[i : i + size]
             ident = hashlib.sha256("\n".join(f"{o['key']}@{o['etag']}" for o in batch).encode()).hexdigest()[:24]
             config = {"objects": batch}
             run_config = (
