@@ -28,6 +28,7 @@ from pipelines import s3, settings
 from pipelines.contracts import all_contracts
 from pipelines.ingestion_assets import ingest_job_name, ingest_jobs, raw_asset_key, reject_unroutable_objects
 
+
 def max_objects_per_run() -> int:
     """Objects handed to one ingestion run (a run costs seconds of start-up; a batch amortises it)."""
     return int(settings.get("SHUZHONG_MAX_OBJECTS_PER_RUN", "50"))
