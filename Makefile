@@ -40,9 +40,16 @@ s3-stop:
 generate: $(STAMP)  ## regenerate GX suites and dbt sources from data_contracts/
 	$(VENV)/bin/shuzhong generate
 
-docs: setup  ## the dbt docs site in dbt_project/target
-	cd dbt_project && SHUZHONG_WORK_DB=$${SHUZHONG_WORK_DB:-$(CURDIR)/.state/warehouse/work.duckdb} \
-	  ../$(VENV)/bin/dbt docs generate --profiles-dir . --empty-catalog
+# Parse only (no compile, empty catalog): compiling runs the project's S3 probes and the
+# PII plugin, so the site must not need a built warehouse, S3 or SHUZHONG_PII_KEY. The lake
+# URI only fills the sources' external_location, the same value the pipeline uses.
+docs: $(STAMP)  ## the dbt docs site in dbt_project/target (index.html, static_index.html); no warehouse needed
+	cd dbt_project && \
+	  export SHUZHONG_LAKE_URI="$$(../$(PY) -c 'from pipelines import settings; print(settings.lake_uri())')" \
+	    SHUZHONG_WORK_DB=:memory: && \
+	  ../$(VENV)/bin/dbt parse --quiet --profiles-dir . && \
+	  ../$(VENV)/bin/dbt docs generate --profiles-dir . --no-compile --empty-catalog --static
+	@echo "docs: dbt_project/target/static_index.html (open directly) or \`dbt docs serve\` in dbt_project"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

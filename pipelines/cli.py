@@ -9,6 +9,7 @@
   shuzhong demo                      the whole flow through Dagster, with a summary
   shuzhong sql "SELECT ..."          query the published (read-only) warehouse
   shuzhong ledger verify             check the hash-chained ledger and the archived files
+  shuzhong leak-scan --defaults      scan published files, receipts, dbt and Dagster logs for PII
 """
 
 from __future__ import annotations
@@ -62,7 +63,9 @@ def _generate(args: argparse.Namespace) -> int:
 def _sql(args: argparse.Namespace) -> int:
     import duckdb
 
-    path = settings.published_db_path()
+    from pipelines import publish
+
+    path = publish.conditional_db_path(args.dataset) if args.dataset else settings.published_db_path()
     if not path.exists():
         print(f"{path} does not exist yet: run `make demo` first", file=sys.stderr)
         return 1
@@ -183,7 +186,14 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("sql", help="query the published read-only warehouse")
     p.add_argument("query")
     p.add_argument("--max-rows", type=int, default=50)
+    p.add_argument("--dataset", help="open a conditional dataset's file instead, e.g. hotline.tickets")
     p.set_defaults(func=_sql)
+
+    from pipelines import leakscan
+
+    p = sub.add_parser("leak-scan", help="look for resident IDs and phone numbers outside the raw zone")
+    leakscan.add_arguments(p)
+    p.set_defaults(func=leakscan.cmd_leak_scan)
 
     args = parser.parse_args(argv)
     return args.func(args)

@@ -78,8 +78,8 @@ def published_warehouse(context: AssetExecutionContext) -> MaterializeResult:
         context.log.info(f"published {name}: {n} rows")
     entry = ledger.append(
         "publish",
-        {"tables": counts, "warehouse_sha256": publish.file_sha256(settings.published_db_path()),
-         "run_id": context.run_id},
+        {"tables": counts, "run_id": context.run_id,
+         "files_sha256": {name: publish.file_sha256(path) for name, path in publish.published_files().items()}},
         dedupe_key=f"publish:{context.run_id}",
     )
     return MaterializeResult(

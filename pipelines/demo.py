@@ -138,12 +138,18 @@ def _print_summary(submitted: dict[str, str], ingest) -> None:
     for line in notes:
         _say(line)
 
+    from pipelines import publish
+
+    _say("\n══ Published warehouse (governed tables and marts, by sharing class) ══")
+    for key, path in publish.published_files().items():
+        con = duckdb.connect(str(path), read_only=True)
+        _say(f"  {key} — {path.relative_to(settings.state_dir())}")
+        for (name,) in con.execute("SELECT table_name FROM information_schema.tables ORDER BY 1").fetchall():
+            n = con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
+            _say(f"    {name:<40} {n:>9} rows")
+        con.close()
     con = duckdb.connect(str(settings.published_db_path()), read_only=True)
-    _say("\n══ Published warehouse (governed tables and marts) ══")
-    tables = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables ORDER BY 1").fetchall()]
-    for name in tables:
-        n = con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
-        _say(f"  {name:<40} {n:>9} rows")
+    tables = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()]
     kpis = "kpi_scorecard_monthly" if "kpi_scorecard_monthly" in tables else "kpi_hotline_monthly"
     _say(f"\n══ KPIs by month and district, with targets and gaps ({kpis}) ══")
     only_totals = "AND dimension_type IN ('district', 'bureau_dataset')" if kpis == "kpi_scorecard_monthly" else ""
@@ -155,6 +161,8 @@ def _print_summary(submitted: dict[str, str], ingest) -> None:
     con.close()
     _say("Next:")
     _say(f"  query the published warehouse:  .venv/bin/shuzhong sql \"SELECT * FROM {kpis} LIMIT 20\"")
+    _say("  a conditional dataset:          .venv/bin/shuzhong sql --dataset hotline.tickets "
+         "\"SELECT count(*) FROM fct_hotline_tickets\"")
     _say("  read a receipt as the bureau:   .venv/bin/shuzhong receipt --bureau hotline "
          f"{next(k for k in submitted if k.startswith('hotline/'))}")
     _say("  verify the ledger:              .venv/bin/shuzhong ledger verify")

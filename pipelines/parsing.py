@@ -87,8 +87,8 @@ def _is_footer(cells: list) -> bool:
 def _cell_text(value: object) -> str | None:
     if value is None:
         return None
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, datetime):  # Excel stores dates as midnight datetimes: keep them dates
+        return value.strftime("%Y-%m-%d" if value.time() == datetime.min.time() else "%Y-%m-%d %H:%M:%S")
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, float) and value.is_integer():

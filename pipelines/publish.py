@@ -1,9 +1,35 @@
-"""Publish governed tables and marts for analysts.
+"""Publish governed tables and marts for analysts, split by sharing class (spec §3).
 
-A fresh DuckDB file is built beside the published one and swapped in with an atomic
-rename, so analysts (read-only) never hold a lock on the pipeline's working database
-and never see a half-written warehouse. The same tables are written as Delta to the
-published bucket.
+Only governed tables and marts (``dim_*``, ``fct_*``, ``kpi_*`` under ``models/marts``)
+are published, with table and column comments from the dbt docs (falling back to the
+data contracts' business names). Each is classed from dbt meta, else from its lineage:
+
+* ``unconditional`` (无条件共享) tables and columns go to the main read-only file
+  :func:`settings.published_db_path` and to ``<published>/unconditional/<table>`` (Delta):
+  every analyst reads them.
+* ``conditional`` (有条件共享) tables go to one file per dataset,
+  ``<published dir>/conditional/<bureau>.<dataset>.duckdb``, and to
+  ``<published>/conditional/<bureau>.<dataset>/<table>``: only identities granted the
+  dataset (``data_contracts/grants.yaml``) read them. A mart built from several
+  conditional datasets needs every grant: it goes to the combination
+  ``conditional/<a>+<b>`` (sorted), readable only by identities granted all of them.
+* A conditional column of an unconditional mart (``dim_enterprises.legal_rep_name_masked``)
+  is left out of the main file; the full table goes to the column's dataset file.
+* ``none`` (不予共享) tables and columns are never published.
+
+How a mart is classed (first that applies):
+
+1. model meta ``sharing`` (with optional ``dataset``/``datasets``; without them a
+   conditional mart takes the conditional datasets upstream);
+2. meta ``aggregate: true`` or a ``kpi_*`` name: KPI marts are monthly aggregates by
+   district/department/bureau without personal data, so ``unconditional``;
+3. lineage (``depends_on`` down to the dbt sources, whose meta or contract give the
+   dataset's class): conditional for the conditional datasets upstream (all of them),
+   not published if a ``none`` dataset is upstream, else unconditional.
+
+Every file is built beside its published path and swapped in with an atomic rename, so
+analysts (read-only) never hold a lock on the pipeline's working database and never see
+a half-written file.
 """
 
 from __future__ import annotations
@@ -11,31 +37,204 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import duckdb
 import pyarrow as pa
-from deltalake import write_deltalake
+from deltalake import DeltaTable, write_deltalake
 
 from pipelines import s3, settings
 from pipelines.faults import crash_point
 
+GOVERNED_PREFIXES = ("dim_", "fct_", "kpi_")
+AGGREGATE_PREFIXES = ("kpi_",)
+UNCONDITIONAL = "unconditional"
+CONDITIONAL = "conditional"
+NONE = "none"
+CONDITIONAL_DIR = "conditional"
+
+
+def conditional_key(datasets) -> str:
+    """Name of the file/prefix for data that needs all of ``datasets``: ``a.b+c.d`` (sorted)."""
+    return "+".join(sorted(set(datasets)))
+
+
+def conditional_db_path(key: str, main: Path | None = None) -> Path:
+    """``<published dir>/conditional/<key>.duckdb`` beside the main published file."""
+    main = Path(main or settings.published_db_path())
+    return main.parent / CONDITIONAL_DIR / f"{key}.duckdb"
+
+
+# --------------------------------------------------------------------------- classification
+
+
+def _meta(props: dict) -> dict:
+    return {**(props.get("meta") or {}), **((props.get("config") or {}).get("meta") or {})}
+
+
+def _meta_datasets(meta: dict) -> list[str]:
+    values = meta.get("datasets") or meta.get("dataset") or []
+    return [values] if isinstance(values, str) else list(values)
+
+
+def _source_dataset(source: dict) -> tuple[str, str | None] | None:
+    """(``<bureau>.<dataset>``, sharing) of a dbt source, None if not a bureau dataset."""
+    from pipelines import contracts
+
+    bureau, sep, dataset = source.get("name", "").partition("__")
+    if not sep:
+        return None
+    key = f"{bureau}.{dataset}"
+    sharing = _meta(source).get("sharing")
+    contract = contracts.all_contracts().get(key)
+    if sharing is None and contract is not None:
+        sharing = contract.sharing
+    if sharing is None and contract is None:
+        return None  # pipeline metadata (e.g. the file registry), not a bureau's dataset
+    return key, sharing
+
+
+def upstream_datasets(manifest: dict, unique_id: str) -> dict[str, str | None]:
+    """Bureau datasets a node depends on (transitively) → their sharing class."""
+    nodes = manifest.get("nodes", {})
+    sources = manifest.get("sources", {})
+    found: dict[str, str | None] = {}
+    seen: set[str] = set()
+    stack = [unique_id]
+    while stack:
+        node = nodes.get(stack.pop())
+        for dep in (node or {}).get("depends_on", {}).get("nodes", []):
+            if dep in seen:
+                continue
+            seen.add(dep)
+            if dep in sources:
+                ds = _source_dataset(sources[dep])
+                if ds is not None:
+                    found[ds[0]] = ds[1]
+            else:
+                stack.append(dep)
+    return found
+
+
+def _contract_field_text(datasets, column: str) -> str:
+    from pipelines import contracts
+
+    for key in sorted(datasets):
+        contract = contracts.all_contracts().get(key)
+        if contract is None:
+            continue
+        for f in contract.fields:
+            if f.name == column:
+                return f.business_name + (f"; {f.description}" if f.description else "")
+    return ""
+
+
+def _classify(node: dict, upstream: dict[str, str | None]) -> tuple[str, list[str], str]:
+    """(sharing, datasets, basis) of a mart."""
+    name = node["name"]
+    meta = _meta(node)
+    conditional_up = sorted(k for k, v in upstream.items() if v == CONDITIONAL)
+    if meta.get("sharing"):
+        sharing = meta["sharing"]
+        if sharing not in (UNCONDITIONAL, CONDITIONAL, NONE):
+            raise ValueError(f"{name}: meta.sharing must be unconditional/conditional/none, not {sharing!r}")
+        datasets = _meta_datasets(meta)
+        if sharing == CONDITIONAL:
+            datasets = datasets or conditional_up or sorted(upstream)
+            if not datasets:
+                raise ValueError(f"{name}: conditional, but no dataset in meta nor upstream to grant it by")
+        return sharing, (datasets if sharing == CONDITIONAL else []), "meta"
+    if meta.get("aggregate") or name.startswith(AGGREGATE_PREFIXES):
+        return UNCONDITIONAL, [], "aggregate"
+    if any(v == NONE for v in upstream.values()):
+        return NONE, [], "lineage"
+    if conditional_up:
+        return CONDITIONAL, conditional_up, "lineage"
+    return UNCONDITIONAL, [], "lineage"
+
 
 def mart_models(manifest_path: Path) -> list[dict]:
-    """Models under ``models/marts`` in the dbt manifest (name, description, columns)."""
+    """Governed tables and marts (``dim_*``/``fct_*``/``kpi_*`` under ``models/marts``).
+
+    Each: ``name``, ``schema``, ``description``, ``columns`` (name → description),
+    ``sharing``, ``datasets`` (the grants a conditional mart needs), ``basis`` (meta /
+    aggregate / lineage) and ``column_meta`` (name → classification, sharing, datasets).
+    """
     manifest = json.loads(Path(manifest_path).read_text())
     marts = []
-    for node in manifest["nodes"].values():
-        if node["resource_type"] == "model" and node["original_file_path"].startswith("models/marts/"):
-            marts.append(
-                {
-                    "name": node["name"],
-                    "schema": node["schema"],
-                    "description": node.get("description") or "",
-                    "columns": {c: v.get("description") or "" for c, v in node.get("columns", {}).items()},
-                }
-            )
+    for uid, node in manifest["nodes"].items():
+        if node["resource_type"] != "model" or not node["original_file_path"].startswith("models/marts/"):
+            continue
+        if not node["name"].startswith(GOVERNED_PREFIXES):
+            continue
+        upstream = upstream_datasets(manifest, uid)
+        sharing, datasets, basis = _classify(node, upstream)
+        columns, column_meta = {}, {}
+        for cname, col in (node.get("columns") or {}).items():
+            cmeta = _meta(col)
+            csharing = cmeta.get("sharing")
+            cdatasets = _meta_datasets(cmeta)
+            if csharing == CONDITIONAL and not cdatasets:
+                cdatasets = datasets or sorted(upstream)
+                if not cdatasets:
+                    raise ValueError(f"{node['name']}.{cname}: conditional, but no dataset to grant it by")
+            text = col.get("description") or _contract_field_text(upstream, cname)
+            columns[cname] = text
+            column_meta[cname] = {
+                "classification": cmeta.get("classification"),
+                "sharing": csharing,
+                "datasets": sorted(cdatasets) if csharing == CONDITIONAL else [],
+            }
+        marts.append(
+            {
+                "name": node["name"],
+                "schema": node["schema"],
+                "description": node.get("description") or "",
+                "columns": columns,
+                "sharing": sharing,
+                "datasets": sorted(datasets),
+                "basis": basis,
+                "column_meta": column_meta,
+            }
+        )
     return sorted(marts, key=lambda m: m["name"])
+
+
+@dataclass
+class Placement:
+    """One table in one published file: ``key`` None is the main (unconditional) file."""
+
+    key: str | None
+    table: str
+    columns: list[str] = field(default_factory=list)
+
+
+def placements(model: dict, actual_columns: list[str]) -> list[Placement]:
+    """Where the columns of one mart go, by the grants each column needs.
+
+    A column needs the mart's datasets plus, if it is a conditional column, its own.
+    A file keyed by a set of grants holds every column needing a subset of them.
+    """
+    if model["sharing"] == NONE:
+        return []
+    base = set(model["datasets"]) if model["sharing"] == CONDITIONAL else set()
+    needs: dict[str, frozenset[str]] = {}
+    for col in actual_columns:
+        meta = model["column_meta"].get(col, {})
+        if meta.get("sharing") == NONE:
+            continue
+        extra = set(meta.get("datasets") or []) if meta.get("sharing") == CONDITIONAL else set()
+        needs[col] = frozenset(base | extra)
+    out = []
+    for grant_set in sorted(set(needs.values()), key=lambda s: (len(s), sorted(s))):
+        cols = [c for c in actual_columns if c in needs and needs[c] <= grant_set]
+        out.append(Placement(conditional_key(grant_set) if grant_set else None, model["name"], cols))
+    return out
+
+
+# --------------------------------------------------------------------------- publish
 
 
 def file_sha256(path: Path) -> str:
@@ -50,42 +249,190 @@ def _comment(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def publish(manifest_path: Path, work_db: Path | None = None, target: Path | None = None) -> dict[str, int]:
-    """Copy the marts into a new DuckDB file, swap it in atomically; return row counts."""
-    work_db = Path(work_db or settings.work_db_path())
-    target = Path(target or settings.published_db_path())
-    target.parent.mkdir(parents=True, exist_ok=True)
-    for stale in target.parent.glob(f".{target.name}.*.tmp"):  # left by a crashed publish
-        stale.unlink(missing_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    counts: dict[str, int] = {}
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _table_comment(model: dict, key: str | None) -> str:
+    desc = " ".join(model["description"].split())
+    if key is None:
+        tag = "sharing: unconditional (无条件共享)"
+        column_sharing = {m.get("sharing") for m in model["column_meta"].values()}
+        if model["sharing"] == CONDITIONAL or CONDITIONAL in column_sharing:
+            tag += "; conditional columns only in the granted dataset's file"
+    else:
+        tag = f"sharing: conditional (有条件共享), grants needed: {', '.join(key.split('+'))}"
+    if model["basis"] == "aggregate":
+        tag += "; aggregate without personal data"
+    return f"{desc} [{tag}]" if desc else f"[{tag}]"
+
+
+def _column_comment(model: dict, column: str) -> str:
+    text = " ".join((model["columns"].get(column) or "").split())
+    meta = model["column_meta"].get(column, {})
+    tags = [f"classification: {meta['classification']}"] if meta.get("classification") else []
+    if meta.get("sharing"):
+        tags.append(f"sharing: {meta['sharing']}")
+    tag = f"[{'; '.join(tags)}]" if tags else ""
+    return " ".join(p for p in (text, tag) if p)
+
+
+def _build(tmp: Path, work_db: Path, items: list[tuple[dict, Placement]]) -> dict[str, pa.Table]:
     tables: dict[str, pa.Table] = {}
     con = duckdb.connect(str(tmp))
     try:
         con.execute(f"ATTACH {_comment(str(work_db))} AS work (READ_ONLY)")
-        for model in mart_models(manifest_path):
-            name = model["name"]
-            con.execute(f'CREATE TABLE main."{name}" AS SELECT * FROM work."{model["schema"]}"."{name}"')
-            if model["description"]:
-                con.execute(f'COMMENT ON TABLE main."{name}" IS {_comment(model["description"])}')
-            existing = {r[0] for r in con.execute(f"DESCRIBE main.\"{name}\"").fetchall()}
-            for column, text in model["columns"].items():
-                if text and column in existing:
-                    con.execute(f'COMMENT ON COLUMN main."{name}"."{column}" IS {_comment(text)}')
-            counts[name] = con.execute(f'SELECT count(*) FROM main."{name}"').fetchone()[0]
-            tables[name] = con.execute(f'SELECT * FROM main."{name}"').to_arrow_table()
+        for model, placement in items:
+            name = _ident(placement.table)
+            cols = ", ".join(_ident(c) for c in placement.columns)
+            con.execute(f"CREATE TABLE main.{name} AS SELECT {cols} FROM work.{_ident(model['schema'])}.{name}")
+            con.execute(f"COMMENT ON TABLE main.{name} IS {_comment(_table_comment(model, placement.key))}")
+            for column in placement.columns:
+                text = _column_comment(model, column)
+                if text:
+                    con.execute(f"COMMENT ON COLUMN main.{name}.{_ident(column)} IS {_comment(text)}")
+            tables[placement.table] = con.execute(f"SELECT * FROM main.{name}").to_arrow_table()
         con.execute("DETACH work")
         con.execute("CHECKPOINT")
     finally:
         con.close()
-    crash_point("before_publish_swap")
-    os.replace(tmp, target)
-    crash_point("after_publish_swap")
-    if settings.published_uri().startswith("s3://"):
-        opts = s3.delta_storage_options()
+    return tables
+
+
+def _tmp_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def _clean_stale_tmp(directory: Path) -> None:
+    if directory.is_dir():
+        for stale in directory.glob(".*.duckdb.*.tmp"):  # left by a crashed publish
+            stale.unlink(missing_ok=True)
+
+
+def publish(manifest_path: Path, work_db: Path | None = None, target: Path | None = None) -> dict[str, int]:
+    """Build the published files (main + one per conditional dataset), swap each in
+    atomically, write the Delta copies; return row counts by table."""
+    work_db = Path(work_db or settings.work_db_path())
+    target = Path(target or settings.published_db_path())
+    cond_dir = target.parent / CONDITIONAL_DIR
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _clean_stale_tmp(target.parent)
+    _clean_stale_tmp(cond_dir)
+
+    models = mart_models(manifest_path)
+    con = duckdb.connect(str(work_db), read_only=True)
+    try:
+        actual = {}
+        for m in models:
+            rows = con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? "
+                "AND database_name = current_database() ORDER BY column_index",
+                [m["schema"], m["name"]],
+            ).fetchall()
+            if not rows:
+                raise RuntimeError(f"{m['schema']}.{m['name']} is not in the working database {work_db}")
+            actual[m["name"]] = [r[0] for r in rows]
+    finally:
+        con.close()
+
+    files: dict[str | None, list[tuple[dict, Placement]]] = {None: []}
+    for m in models:
+        for p in placements(m, actual[m["name"]]):
+            files.setdefault(p.key, []).append((m, p))
+
+    counts: dict[str, int] = {}
+    built: dict[str | None, tuple[Path, Path, dict[str, pa.Table]]] = {}
+    for key, items in files.items():
+        final = target if key is None else conditional_db_path(key, target)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _tmp_path(final)
+        tables = _build(tmp, work_db, items)
+        built[key] = (tmp, final, tables)
         for name, table in tables.items():
-            write_deltalake(
-                f"{settings.published_uri()}/{name}", table, mode="overwrite", schema_mode="overwrite",
-                storage_options=opts,
-            )
+            counts[name] = table.num_rows
+
+    crash_point("before_publish_swap")
+    for tmp, final, _ in built.values():
+        os.replace(tmp, final)
+    crash_point("after_publish_swap")
+    # A dataset with no conditional table any more: its file goes (never readable stale data).
+    keep = {final for _, final, _ in built.values()}
+    if cond_dir.is_dir():
+        for old in cond_dir.glob("*.duckdb"):
+            if old not in keep:
+                old.unlink(missing_ok=True)
+        if not any(cond_dir.iterdir()):
+            cond_dir.rmdir()
+
+    if settings.published_uri().startswith("s3://"):
+        _write_delta({key: tables for key, (_, _, tables) in built.items()})
     return counts
+
+
+def published_files(target: Path | None = None) -> dict[str, Path]:
+    """The published DuckDB files: ``unconditional`` → main file, ``<key>`` → conditional file."""
+    target = Path(target or settings.published_db_path())
+    out = {UNCONDITIONAL: target} if target.exists() else {}
+    for path in sorted((target.parent / CONDITIONAL_DIR).glob("*.duckdb")):
+        out[path.name.removesuffix(".duckdb")] = path
+    return out
+
+
+# --------------------------------------------------------------------------- Delta on S3
+
+
+def delta_prefix(key: str | None) -> str:
+    """Prefix of a file's tables under the published root: ``unconditional`` or ``conditional/<key>``."""
+    return UNCONDITIONAL if key is None else f"{CONDITIONAL_DIR}/{key}"
+
+
+def _split_uri(uri: str) -> tuple[str, str]:
+    parts = urlsplit(uri)
+    return parts.netloc, parts.path.strip("/")
+
+
+def _delete_prefix(client, bucket: str, prefix: str) -> None:
+    paginator = client.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+        objs = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+        for i in range(0, len(objs), 1000):
+            client.delete_objects(Bucket=bucket, Delete={"Objects": objs[i:i + 1000], "Quiet": True})
+
+
+def _subprefixes(client, bucket: str, prefix: str) -> list[str]:
+    out = []
+    paginator = client.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+        out += [p["Prefix"] for p in page.get("CommonPrefixes", [])]
+    return out
+
+
+def _write_delta(files: dict[str | None, dict[str, pa.Table]]) -> None:
+    root = settings.published_uri().rstrip("/")
+    bucket, base = _split_uri(root)
+    base = f"{base}/" if base else ""
+    opts = s3.delta_storage_options()
+    client = s3.client("pipeline")
+    wanted = {f"{base}{delta_prefix(key)}/{name}/" for key, tables in files.items() for name in tables}
+    for key, tables in files.items():
+        for name, table in tables.items():
+            uri = f"{root}/{delta_prefix(key)}/{name}"
+            prefix = f"{base}{delta_prefix(key)}/{name}/"
+            try:
+                old = {f.name for f in DeltaTable(uri, storage_options=opts).schema().fields}
+            except Exception:  # noqa: BLE001 - no table there yet
+                old = set()
+            if old - set(table.column_names):
+                # A column left this file (e.g. reclassified conditional): earlier versions
+                # would still hold it, so the table is rewritten from scratch.
+                _delete_prefix(client, bucket, prefix)
+            write_deltalake(uri, table, mode="overwrite", schema_mode="overwrite", storage_options=opts)
+    # Tables no longer published here (dropped or reclassified) must not stay readable.
+    existing = _subprefixes(client, bucket, f"{base}{UNCONDITIONAL}/")
+    for cond in _subprefixes(client, bucket, f"{base}{CONDITIONAL_DIR}/"):
+        existing += _subprefixes(client, bucket, cond)
+    # The layout before the split: <published>/<table>/ (readable by nobody now).
+    existing += [p for p in _subprefixes(client, bucket, base) if p[len(base):].startswith(GOVERNED_PREFIXES)]
+    for prefix in existing:
+        if prefix not in wanted:
+            _delete_prefix(client, bucket, prefix)

@@ -82,11 +82,16 @@ def test_analyst_cannot_write_anywhere(s3_client, unique):
 
 def test_analyst_reads_published_only(s3_client, unique):
     pipeline = s3_client("pipeline")
-    pipeline.put_object(Bucket="published", Key=f"{unique}.csv", Body=b"a\n1\n")
+    key = f"unconditional/{unique}.csv"
+    pipeline.put_object(Bucket="published", Key=key, Body=b"a\n1\n")
     pipeline.put_object(Bucket="lake", Key=f"raw/{unique}.csv", Body=b"a\n1\n")
     analyst = s3_client("analyst")
-    assert analyst.get_object(Bucket="published", Key=f"{unique}.csv")["Body"].read() == b"a\n1\n"
-    assert f"{unique}.csv" in [o["Key"] for o in analyst.list_objects_v2(Bucket="published")["Contents"]]
+    assert analyst.get_object(Bucket="published", Key=key)["Body"].read() == b"a\n1\n"
+    listed = analyst.list_objects_v2(Bucket="published", Prefix="unconditional/")["Contents"]
+    assert key in [o["Key"] for o in listed]
+    # conditional data needs a grant (tests/test_analyst_access.py covers the grants)
+    pipeline.put_object(Bucket="published", Key=f"conditional/hotline.tickets/{unique}.csv", Body=b"a\n1\n")
+    assert_denied(analyst.get_object, Bucket="published", Key=f"conditional/hotline.tickets/{unique}.csv")
     assert_denied(analyst.get_object, Bucket="lake", Key=f"raw/{unique}.csv")
     assert_denied(analyst.list_objects_v2, Bucket="landing")
 
