@@ -132,8 +132,7 @@ def export_defaults() -> None:
     os.environ.setdefault("SHUZHONG_HOME", str(state_dir()))
     os.environ.setdefault("SHUZHONG_WORK_DB", str(work_db_path()))
     os.environ.setdefault("SHUZHONG_PUBLISHED_DB", str(published_db_path()))
-    if "SHUZHONG_S3_ENDPOINT" in os.environ:
-        os.environ.setdefault("SHUZHONG_LAKE_URI", lake_uri())
+    os.environ.setdefault("SHUZHONG_LAKE_URI", lake_uri())
     work_db_path().parent.mkdir(parents=True, exist_ok=True)
 
 
