@@ -84,6 +84,54 @@ def deadlines_seed() -> str:
     return "\n".join(lines) + "\n"
 
 
+LOCK_PATH = settings.CONTRACTS_DIR / "contracts.lock.json"
+
+
+def schema_fingerprint(contract: Contract) -> dict:
+    """What consumers depend on: columns, types, required, primary key."""
+    return {
+        "version": contract.version,
+        "primary_key": contract.primary_key,
+        "columns": {f.name: {"type": f.logical_type, "required": f.required} for f in contract.fields},
+    }
+
+
+def breaking_changes(old: dict, contract: Contract) -> list[str]:
+    """Incompatible changes from the locked schema that keep the same major version."""
+    new = schema_fingerprint(contract)
+    if old["version"].split(".")[0] != contract.major_version:
+        return []  # a new major version may break anything
+    problems = []
+    for name, col in old["columns"].items():
+        if name not in new["columns"]:
+            problems.append(f"column {name} removed")
+        elif new["columns"][name]["type"] != col["type"]:
+            problems.append(f"column {name}: type {col['type']} → {new['columns'][name]['type']}")
+        elif new["columns"][name]["required"] and not col["required"]:
+            problems.append(f"column {name} became required")
+    for name, col in new["columns"].items():
+        if name not in old["columns"] and col["required"]:
+            problems.append(f"new required column {name}")
+    if new["primary_key"] != old["primary_key"]:
+        problems.append(f"primary key {old['primary_key']} → {new['primary_key']}")
+    return [f"{contract.key} {old['version']} → {contract.version}: {p} (needs a new major version)"
+            for p in problems]
+
+
+def contract_lock(previous: dict | None = None) -> str:
+    """The lock of every contract's schema; raises on a breaking change without a major bump."""
+    import json
+
+    previous = previous if previous is not None else (
+        json.loads(LOCK_PATH.read_text()) if LOCK_PATH.exists() else {})
+    problems = [p for c in all_contracts().values() if c.key in previous
+                for p in breaking_changes(previous[c.key], c)]
+    if problems:
+        raise ValueError("\n".join(problems))
+    lock = {c.key: schema_fingerprint(c) for c in sorted(all_contracts().values(), key=lambda c: c.key)}
+    return json.dumps(lock, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+
+
 def expected_files() -> dict[Path, str]:
     """Every generated file and the content its contract implies."""
     files: dict[Path, str] = {}
@@ -94,6 +142,7 @@ def expected_files() -> dict[Path, str]:
     for bureau, contracts in by_bureau.items():
         files[sources_path(bureau)] = dbt_sources(contracts)
     files[settings.DBT_PROJECT_DIR / "seeds" / "dataset_deadlines.csv"] = deadlines_seed()
+    files[LOCK_PATH] = contract_lock()
     return files
 
 

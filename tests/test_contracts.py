@@ -306,3 +306,27 @@ def test_header_spellings_are_unique_per_contract(contracts):
         spellings = [h for f in c.fields for h in dict.fromkeys(f.headers)]
         assert len(spellings) == len(set(spellings)), c.key
         assert normalize_header("办理时限（小时）") in contracts["hotline.tickets"].header_map()
+
+
+def test_breaking_change_needs_a_new_major_version():
+    """The lock in data_contracts/contracts.lock.json records each schema; an incompatible change
+    under the same major version is refused, an additive one or a major bump is not."""
+    import dataclasses
+    import json
+
+    from pipelines import codegen
+    from pipelines.contracts import all_contracts as contracts
+
+    lock = json.loads(codegen.LOCK_PATH.read_text())
+    tickets = contracts()["hotline.tickets"]
+    assert codegen.breaking_changes(lock["hotline.tickets"], tickets) == []
+
+    dropped = dataclasses.replace(tickets, fields=tuple(f for f in tickets.fields if f.name != "topic"))
+    assert any("column topic removed" in p for p in codegen.breaking_changes(lock["hotline.tickets"], dropped))
+    retyped = dataclasses.replace(tickets, fields=tuple(
+        dataclasses.replace(f, logical_type="string") if f.name == "transfer_count" else f for f in tickets.fields))
+    assert any("transfer_count" in p for p in codegen.breaking_changes(lock["hotline.tickets"], retyped))
+    extra = dataclasses.replace(tickets, fields=(*tickets.fields, dataclasses.replace(tickets.fields[-1], name="x")))
+    assert codegen.breaking_changes(lock["hotline.tickets"], extra) == []  # a new optional column is additive
+    bumped = dataclasses.replace(dropped, version="2.0.0")
+    assert codegen.breaking_changes(lock["hotline.tickets"], bumped) == []
