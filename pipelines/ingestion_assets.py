@@ -84,6 +84,7 @@ def build_ingest_asset(contract: Contract) -> AssetsDefinition:
     def _ingest(context, config: IngestConfig):
         receipts: list[ingest.Receipt] = []
         errors: list[str] = []
+        stages_before = dict(ingest.STAGE_SECONDS)
         for n, ref in enumerate(config.objects, start=1):
             obj = ingest.LandingObject(
                 key=ref.key,
@@ -105,7 +106,9 @@ def build_ingest_asset(contract: Contract) -> AssetsDefinition:
             receipts.append(receipt)
         if errors:
             raise Failure(f"{len(errors)} object(s) failed and will be retried: {errors[:5]}")
-        return MaterializeResult(metadata=_metadata(contract, receipts), check_results=_checks(rules, receipts))
+        stage_seconds = {k: round(v - stages_before.get(k, 0.0), 3) for k, v in ingest.STAGE_SECONDS.items()}
+        metadata = {**_metadata(contract, receipts), "stage_seconds": MetadataValue.json(stage_seconds)}
+        return MaterializeResult(metadata=metadata, check_results=_checks(rules, receipts))
 
     return _ingest
 

@@ -1,0 +1,369 @@
+"""``make bench``: the whole pipeline (sensor → ingestion → dbt → publish, through the Dagster
+daemon) against a hand-written DuckDB baseline on the same files, at two or more scales, plus
+the cost of one more day. Prints a table per stage and writes a JSON file per run.
+
+The bulk of a city's data is machine feeds, so the benchmark's files are traffic flow
+(5-minute, per checkpoint) and pipe pressure (minute, per sensor) exports from the project's
+generator. Scales: ``SHUZHONG_BENCH_SCALES`` = comma-separated ``days x checkpoints x sensors``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from pipelines import settings
+
+DEFAULT_SCALES = "2x150x60,4x300x120"
+START = date(2026, 3, 2)
+TARGETS = {"time_ratio": 2.0, "peak_gib": 3.0, "incremental_share": 0.05}
+
+
+def _say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+class TreeMemory:
+    """Peak resident memory of a process and all its descendants, sampled in a thread."""
+
+    def __init__(self, pid: int, interval: float = 0.25):
+        import psutil
+
+        self.root = psutil.Process(pid)
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        import psutil
+
+        while not self._stop.is_set():
+            total = 0
+            try:
+                for p in [self.root, *self.root.children(recursive=True)]:
+                    try:
+                        total += p.memory_info().rss
+                    except psutil.Error:
+                        pass
+            except psutil.Error:
+                pass
+            self.peak = max(self.peak, total)
+            time.sleep(self.interval)
+
+    def __enter__(self) -> TreeMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+# --------------------------------------------------------------------------- baseline
+
+BASELINE_SQL = """
+CREATE OR REPLACE TABLE traffic AS
+SELECT checkpoint_id, district_code,
+       coalesce(try_strptime(interval_start, '%Y-%m-%d %H:%M:%S'), try_strptime(interval_start, '%Y-%m-%d %H:%M'),
+                try_strptime(interval_start, '%Y/%m/%d %H:%M'), try_strptime(interval_start, '%Y%m%d %H:%M'),
+                try_strptime(interval_start, '%Y年%m月%d日 %H时%M分')) AS interval_start,
+       try_cast(replace(vehicle_count, ',', '') AS BIGINT) AS vehicle_count,
+       try_cast(avg_speed_kmh AS DOUBLE) AS avg_speed_kmh,
+       try_cast(congestion_index AS DOUBLE) AS congestion_index
+FROM traffic_raw;
+DELETE FROM traffic WHERE checkpoint_id IS NULL OR interval_start IS NULL
+   OR district_code NOT IN ('370402','370403','370404','370405','370406','370481')
+   OR minute(interval_start) % 5 <> 0 OR second(interval_start) <> 0
+   OR vehicle_count NOT BETWEEN 0 AND 5000 OR avg_speed_kmh NOT BETWEEN 0 AND 200
+   OR congestion_index NOT BETWEEN 0 AND 10;
+CREATE OR REPLACE TABLE traffic AS SELECT DISTINCT ON (checkpoint_id, interval_start) * FROM traffic;
+
+CREATE OR REPLACE TABLE pipe AS
+SELECT sensor_id, network_type, district_code,
+       coalesce(try_strptime(measured_at, '%Y-%m-%d %H:%M:%S'), try_strptime(measured_at, '%Y-%m-%dT%H:%M:%S'),
+                try_strptime(measured_at, '%Y-%m-%d %H:%M')) AS measured_at,
+       try_cast(pressure_mpa AS DOUBLE) AS pressure_mpa,
+       try_cast(threshold_low AS DOUBLE) AS threshold_low,
+       try_cast(threshold_high AS DOUBLE) AS threshold_high
+FROM pipe_raw;
+DELETE FROM pipe WHERE sensor_id IS NULL OR measured_at IS NULL
+   OR network_type NOT IN ('供水','排水','燃气','供热')
+   OR district_code NOT IN ('370402','370403','370404','370405','370406','370481')
+   OR pressure_mpa NOT BETWEEN 0 AND 4 OR threshold_high <= threshold_low;
+CREATE OR REPLACE TABLE pipe AS SELECT DISTINCT ON (sensor_id, measured_at) * FROM pipe;
+
+CREATE OR REPLACE TABLE fct_traffic_flow_hourly AS
+SELECT checkpoint_id, district_code, date_trunc('hour', interval_start) AS hour_start,
+       sum(vehicle_count) AS vehicle_count, avg(congestion_index) AS avg_congestion_index
+FROM traffic GROUP BY ALL;
+CREATE OR REPLACE TABLE fct_pipe_pressure_hourly AS
+SELECT sensor_id, network_type, district_code, date_trunc('hour', measured_at) AS hour_start,
+       avg(pressure_mpa) AS avg_pressure_mpa,
+       bool_or(pressure_mpa < threshold_low OR pressure_mpa > threshold_high) AS is_breach
+FROM pipe GROUP BY ALL;
+CREATE OR REPLACE TABLE kpi_traffic_peak AS
+SELECT date_trunc('month', interval_start) AS kpi_month, district_code, avg(congestion_index) AS kpi_value
+FROM traffic WHERE hour(interval_start) IN (7, 8, 17, 18) GROUP BY ALL;
+CREATE OR REPLACE TABLE kpi_pipe_breaches AS
+SELECT date_trunc('month', hour_start) AS kpi_month, district_code, network_type,
+       count(*) FILTER (WHERE is_breach) AS kpi_value
+FROM fct_pipe_pressure_hourly GROUP BY ALL;
+"""
+
+CANONICAL = {
+    "traffic": ["checkpoint_id", "road_name", "district_code", "interval_start", "vehicle_count", "avg_speed_kmh",
+                "congestion_index"],
+    "pipe": ["sensor_id", "network_type", "district_code", "measured_at", "pressure_mpa", "threshold_low",
+             "threshold_high"],
+}
+
+
+def baseline(files: list[Path], db: Path) -> dict:
+    """The hand-written DuckDB version: read every file, cast, drop rule-breaking rows, build the marts."""
+    import duckdb
+
+    from pipelines.contracts import all_contracts, normalize_header
+
+    started = time.perf_counter()
+    con = duckdb.connect(str(db))
+    _load_encodings(con)
+    header_map = {}
+    for key, dataset in (("traffic", "transport.traffic_flow"), ("pipe", "utilities.pipe_pressure")):
+        header_map[key] = all_contracts()[dataset].header_map()
+        cols = ", ".join(f'"{c}" VARCHAR' for c in CANONICAL[key])
+        con.execute(f"CREATE OR REPLACE TABLE {key}_raw ({cols})")
+    for path in files:
+        key = "traffic" if "traffic_flow" in str(path) else "pipe"
+        if path.suffix == ".jsonl":
+            rel = f"read_json('{path}', format='newline_delimited', columns=" \
+                  + "{" + ", ".join(f"'{h}': 'VARCHAR'" for h in _json_keys(path)) + "})"
+        else:
+            head = path.read_bytes()[:4096]
+            enc = "utf-8" if _is_utf8(head) else "gb18030"
+            rel = f"read_csv('{path}', header=true, all_varchar=true, encoding='{enc}')"
+        names = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {rel}").fetchall()]
+        select = []
+        for want in CANONICAL[key]:
+            found = next((n for n in names if header_map[key].get(normalize_header(n.lstrip("\ufeff"))) == want), None)
+            select.append(f'"{found}"' if found else "NULL")
+        con.execute(f"INSERT INTO {key}_raw SELECT {', '.join(select)} FROM {rel}")
+    con.execute(BASELINE_SQL)
+    rows = con.execute("SELECT (SELECT count(*) FROM traffic_raw) + (SELECT count(*) FROM pipe_raw)").fetchone()[0]
+    con.close()
+    return {"seconds": time.perf_counter() - started, "rows": rows}
+
+
+def _json_keys(path: Path) -> list[str]:
+    with path.open(encoding="utf-8") as fh:
+        return list(json.loads(fh.readline()).keys())
+
+
+def _is_utf8(head: bytes) -> bool:
+    try:
+        head.decode("utf-8")
+        return True
+    except UnicodeDecodeError as exc:
+        return exc.start > len(head) - 4  # a character cut at the end of the sample
+
+
+def _load_encodings(con) -> None:
+    import duckdb_extensions
+
+    con.execute("SET autoinstall_known_extensions=false")
+    duckdb_extensions.import_extension("encodings", con=con)
+    con.execute("LOAD encodings")
+
+
+def _baseline_subprocess(files: list[Path], db: Path) -> dict:
+    """Run the baseline in its own process so its peak memory is measured the same way."""
+    listing = db.with_suffix(".files")
+    listing.write_text("\n".join(map(str, files)))
+    code = ("import json, sys; from pathlib import Path; from pipelines import bench; "
+            f"print(json.dumps(bench.baseline([Path(p) for p in Path({str(listing)!r}).read_text().splitlines()], "
+            f"Path({str(db)!r}))))")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=settings.REPO_ROOT)
+    with TreeMemory(proc.pid) as mem:
+        out, _ = proc.communicate()
+    if proc.returncode:
+        raise RuntimeError("baseline failed")
+    return {**json.loads(out.strip().splitlines()[-1]), "peak_bytes": mem.peak}
+
+
+# --------------------------------------------------------------------------- pipeline
+
+
+def _generate(out: Path, start: date, days: int, checkpoints: int, sensors: int) -> list:
+    from pipelines import generator
+
+    files = generator.generate("transport.traffic_flow", out, start=start, days=days, rows_per_day=checkpoints * 288,
+                               seed=11, formats="csv_gbk")
+    files += generator.generate("utilities.pipe_pressure", out, start=start, days=days, rows_per_day=sensors * 1440,
+                                seed=11)
+    return files
+
+
+def _submit_and_wait(files: list, instance, timeout: float) -> float:
+    from pipelines import dagster_home, s3, status
+
+    started = time.perf_counter()
+    submitted = {}
+    for f in files:
+        resp = s3.client(f.bureau).put_object(Bucket=settings.buckets().landing, Key=f.key, Body=f.path.read_bytes())
+        submitted[f.key] = resp["ETag"].strip('"')
+    last = [0.0]
+
+    def progress() -> None:
+        if time.perf_counter() - last[0] > 15:
+            missing = len(status.missing_receipts(submitted))
+            _say(f"    {len(submitted) - missing}/{len(submitted)} files ingested, "
+                 f"{status.active_runs(instance)} active run(s), {time.perf_counter() - started:.0f} s")
+            last[0] = time.perf_counter()
+
+    ok = dagster_home.wait_until(
+        lambda: not status.missing_receipts(submitted) and status.active_runs(instance) == 0
+        and status.published_up_to_date(instance), timeout=timeout, interval=1, on_wait=progress)
+    if not ok:
+        raise RuntimeError(f"pipeline did not settle in {timeout} s")
+    return time.perf_counter() - started
+
+
+def _stage_times(instance, since: float) -> dict[str, float]:
+    """Seconds per stage from Dagster: ingestion stages from asset metadata, dbt/publish from step stats."""
+    from dagster import RunsFilter
+
+    from pipelines.contracts import all_contracts
+    from pipelines.ingestion_assets import raw_asset_key
+
+    stages = {"parse": 0.0, "validate": 0.0, "delta_write": 0.0, "dbt": 0.0, "publish": 0.0, "ingest_total": 0.0}
+    after = datetime.fromtimestamp(since, UTC)
+    for contract in all_contracts().values():
+        for rec in instance.fetch_materializations(raw_asset_key(contract), limit=500).records:
+            if rec.timestamp < since:
+                continue
+            meta = rec.asset_materialization.metadata.get("stage_seconds")
+            for k, v in (getattr(meta, "value", None) or {}).items():
+                if k in stages:
+                    stages[k] += v
+    for run in instance.get_runs(RunsFilter(updated_after=after)):
+        for step in instance.get_run_step_stats(run.run_id):
+            if not (step.start_time and step.end_time):
+                continue
+            seconds = step.end_time - step.start_time
+            if step.step_key == "dbt_models":
+                stages["dbt"] += seconds
+            elif step.step_key == "published_warehouse":
+                stages["publish"] += seconds
+            elif step.step_key.startswith("raw__"):
+                stages["ingest_total"] += seconds
+    return stages
+
+
+def run(scales_text: str | None = None, timeout: float = 1500) -> int:
+    from dagster import DagsterInstance
+
+    from pipelines import dagster_home, s3server
+
+    scales = [tuple(int(x) for x in s.split("x")) for s in (scales_text or os.environ.get(
+        "SHUZHONG_BENCH_SCALES", DEFAULT_SCALES)).split(",")]
+    root = settings.state_dir() / "bench"
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    results = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                           "python": platform.python_version()}, "started": stamp, "scales": []}
+    saved_env = dict(os.environ)
+    for days, checkpoints, sensors in scales:
+        work = root / f"run-{stamp}-{days}x{checkpoints}x{sensors}"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        os.environ.clear()
+        os.environ.update({k: v for k, v in saved_env.items() if not k.startswith("SHUZHONG_")})
+        os.environ["SHUZHONG_HOME"] = str(work)
+        port = s3server.free_port()
+        s3server.init_local_env(endpoint=f"http://127.0.0.1:{port}")
+        settings.load_env_file()
+        os.environ["SHUZHONG_PII_KEY"] = os.environ.get("SHUZHONG_PII_KEY", "bench")
+        server, _ = s3server.start_ephemeral(work / "s3", s3_port=port)
+        daemon = None
+        try:
+            settings.export_defaults()
+            _say(f"\n▶ scale {days} days × {checkpoints} checkpoints × {sensors} sensors")
+            t = time.perf_counter()
+            files = _generate(work / "exports", START, days, checkpoints, sensors)
+            rows = sum(f.n_rows for f in files)
+            _say(f"  generated {len(files)} files, {rows:,} rows in {time.perf_counter() - t:.0f} s")
+            home = dagster_home.prepare(work / "dagster")
+            instance = DagsterInstance.get()
+            daemon = dagster_home.start_daemon(home)
+            since = time.time()
+            with TreeMemory(daemon.pid) as mem:
+                wall = _submit_and_wait(files, instance, timeout)
+            stages = _stage_times(instance, since)
+            _say(f"  pipeline: {wall:.1f} s, peak {mem.peak / 2**30:.2f} GiB")
+            base = _baseline_subprocess([f.path for f in files], work / "baseline.duckdb")
+            _say(f"  baseline: {base['seconds']:.1f} s, peak {base['peak_bytes'] / 2**30:.2f} GiB")
+            entry = {"days": days, "checkpoints": checkpoints, "sensors": sensors, "files": len(files), "rows": rows,
+                     "pipeline_seconds": wall, "pipeline_peak_bytes": mem.peak, "stages": stages,
+                     "baseline_seconds": base["seconds"], "baseline_peak_bytes": base["peak_bytes"]}
+            if (days, checkpoints, sensors) == scales[-1]:
+                more = _generate(work / "exports-more", START + timedelta(days=days), 1, checkpoints, sensors)
+                since = time.time()
+                with TreeMemory(daemon.pid) as mem2:
+                    one_more = _submit_and_wait(more, instance, timeout)
+                entry |= {"one_more_day_seconds": one_more, "one_more_day_rows": sum(f.n_rows for f in more),
+                          "one_more_day_peak_bytes": mem2.peak, "one_more_day_stages": _stage_times(instance, since)}
+                _say(f"  one more day: {one_more:.1f} s")
+            results["scales"].append(entry)
+        finally:
+            if daemon:
+                dagster_home.stop(daemon)
+            s3server.stop(work / "s3", server)
+    os.environ.clear()
+    os.environ.update(saved_env)
+    out = root / f"results-{stamp}.json"
+    out.write_text(json.dumps(results, indent=2))
+    _print(results)
+    _say(f"\nresults: {out}")
+    return 0
+
+
+def _print(results: dict) -> None:
+    _say("\n══ Benchmark ══  " + json.dumps(results["machine"]))
+    for s in results["scales"]:
+        rows = s["rows"]
+        _say(f"\n{s['days']} days, {s['files']} files, {rows:,} rows")
+        _say(f"  {'stage':<22} {'seconds':>9} {'rows/s':>12}")
+        st = s["stages"]
+        ingest_other = max(0.0, st["ingest_total"] - st["parse"] - st["validate"] - st["delta_write"])
+        named = [("parse", st["parse"]), ("validate (GX)", st["validate"]), ("Delta write", st["delta_write"]),
+                 ("ingest other", ingest_other), ("dbt build", st["dbt"]), ("publish", st["publish"])]
+        accounted = sum(v for _, v in named)
+        named.append(("Dagster overhead*", max(0.0, s["pipeline_seconds"] - accounted)))
+        for name, sec in named:
+            _say(f"  {name:<22} {sec:>9.1f} {rows / sec if sec > 0 else float('inf'):>12,.0f}")
+        _say(f"  {'end to end':<22} {s['pipeline_seconds']:>9.1f} {rows / s['pipeline_seconds']:>12,.0f}"
+             f"   peak {s['pipeline_peak_bytes'] / 2**30:.2f} GiB (process tree)")
+        _say(f"  {'DuckDB baseline':<22} {s['baseline_seconds']:>9.1f} {rows / s['baseline_seconds']:>12,.0f}"
+             f"   peak {s['baseline_peak_bytes'] / 2**30:.2f} GiB")
+        t_ratio = s["pipeline_seconds"] / s["baseline_seconds"]
+        m_ratio = s["pipeline_peak_bytes"] / max(1, s["baseline_peak_bytes"])
+        peak = s["pipeline_peak_bytes"] / 2**30
+        _say(f"  ratio pipeline/baseline: time {t_ratio:.1f}× (target ≤ {TARGETS['time_ratio']}×, gap "
+             f"{t_ratio - TARGETS['time_ratio']:+.1f}), memory {m_ratio:.1f}×; peak {peak:.2f} GiB "
+             f"(target ≤ {TARGETS['peak_gib']} GiB, gap {peak - TARGETS['peak_gib']:+.2f})")
+        if "one_more_day_seconds" in s:
+            share = s["one_more_day_seconds"] / s["pipeline_seconds"]
+            _say(f"  one more day: {s['one_more_day_seconds']:.1f} s = {share:.0%} of the full run "
+                 f"(target ≤ {TARGETS['incremental_share']:.0%}, gap {share - TARGETS['incremental_share']:+.0%})")
+    _say("  * wall time not inside a measured step: run launch, process start-up, sensor ticks, queueing.")
+
+
+if __name__ == "__main__":
+    sys.exit(run())
