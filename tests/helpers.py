@@ -54,3 +54,39 @@ def submit(key: str, data: bytes, identity: str = "hotline") -> ingest.LandingOb
 
 def submit_and_ingest(key: str, data: bytes) -> ingest.Receipt:
     return ingest.process(submit(key, data), run_id="test")
+
+
+def run_dbt(tmp, lake, *args: str, pii_key: str, report_at: str) -> str:
+    """``dbt <args>`` on a local lake directory (no S3), isolated target/log folders; returns its output."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHUZHONG_")}
+    env.update(
+        SHUZHONG_HOME=str(tmp / "home"),
+        SHUZHONG_LAKE_URI=str(lake),
+        SHUZHONG_WORK_DB=str(tmp / "warehouse" / "work.duckdb"),
+        SHUZHONG_PII_KEY=pii_key,
+        DBT_TARGET_PATH=str(tmp / "target"),
+        DBT_LOG_PATH=str(tmp / "logs"),
+        DBT_SEND_ANONYMOUS_USAGE_STATS="False",
+        PYTHONPATH=os.pathsep.join(filter(None, [str(settings.REPO_ROOT), env.get("PYTHONPATH")])),
+        PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
+    )
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "dbt"), *args, "--profiles-dir", ".", "--vars",
+         f"{{report_at: '{report_at}'}}"],
+        cwd=settings.DBT_PROJECT_DIR, env=env, capture_output=True, text=True, timeout=900,
+    )
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+    return proc.stdout + proc.stderr
+
+
+def query(db, sql: str) -> list[tuple]:
+    """Rows of ``sql`` on a DuckDB file opened read-only."""
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(sql).fetchall()

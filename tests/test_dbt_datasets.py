@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
-import subprocess
-import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -22,7 +19,7 @@ import pyarrow as pa
 import pytest
 from deltalake import write_deltalake
 
-from pipelines.settings import DBT_PROJECT_DIR, REPO_ROOT
+from tests.helpers import query, run_dbt
 
 PII_KEY = "test-pii-key-datasets-5d81f0"
 REPORT_AT = "2026-04-01 09:00:00"
@@ -446,34 +443,10 @@ def _write(lake: Path, dataset: str, rows: list[dict], mode: str = "overwrite") 
 
 
 def _dbt(tmp: Path, lake: Path, *args: str) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SHUZHONG_")}
-    env.update(
-        SHUZHONG_HOME=str(tmp / "home"),
-        SHUZHONG_LAKE_URI=str(lake),
-        SHUZHONG_WORK_DB=str(tmp / "warehouse" / "work.duckdb"),
-        SHUZHONG_PII_KEY=PII_KEY,
-        DBT_TARGET_PATH=str(tmp / "target"),
-        DBT_LOG_PATH=str(tmp / "logs"),
-        DBT_SEND_ANONYMOUS_USAGE_STATS="False",
-        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")])),
-        PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
-    )
-    dbt = Path(sys.executable).parent / "dbt"
-    proc = subprocess.run(
-        [str(dbt), *args, "--profiles-dir", ".", "--vars", f"{{report_at: '{REPORT_AT}'}}"],
-        cwd=DBT_PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
-    return proc.stdout + proc.stderr
+    return run_dbt(tmp, lake, *args, pii_key=PII_KEY, report_at=REPORT_AT)
 
 
-def _query(db: Path, sql: str) -> list[tuple]:
-    with duckdb.connect(str(db), read_only=True) as con:
-        return con.execute(sql).fetchall()
+_query = query
 
 
 @pytest.fixture(scope="module")
