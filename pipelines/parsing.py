@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import unicodedata
+import re
 import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -96,11 +96,15 @@ def _cell_text(value: object) -> str | None:
     return str(value)
 
 
-def _csv_rows(data: bytes) -> tuple[list[tuple[int, list]], str]:
+def _csv_text(data: bytes) -> tuple[str, str]:
     encoding = detect_encoding(data)
     text = data.decode(encoding)
     if "\x00" in text:
         raise UnreadableFile("文件含有二进制内容，不是文本 CSV / binary content in a CSV file")
+    return text, encoding
+
+
+def _csv_rows(text: str) -> list[tuple[int, list]]:
     rows = []
     reader = csv.reader(io.StringIO(text, newline=""))
     try:  # row numbers count records, as a spreadsheet shows them (a quoted newline stays in its row)
@@ -108,7 +112,43 @@ def _csv_rows(data: bytes) -> tuple[list[tuple[int, list]], str]:
             rows.append((n, row))
     except csv.Error as exc:
         raise UnreadableFile(f"CSV 格式错误 / malformed CSV: {exc}") from None
-    return rows, encoding
+    return rows
+
+
+_BLANK_CELLS = r"^[,\s]*$"
+
+
+def _csv_frame_fast(text: str, contract: Contract) -> tuple[pl.DataFrame, list[str], list[int]] | None:
+    """The CSV reader of :func:`read_records`, vectorised in polars, for the common file with no
+    quoting: same rows, row numbers, header search, footer cut and field-count check as the
+    row-by-row path. ``None`` when the file needs the full CSV dialect (quotes, bare CR)."""
+    if '"' in text:
+        return None
+    text = text.replace("\r\n", "\n")
+    if "\r" in text:
+        return None
+    lines = pl.DataFrame({"line": text.split("\n")}).with_row_index("n", offset=1)
+    lines = lines.filter(~pl.col("line").str.contains(_BLANK_CELLS))
+    head = [(int(n), line.split(",")) for n, line in lines.head(MAX_HEADER_SCAN_ROWS).iter_rows()]
+    start = _find_header(head, contract)
+    mapped, unknown = _map_headers(head[start][1], contract)
+    width = len(mapped)
+    body = lines.slice(start + 1)
+    rest = pl.col("line").str.replace(r"^[,\s]+", "")
+    footer = pl.any_horizontal([rest.str.starts_with(p) for p in FOOTER_PREFIXES])
+    cut = body.select(footer.arg_true().first()).item()
+    if cut is not None:
+        body = body.head(cut)
+    cells = pl.col("line").str.split(",")
+    n_cells = pl.col("line").str.count_matches(",") + 1
+    blank_extra = cells.list.slice(width).list.join("").str.replace_all(r"\s", "") == ""
+    body = body.with_columns(bad=(n_cells != width) & ~((n_cells > width) & blank_extra))
+    frame = body.select(
+        [cells.list.get(i, null_on_oob=True).alias(m) for i, m in enumerate(mapped) if m]
+        + [pl.col("n").cast(pl.Int64).alias(ROW_NUMBER)]
+    )
+    bad_width = body.filter("bad")["n"].cast(pl.Int64).to_list()
+    return frame, unknown, bad_width
 
 
 def _xlsx_rows(data: bytes) -> list[tuple[int, list]]:
@@ -170,6 +210,62 @@ def _jsonl_rows(data: bytes, contract: Contract) -> tuple[list[dict], list[int],
     return records, line_numbers, bad, unknown, encoding
 
 
+_LINE_BREAKS = re.compile(r"[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]|\n\s*\n|^\s*\n")
+
+
+def _json_text(column: pl.Series) -> pl.Series | None:
+    """A JSON column as the text :func:`_cell_text` gives its values; None for nested values."""
+    dtype = column.dtype
+    if dtype == pl.String:
+        return column
+    if dtype == pl.Null:
+        return column.cast(pl.String)
+    if dtype == pl.Boolean:
+        return pl.select(pl.when(column).then(pl.lit("True")).otherwise(pl.lit("False"))).to_series()
+    if dtype.is_integer():
+        return column.cast(pl.String)
+    if dtype.is_float():
+        whole = column.is_finite() & (column == column.round(0)) & (column.abs() < 2**53)
+        return pl.select(
+            pl.when(whole).then(column.cast(pl.Int64, strict=False).cast(pl.String)).otherwise(column.cast(pl.String))
+        ).to_series()
+    return None
+
+
+def _jsonl_frame_fast(data: bytes, contract: Contract) -> tuple[pl.DataFrame, list[str], str] | None:
+    """JSON Lines read by polars when every line is a flat JSON object (no blank lines, no nested
+    values, no two keys naming one column): same frame as the line-by-line path. ``None`` otherwise."""
+    encoding = detect_encoding(data)
+    text = data.decode(encoding).replace("\r\n", "\n").rstrip("\n")
+    if _LINE_BREAKS.search(text):
+        return None
+    lines = pl.Series(text.split("\n")).str.strip_chars()
+    if not (lines.str.starts_with("{") & lines.str.ends_with("}")).all():
+        return None
+    try:
+        raw = pl.read_ndjson(io.BytesIO(text.encode("utf-8")), infer_schema_length=None)
+    except Exception:  # noqa: BLE001 — anything polars can't read goes the line-by-line way
+        return None
+    if raw.height != len(lines):
+        return None
+    known = contract.header_map()
+    columns: dict[str, pl.Series] = {}
+    unknown: list[str] = []
+    for key in raw.columns:
+        name = known.get(normalize_header(key))
+        if name is None:
+            if key.strip() and key.strip()[:64] not in unknown:
+                unknown.append(key.strip()[:64])
+            continue
+        values = _json_text(raw[key])
+        if values is None or name in columns:
+            return None
+        columns[name] = values.alias(name)
+    names = [f.name for f in contract.fields if f.name in columns]
+    frame = pl.DataFrame([columns[m] for m in names], schema={m: pl.String for m in names})
+    return frame.with_columns(pl.Series(ROW_NUMBER, range(1, raw.height + 1), dtype=pl.Int64)), unknown, encoding
+
+
 def _find_header(rows: list[tuple[int, list]], contract: Contract) -> int:
     known = contract.header_map()
     for idx, (_, cells) in enumerate(rows[:MAX_HEADER_SCAN_ROWS]):
@@ -204,6 +300,9 @@ def read_records(data: bytes, filename: str, contract: Contract) -> tuple[pl.Dat
     if not data.strip():
         raise UnreadableFile("文件为空 / empty file")
     if lower.endswith(".jsonl") or lower.endswith(".ndjson") or lower.endswith(".json"):
+        fast = _jsonl_frame_fast(data, contract)
+        if fast is not None:
+            return fast[0], fast[2], "jsonl", fast[1], []
         records, line_numbers, bad, unknown, encoding = _jsonl_rows(data, contract)
         names = [f.name for f in contract.fields if any(f.name in r for r in records)]
         frame = pl.DataFrame(
@@ -214,7 +313,11 @@ def read_records(data: bytes, filename: str, contract: Contract) -> tuple[pl.Dat
     if lower.endswith(".xlsx"):
         rows, encoding, fmt = _xlsx_rows(data), "xlsx", "xlsx"
     elif lower.endswith((".csv", ".txt")):
-        (rows, encoding), fmt = _csv_rows(data), "csv"
+        text, encoding = _csv_text(data)
+        fast = _csv_frame_fast(text, contract)
+        if fast is not None:
+            return fast[0], encoding, "csv", fast[1], fast[2]
+        rows, fmt = _csv_rows(text), "csv"
     else:
         raise UnreadableFile("不支持的文件格式（仅 CSV、XLSX、JSONL） / unsupported file type")
     rows = [(n, cells) for n, cells in rows if not _is_blank(cells)]
@@ -241,7 +344,7 @@ def read_records(data: bytes, filename: str, contract: Contract) -> tuple[pl.Dat
 
 
 def _nfkc(expr: pl.Expr) -> pl.Expr:
-    return expr.map_elements(lambda s: unicodedata.normalize("NFKC", s), return_dtype=pl.String)
+    return expr.str.normalize("NFKC")
 
 
 def _missing_to_null(expr: pl.Expr) -> pl.Expr:
@@ -322,6 +425,13 @@ def _normalise_identifier(expr: pl.Expr) -> pl.Expr:
     return expr.map_elements(pii.normalize_resident_id, return_dtype=pl.String)
 
 
+def _on_distinct(column: pl.Series, fn) -> pl.Series:
+    """``fn`` applied to each distinct value once (machine feeds repeat timestamps across rows)."""
+    lookup = pl.DataFrame({"v": column.unique().drop_nulls()}).with_columns(out=fn(pl.col("v")))
+    joined = column.to_frame("v").join(lookup, on="v", how="left", maintain_order="left")
+    return joined["out"].alias(column.name)
+
+
 def type_frame(raw: pl.DataFrame, contract: Contract) -> tuple[pl.DataFrame, dict[str, list[int]]]:
     """Normalise and type every contract column; unparseable values become type failures."""
     cleaned, typed, failures = [], [], {}
@@ -334,7 +444,7 @@ def type_frame(raw: pl.DataFrame, contract: Contract) -> tuple[pl.DataFrame, dic
     for f in contract.fields:
         col = pl.col(f.name)
         if f.logical_type in ("date", "timestamp"):
-            typed.append(_parse_temporal(col, f.logical_type).alias(f.name))
+            typed.append(_on_distinct(frame[f.name], lambda e, t=f.logical_type: _parse_temporal(e, t)))
         elif f.logical_type in ("integer", "number"):
             typed.append(_parse_number(col, f.logical_type).alias(f.name))
         elif f.format == "phone":
