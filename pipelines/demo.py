@@ -144,7 +144,8 @@ def _print_summary(submitted: dict[str, str], ingest) -> None:
     for key, path in publish.published_files().items():
         con = duckdb.connect(str(path), read_only=True)
         _say(f"  {key} — {path.relative_to(settings.state_dir())}")
-        for (name,) in con.execute("SELECT table_name FROM information_schema.tables ORDER BY 1").fetchall():
+        for (name,) in con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+                                    "ORDER BY 1").fetchall():
             n = con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
             _say(f"    {name:<40} {n:>9} rows")
         con.close()

@@ -18,7 +18,8 @@ import json
 import re
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
@@ -200,9 +201,142 @@ def _raw_records(raw: pl.DataFrame, rows: list[int]) -> list[str]:
     return [json.dumps(r, ensure_ascii=False, default=str) for r in subset.drop(parsing.ROW_NUMBER).to_dicts()]
 
 
+@dataclass
+class _Landing:
+    """A readable file of the batch: its rows wait for the batch's one commit per table."""
+
+    obj: LandingObject
+    receipt: Receipt
+    contract: Contract
+    business_date: date
+    filename: str
+    data: bytes
+    parsed: parsing.ParsedFile
+    frame: pl.DataFrame  # typed rows, last row per key
+    superseded: int
+    failures: dict[str, list[int]] = field(default_factory=dict)
+    descriptions: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _Batch:
+    """What one batch has decided: files to land, registry rows and receipts still to write."""
+
+    run_id: str
+    registry: pl.DataFrame
+    landing: list[_Landing] = field(default_factory=list)
+    registry_rows: list[dict] = field(default_factory=list)
+    receipts: list[Receipt] = field(default_factory=list)
+
+    def register(self, receipt: Receipt, obj: LandingObject, contract: Contract, business_date: date) -> None:
+        """Record the processed file once per (key, ETag, status): a rerun after a crash adds nothing."""
+        known = self.registry.filter(
+            (pl.col("source_key") == obj.key) & (pl.col("source_etag") == receipt.etag)
+            & (pl.col("status") == receipt.status)
+        )
+        if known.height:
+            return
+        now = datetime.now(UTC)
+        self.registry_rows.append({
+            "source_key": obj.key,
+            "source_etag": receipt.etag,
+            "file_sha256": receipt.file_sha256,
+            "bureau": contract.bureau,
+            "dataset": contract.dataset,
+            "business_date": business_date,
+            "status": receipt.status,
+            "rows_received": receipt.rows_received,
+            "rows_accepted": receipt.rows_accepted,
+            "rows_quarantined": receipt.rows_quarantined,
+            "rows_superseded": receipt.rows_superseded,
+            "raw_table_version": receipt.raw_table_version,
+            "contract_version": contract.version,
+            "uploaded_at": obj.last_modified or now,
+            "processed_at": now,
+            "run_id": receipt.run_id,
+            "receipt_key": receipt_key_for(obj.key),
+            "reason": receipt.reason,
+        })
+
+    def finish(self, receipt: Receipt, obj: LandingObject, contract: Contract, business_date: date) -> Receipt:
+        self.register(receipt, obj, contract, business_date)
+        self.receipts.append(receipt)
+        return receipt
+
+
+@dataclass
+class BatchResult:
+    receipts: list[Receipt] = field(default_factory=list)
+    errors: dict[str, Exception] = field(default_factory=dict)  # object key → infrastructure failure
+
+
+IO_THREADS = 8
+
+
 def process(obj: LandingObject, run_id: str, data: bytes | None = None) -> Receipt:
     """Ingest one landing object and return its receipt (also written to the receipts bucket)."""
-    receipt = Receipt(object_key=obj.key, status="rejected", etag=obj.etag, run_id=run_id)
+    result = process_batch([obj], run_id, {obj.key: data} if data is not None else None)
+    if obj.key in result.errors:
+        raise result.errors[obj.key]
+    return result.receipts[0]
+
+
+def process_batch(objs: list[LandingObject], run_id: str, data: dict[str, bytes] | None = None,
+                  log: Callable[[str], None] | None = None) -> BatchResult:
+    """Ingest landing objects together: each file is read, checked and validated on its own
+    (its receipt is its own), but a batch lands with one Delta commit per table, one registry
+    commit and one ledger listing, which is what makes many small files cheap."""
+    result = BatchResult()
+    chunk: list[LandingObject] = []
+    for obj in objs:  # a key twice in one batch: the later version goes in a later commit
+        if any(o.key == obj.key for o in chunk):
+            _process_chunk(chunk, run_id, data or {}, result, log)
+            chunk = []
+        chunk.append(obj)
+    if chunk:
+        _process_chunk(chunk, run_id, data or {}, result, log)
+    return result
+
+
+def _process_chunk(objs: list[LandingObject], run_id: str, data: dict[str, bytes], result: BatchResult,
+                   log: Callable[[str], None] | None) -> None:
+    with stage("registry"):
+        batch = _Batch(run_id=run_id, registry=lake.registry())
+    final: dict[str, Receipt] = {}
+    for n, obj in enumerate(objs, start=1):
+        try:
+            receipt = _prepare(obj, data.get(obj.key), batch)
+        except Exception as exc:  # noqa: BLE001 — an infrastructure failure: the run fails and is retried
+            result.errors[obj.key] = exc
+            continue
+        if receipt is not None:
+            final[obj.key] = receipt
+        if log:
+            got = receipt or batch.landing[-1].receipt
+            log(f"[{n}/{len(objs)}] {obj.key}: {got.status if receipt else 'read'}, {got.rows_received} rows")
+    try:
+        _land(batch)
+    except Exception as exc:  # noqa: BLE001 — nothing of the batch is registered: all of it is retried
+        for item in batch.landing:
+            result.errors[item.obj.key] = exc
+        for receipt in batch.receipts:
+            result.errors[receipt.object_key] = exc
+        return
+    if log and batch.landing:
+        versions = sorted({i.receipt.raw_table_version for i in batch.landing})
+        log(f"landed {len(batch.landing)} file(s), {sum(i.receipt.rows_accepted for i in batch.landing)} rows, "
+            f"raw table version(s) {versions}")
+    for item in batch.landing:
+        final[item.obj.key] = item.receipt
+    for receipt in batch.receipts:
+        final.setdefault(receipt.object_key, receipt)
+    result.receipts += [final[o.key] for o in objs if o.key in final]
+
+
+def _prepare(obj: LandingObject, data: bytes | None, batch: _Batch) -> Receipt | None:
+    """Checks of one object up to validation. Returns its receipt when the file is settled here
+    (rejected, duplicate, rerun); None when it joins ``batch.landing``."""
+    receipt = Receipt(object_key=obj.key, status="rejected", etag=obj.etag, run_id=batch.run_id)
     try:
         bureau, dataset, business_date, filename = parse_key(obj.key)
     except InvalidKey as exc:
@@ -219,14 +353,15 @@ def process(obj: LandingObject, run_id: str, data: bytes | None = None) -> Recei
 
     if data is None:
         try:
-            got = s3.client("pipeline").get_object(Bucket=settings.buckets().landing, Key=obj.key)
+            with stage("download"):
+                got = s3.client("pipeline").get_object(Bucket=settings.buckets().landing, Key=obj.key)
+                data = got["Body"].read()
         except ClientError as exc:
             if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
                 receipt.reason = "对象已被删除，未处理 / object was deleted before it could be read"
                 write_receipt(receipt)
                 return receipt
             raise
-        data = got["Body"].read()
         receipt.etag = got["ETag"].strip('"')
         if obj.last_modified is None:
             obj = LandingObject(obj.key, receipt.etag, obj.size, got["LastModified"])
@@ -234,7 +369,7 @@ def process(obj: LandingObject, run_id: str, data: bytes | None = None) -> Recei
     receipt.file_sha256 = sha
     crash_point("after_download")
 
-    registry = lake.registry()
+    registry = batch.registry
     same = registry.filter((pl.col("source_key") == obj.key) & (pl.col("file_sha256") == sha))
     if same.height:
         # A rerun of a file already registered: its rows are in place; re-issue its receipt.
@@ -246,13 +381,13 @@ def process(obj: LandingObject, run_id: str, data: bytes | None = None) -> Recei
     other = registry.filter(
         (pl.col("file_sha256") == sha) & (pl.col("source_key") != obj.key) & (pl.col("status") == "accepted")
     )
-    if other.height:
+    first = other["source_key"][0] if other.height else next(
+        (i.obj.key for i in batch.landing if i.receipt.file_sha256 == sha), None)
+    if first is not None:
         receipt.status = "duplicate"
-        receipt.duplicate_of = other["source_key"][0]
-        receipt.reason = f"与已接收文件内容完全相同，未重复入库 / identical to {other['source_key'][0]}"
-        _register(receipt, obj, contract, business_date)
-        write_receipt(receipt)
-        return receipt
+        receipt.duplicate_of = first
+        receipt.reason = f"与已接收文件内容完全相同，未重复入库 / identical to {first}"
+        return batch.finish(receipt, obj, contract, business_date)
     earlier = registry.filter(
         (pl.col("source_key") == obj.key) & (pl.col("status") == "accepted") & (pl.col("file_sha256") != sha)
     )
@@ -264,98 +399,155 @@ def process(obj: LandingObject, run_id: str, data: bytes | None = None) -> Recei
             parsed = parsing.parse_file(data, filename, contract)
     except parsing.UnreadableFile as exc:
         receipt.reason = str(exc)
-        _register(receipt, obj, contract, business_date)
-        write_receipt(receipt)
-        return receipt
+        return batch.finish(receipt, obj, contract, business_date)
     receipt.file_format, receipt.encoding = parsed.file_format, parsed.encoding
     receipt.unknown_columns = parsed.unknown_columns
     receipt.missing_optional_columns = parsed.missing_optional_columns
     receipt.rows_received = parsed.rows_received
-
     frame, superseded = _dedupe_last_row_wins(parsed.frame, contract.primary_key)
-    with stage("validate"):
-        results = validation.validate(frame.to_pandas(), validation.load_suite(contract))
-    failures: dict[str, list[int]] = dict(parsed.type_failures)
-    descriptions = {r.rule_id: r.description for r in results}
+    batch.landing.append(_Landing(obj, receipt, contract, business_date, filename, data, parsed, frame, superseded))
+    return None
+
+
+ROW_BITS = 32  # a batch validates its files as one frame: row id = file index << 32 | row number
+
+
+def _validate(items: list[_Landing]) -> None:
+    """Run the dataset's GX suite once over the rows of all ``items`` (same contract)."""
+    contract = items[0].contract
+    combined = pl.concat([i.frame.with_columns(pl.col(parsing.ROW_NUMBER) + (n << ROW_BITS))
+                          for n, i in enumerate(items)])
+    results = validation.validate(combined.to_pandas(), validation.load_suite(contract))
+    for item in items:
+        item.failures = dict(item.parsed.type_failures)
+        item.descriptions = {r.rule_id: r.description for r in results}
     for r in results:
         if r.unexpected_count != len(r.row_numbers):  # GX is the validator of record: counts must agree
             raise RuntimeError(f"{r.rule_id}: GX counted {r.unexpected_count} rows but listed {len(r.row_numbers)}")
-        if r.row_numbers:
-            failures.setdefault(r.rule_id, []).extend(r.row_numbers)
+        for row_id in r.row_numbers:
+            items[row_id >> ROW_BITS].failures.setdefault(r.rule_id, []).append(row_id & ((1 << ROW_BITS) - 1))
+
+
+def _tables(item: _Landing, run_id: str) -> tuple[pa.Table, pa.Table, dict[int, list[str]]]:
+    """The raw-zone rows and quarantine rows of one validated file, and the rules each bad row broke."""
+    obj, receipt, contract = item.obj, item.receipt, item.contract
     by_row: dict[int, list[str]] = {}
-    for rule, rows in failures.items():
+    for rule, rows in item.failures.items():
         for n in rows:
             by_row.setdefault(n, []).append(rule)
     bad_rows = sorted(by_row)
-    accepted = frame.filter(~pl.col(parsing.ROW_NUMBER).is_in(bad_rows))
-
+    accepted = item.frame.filter(~pl.col(parsing.ROW_NUMBER).is_in(bad_rows))
     now = datetime.now(UTC)
-    uploaded = obj.last_modified or now
     lineage = {
         "_source_key": obj.key,
         "_source_etag": receipt.etag,
-        "_file_sha256": sha,
-        "_business_date": business_date,
-        "_uploaded_at": uploaded,
+        "_file_sha256": receipt.file_sha256,
+        "_business_date": item.business_date,
+        "_uploaded_at": obj.last_modified or now,
         "_ingested_at": now,
         "_run_id": run_id,
         "_contract_version": contract.version,
     }
     raw_table = accepted.with_columns([pl.lit(v).alias(k) for k, v in lineage.items()]).to_arrow()
     raw_table = raw_table.select(lake.raw_schema(contract).names).cast(lake.raw_schema(contract))
+    n_bad = len(bad_rows)
     quarantine = pa.table(
         {
-            "_source_key": [obj.key] * len(bad_rows),
-            "_source_etag": [receipt.etag] * len(bad_rows),
-            "_file_sha256": [sha] * len(bad_rows),
+            "_source_key": [obj.key] * n_bad,
+            "_source_etag": [receipt.etag] * n_bad,
+            "_file_sha256": [receipt.file_sha256] * n_bad,
             "_row_number": bad_rows,
-            "_business_date": [business_date] * len(bad_rows),
+            "_business_date": [item.business_date] * n_bad,
             "rule_ids": [sorted(by_row[n]) for n in bad_rows],
-            "raw_record": _raw_records(parsed.raw, bad_rows),
-            "_ingested_at": [now] * len(bad_rows),
-            "_run_id": [run_id] * len(bad_rows),
+            "raw_record": _raw_records(item.parsed.raw, bad_rows),
+            "_ingested_at": [now] * n_bad,
+            "_run_id": [run_id] * n_bad,
         },
         schema=lake.QUARANTINE_SCHEMA,
     )
-
-    crash_point("before_archive")
-    archive_key = _archive(contract, business_date, filename, sha, data)
-    crash_point("before_raw_commit")
-    meta = {"shuzhong.source_key": obj.key, "shuzhong.file_sha256": sha, "shuzhong.run_id": run_id}
-    with stage("delta_write"):
-        receipt.raw_table_version = lake.replace_source_rows(lake.raw_uri(contract), raw_table, obj.key, meta)
-    crash_point("after_raw_commit")
-    with stage("delta_write"):
-        lake.replace_source_rows(lake.quarantine_uri(contract), quarantine, obj.key, meta)
-
-    receipt.status = "accepted"
     receipt.rows_accepted = accepted.height
-    receipt.rows_quarantined = len(bad_rows)
-    receipt.rows_superseded = superseded
+    receipt.rows_quarantined = n_bad
+    receipt.rows_superseded = item.superseded
     receipt.rule_counts = {
-        rule: {"count": len(rows), "description": descriptions.get(rule, _type_description(rule, contract))}
-        for rule, rows in sorted(failures.items())
+        rule: {"count": len(rows), "description": item.descriptions.get(rule, _type_description(rule, contract))}
+        for rule, rows in sorted(item.failures.items())
     }
     receipt.failures = [{"row_number": n, "rules": sorted(by_row[n])} for n in bad_rows[:MAX_LISTED_FAILURES]]
-    receipt.failures_truncated = len(bad_rows) > MAX_LISTED_FAILURES
+    receipt.failures_truncated = n_bad > MAX_LISTED_FAILURES
+    return raw_table, quarantine, by_row
+
+
+def _land(batch: _Batch) -> None:
+    """Validate, archive, commit (one Delta commit per table), ledger, registry, receipts."""
+    if not batch.landing:
+        if batch.registry_rows:
+            with stage("registry"):
+                lake.append(lake.registry_uri(), pa.Table.from_pylist(batch.registry_rows, schema=lake.REGISTRY_SCHEMA))
+        with stage("receipts"), ThreadPoolExecutor(IO_THREADS) as pool:
+            list(pool.map(write_receipt, batch.receipts))
+        return
+    groups: dict[str, list[_Landing]] = defaultdict(list)
+    for item in batch.landing:
+        groups[item.contract.key].append(item)
+    raw_tables: dict[str, list[pa.Table]] = defaultdict(list)
+    quarantine_tables: dict[str, list[pa.Table]] = defaultdict(list)
+    for key, items in groups.items():
+        with stage("validate"):
+            _validate(items)
+        with stage("tables"):
+            for item in items:
+                raw_table, quarantine, _ = _tables(item, batch.run_id)
+                raw_tables[key].append(raw_table)
+                quarantine_tables[key].append(quarantine)
+
+    crash_point("before_archive")
+    with stage("archive"), ThreadPoolExecutor(IO_THREADS) as pool:
+        archive_keys = list(pool.map(
+            lambda i: _archive(i.contract, i.business_date, i.filename, i.receipt.file_sha256, i.data), batch.landing))
+    crash_point("before_raw_commit")
+    for key, items in groups.items():
+        contract = items[0].contract
+        keys = [i.obj.key for i in items]
+        meta = {"shuzhong.source_keys": json.dumps(keys, ensure_ascii=False), "shuzhong.run_id": batch.run_id}
+        with stage("delta_write"):
+            version = lake.replace_source_rows(lake.raw_uri(contract), pa.concat_tables(raw_tables[key]), keys, meta)
+        for item in items:
+            item.receipt.raw_table_version = version
+    crash_point("after_raw_commit")
+    for key, items in groups.items():
+        contract = items[0].contract
+        keys = [i.obj.key for i in items]
+        meta = {"shuzhong.source_keys": json.dumps(keys, ensure_ascii=False), "shuzhong.run_id": batch.run_id}
+        with stage("delta_write"):
+            lake.replace_source_rows(lake.quarantine_uri(contract), pa.concat_tables(quarantine_tables[key]), keys,
+                                     meta)
+
+    for item in batch.landing:
+        item.receipt.status = "accepted"
     crash_point("before_ledger")
-    entry = ledger.append(
-        "file",
-        {
-            "source_key": obj.key, "etag": receipt.etag, "file_sha256": sha, "archive_key": archive_key,
-            "table": lake.raw_uri(contract), "delta_version": receipt.raw_table_version,
-            "business_date": str(business_date), "contract_version": contract.version,
-            "rows_received": receipt.rows_received, "rows_accepted": receipt.rows_accepted,
-            "rows_quarantined": receipt.rows_quarantined, "rows_superseded": receipt.rows_superseded,
-        },
-        dedupe_key=f"file:{obj.key}:{sha}",
-    )
-    receipt.ledger_seq = entry["seq"]
+    with stage("ledger"):
+        entries = ledger.append_many([
+            ("file", {
+                "source_key": i.obj.key, "etag": i.receipt.etag, "file_sha256": i.receipt.file_sha256,
+                "archive_key": archive_key, "table": lake.raw_uri(i.contract),
+                "delta_version": i.receipt.raw_table_version, "business_date": str(i.business_date),
+                "contract_version": i.contract.version, "rows_received": i.receipt.rows_received,
+                "rows_accepted": i.receipt.rows_accepted, "rows_quarantined": i.receipt.rows_quarantined,
+                "rows_superseded": i.receipt.rows_superseded,
+            }, f"file:{i.obj.key}:{i.receipt.file_sha256}")
+            for i, archive_key in zip(batch.landing, archive_keys, strict=True)
+        ])
+    for item, entry in zip(batch.landing, entries, strict=True):
+        item.receipt.ledger_seq = entry["seq"]
     crash_point("before_registry")
-    _register(receipt, obj, contract, business_date)
+    with stage("registry"):
+        for item in batch.landing:
+            batch.finish(item.receipt, item.obj, item.contract, item.business_date)
+        if batch.registry_rows:
+            lake.append(lake.registry_uri(), pa.Table.from_pylist(batch.registry_rows, schema=lake.REGISTRY_SCHEMA))
     crash_point("before_receipt")
-    write_receipt(receipt)
-    return receipt
+    with stage("receipts"), ThreadPoolExecutor(IO_THREADS) as pool:
+        list(pool.map(write_receipt, batch.receipts))
 
 
 def _type_description(rule: str, contract: Contract) -> str:
@@ -372,38 +564,6 @@ def _type_description(rule: str, contract: Contract) -> str:
         kind_zh = {"integer": "整数", "number": "数值", "date": "日期", "timestamp": "时间"}.get(f.logical_type)
         return f"{f.business_name}({f.name}) 无法解析为{kind_zh}"
     return rule
-
-
-def _register(receipt: Receipt, obj: LandingObject, contract: Contract, business_date: date) -> None:
-    """Record the processed file once per (key, ETag, status): a rerun after a crash adds nothing."""
-    known = lake.registry().filter(
-        (pl.col("source_key") == obj.key) & (pl.col("source_etag") == receipt.etag)
-        & (pl.col("status") == receipt.status)
-    )
-    if known.height:
-        return
-    now = datetime.now(UTC)
-    row = {
-        "source_key": obj.key,
-        "source_etag": receipt.etag,
-        "file_sha256": receipt.file_sha256,
-        "bureau": contract.bureau,
-        "dataset": contract.dataset,
-        "business_date": business_date,
-        "status": receipt.status,
-        "rows_received": receipt.rows_received,
-        "rows_accepted": receipt.rows_accepted,
-        "rows_quarantined": receipt.rows_quarantined,
-        "rows_superseded": receipt.rows_superseded,
-        "raw_table_version": receipt.raw_table_version,
-        "contract_version": contract.version,
-        "uploaded_at": obj.last_modified or now,
-        "processed_at": now,
-        "run_id": receipt.run_id,
-        "receipt_key": receipt_key_for(obj.key),
-        "reason": receipt.reason,
-    }
-    lake.append(lake.registry_uri(), pa.Table.from_pylist([row], schema=lake.REGISTRY_SCHEMA))
 
 
 def object_name(key: str) -> str:

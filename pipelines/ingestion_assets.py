@@ -82,30 +82,28 @@ def build_ingest_asset(contract: Contract) -> AssetsDefinition:
         tags={"bureau": contract.bureau},
     )
     def _ingest(context, config: IngestConfig):
-        receipts: list[ingest.Receipt] = []
-        errors: list[str] = []
         stages_before = dict(ingest.STAGE_SECONDS)
-        for n, ref in enumerate(config.objects, start=1):
-            obj = ingest.LandingObject(
+        objects = [
+            ingest.LandingObject(
                 key=ref.key,
                 etag=ref.etag,
                 size=ref.size,
                 last_modified=datetime.fromisoformat(ref.last_modified) if ref.last_modified else None,
             )
-            context.log.info(f"[{n}/{len(config.objects)}] ingesting {ref.key}")
-            try:
-                receipt = ingest.process(obj, context.run_id)
-            except Exception as exc:  # an infrastructure failure: keep going, fail the run for retry
-                context.log.error(f"{ref.key}: {type(exc).__name__}: {exc}")
-                errors.append(ref.key)
-                continue
+            for ref in config.objects
+        ]
+        context.log.info(f"ingesting {len(objects)} object(s) as one batch")
+        result = ingest.process_batch(objects, context.run_id, log=context.log.info)
+        for receipt in result.receipts:
             context.log.info(
-                f"{ref.key}: {receipt.status}, received {receipt.rows_received}, accepted {receipt.rows_accepted},"
-                f" quarantined {receipt.rows_quarantined}, superseded {receipt.rows_superseded}"
+                f"{receipt.object_key}: {receipt.status}, received {receipt.rows_received}, accepted "
+                f"{receipt.rows_accepted}, quarantined {receipt.rows_quarantined}, superseded {receipt.rows_superseded}"
             )
-            receipts.append(receipt)
-        if errors:
-            raise Failure(f"{len(errors)} object(s) failed and will be retried: {errors[:5]}")
+        for key, exc in result.errors.items():
+            context.log.error(f"{key}: {type(exc).__name__}: {exc}")
+        if result.errors:
+            raise Failure(f"{len(result.errors)} object(s) failed and will be retried: {list(result.errors)[:5]}")
+        receipts = result.receipts
         stage_seconds = {k: round(v - stages_before.get(k, 0.0), 3) for k, v in ingest.STAGE_SECONDS.items()}
         metadata = {**_metadata(contract, receipts), "stage_seconds": MetadataValue.json(stage_seconds)}
         return MaterializeResult(metadata=metadata, check_results=_checks(rules, receipts))

@@ -172,9 +172,11 @@ def _log_entry(uri: str, version: int) -> str:
     return (Path(uri) / name).read_text()
 
 
-def replace_source_rows(uri: str, table: pa.Table, source_key: str, metadata: dict[str, str]) -> int:
-    """Replace exactly the rows an object key contributed, in one commit; returns its version."""
-    return _commit(uri, table, metadata, mode="overwrite", predicate=f"_source_key = {sql_literal(source_key)}")
+def replace_source_rows(uri: str, table: pa.Table, source_keys: str | list[str], metadata: dict[str, str]) -> int:
+    """Replace exactly the rows some object keys contributed, in one commit; returns its version."""
+    keys = [source_keys] if isinstance(source_keys, str) else source_keys
+    predicate = f"_source_key IN ({', '.join(sql_literal(k) for k in keys)})"
+    return _commit(uri, table, metadata, mode="overwrite", predicate=predicate)
 
 
 def append(uri: str, table: pa.Table, metadata: dict[str, str] | None = None) -> int:

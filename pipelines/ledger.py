@@ -91,37 +91,56 @@ def head() -> Head | None:
 
 def append(kind: str, payload: dict, dedupe_key: str | None = None, attempts: int = 50) -> dict:
     """Append an entry (once per ``dedupe_key``) and return it."""
+    return append_many([(kind, payload, dedupe_key)], attempts)[0]
+
+
+def append_many(items: list[tuple[str, dict, str | None]], attempts: int = 50) -> list[dict]:
+    """Append entries ``(kind, payload, dedupe_key)`` in order, each once per dedupe key; the
+    ledger is listed once for the lot (again only after losing a race for a sequence number)."""
+    if not items:
+        return []
     bucket, prefix = _location()
     client = s3.client("pipeline")
+    cache = _CACHE.setdefault(f"{bucket}/{prefix}", {})
+    out: list[dict] = []
     with _LOCK:
-        for attempt in range(attempts):
-            entries = read_entries()
-            if dedupe_key:
-                for e in reversed(entries):
-                    if e.get("dedupe_key") == dedupe_key:
-                        return e
-            prev = entries[-1] if entries else None
-            entry = {
-                "seq": prev["seq"] + 1 if prev else 0,
-                "kind": kind,
-                "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
-                "dedupe_key": dedupe_key,
-                "payload": payload,
-                "prev_hash": prev["hash"] if prev else GENESIS,
-            }
-            entry["hash"] = entry_hash(entry)
-            try:
-                client.put_object(
-                    Bucket=bucket, Key=_key(prefix, entry["seq"]), IfNoneMatch="*",
-                    Body=json.dumps(entry, ensure_ascii=False, sort_keys=True).encode(),
-                    ContentType="application/json",
-                )
-                return entry
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] not in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
-                    raise
-                time.sleep(0.05 * (attempt + 1))  # another writer took this seq: re-read and retry
-        raise RuntimeError("could not append to the ledger: too much contention")
+        entries = read_entries()
+        for kind, payload, dedupe_key in items:
+            for attempt in range(attempts):
+                known = next((e for e in reversed(entries) if dedupe_key and e.get("dedupe_key") == dedupe_key), None)
+                if known is not None:
+                    out.append(known)
+                    break
+                prev = entries[-1] if entries else None
+                entry = {
+                    "seq": prev["seq"] + 1 if prev else 0,
+                    "kind": kind,
+                    "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                    "dedupe_key": dedupe_key,
+                    "payload": payload,
+                    "prev_hash": prev["hash"] if prev else GENESIS,
+                }
+                entry["hash"] = entry_hash(entry)
+                key = _key(prefix, entry["seq"])
+                try:
+                    client.put_object(
+                        Bucket=bucket, Key=key, IfNoneMatch="*",
+                        Body=json.dumps(entry, ensure_ascii=False, sort_keys=True).encode(),
+                        ContentType="application/json",
+                    )
+                except ClientError as exc:
+                    if exc.response["Error"]["Code"] not in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+                        raise
+                    time.sleep(0.05 * (attempt + 1))  # another writer took this seq: re-read and retry
+                    entries = read_entries()
+                    continue
+                cache[entry["seq"]] = {**entry, "_object_key": key}
+                entries.append(cache[entry["seq"]])
+                out.append(entry)
+                break
+            else:
+                raise RuntimeError("could not append to the ledger: too much contention")
+    return out
 
 
 @dataclass

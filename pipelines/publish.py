@@ -37,13 +37,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import duckdb
-import pyarrow as pa
-from deltalake import DeltaTable, write_deltalake
+from deltalake import CommitProperties, DeltaTable, write_deltalake
 
 from pipelines import s3, settings
 from pipelines.faults import crash_point
@@ -277,26 +278,85 @@ def _column_comment(model: dict, column: str) -> str:
     return " ".join(p for p in (text, tag) if p)
 
 
-def _build(tmp: Path, work_db: Path, items: list[tuple[dict, Placement]]) -> dict[str, pa.Table]:
-    tables: dict[str, pa.Table] = {}
-    con = duckdb.connect(str(tmp))
+STATE_SCHEMA = "_meta"
+STATE_TABLE = f"{STATE_SCHEMA}.published_tables"
+
+
+@dataclass
+class BuiltFile:
+    """One published file, built beside its final path: what it holds and what changed."""
+
+    tmp: Path
+    final: Path
+    counts: dict[str, int]
+    fingerprints: dict[str, str]
+    changed: list[str]
+
+
+def _fingerprint(con: duckdb.DuckDBPyConnection, source: str, model: dict, placement: Placement) -> tuple[str, int]:
+    """Content fingerprint of a table as it would be published (columns, comments, rows) and its row count."""
+    cols = ", ".join(_ident(c) for c in placement.columns)
+    n, total = con.execute(f"SELECT count(*), coalesce(sum(hash({cols})::HUGEINT), 0) FROM {source}").fetchone()
+    comments = [_table_comment(model, placement.key)] + [_column_comment(model, c) for c in placement.columns]
+    text = json.dumps([placement.columns, comments, n, str(total)], ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:32], n
+
+
+def _build(tmp: Path, final: Path, work_db: Path, items: list[tuple[dict, Placement]]) -> BuiltFile:
+    """Build ``tmp`` from the previous published file: only tables whose content changed are
+    copied again from the working database (a fact table of millions of rows that one more day
+    did not touch is not rewritten)."""
+    previous: dict[str, tuple[str, int, datetime]] = {}
+    if final.exists():
+        shutil.copyfile(final, tmp)
+        con = duckdb.connect(str(tmp))
+        try:
+            previous = {t: (f, n, at) for t, f, n, at in con.execute(
+                f"SELECT table_name, fingerprint, row_count, published_at FROM {STATE_TABLE}").fetchall()}
+        except duckdb.CatalogException:  # a file from before the publish state: rebuild all of it
+            previous = {}
+    else:
+        con = duckdb.connect(str(tmp))
+    built = BuiltFile(tmp, final, {}, {}, [])
     try:
         con.execute(f"ATTACH {_comment(str(work_db))} AS work (READ_ONLY)")
+        wanted = set()
         for model, placement in items:
             name = _ident(placement.table)
+            wanted.add(placement.table)
+            source = f"work.{_ident(model['schema'])}.{name}"
+            fp, n = _fingerprint(con, source, model, placement)
+            built.counts[placement.table], built.fingerprints[placement.table] = n, fp
+            if previous.get(placement.table, (None,))[0] == fp:
+                continue
+            built.changed.append(placement.table)
             cols = ", ".join(_ident(c) for c in placement.columns)
-            con.execute(f"CREATE TABLE main.{name} AS SELECT {cols} FROM work.{_ident(model['schema'])}.{name}")
+            con.execute(f"DROP TABLE IF EXISTS main.{name}")
+            con.execute(f"CREATE TABLE main.{name} AS SELECT {cols} FROM {source}")
             con.execute(f"COMMENT ON TABLE main.{name} IS {_comment(_table_comment(model, placement.key))}")
             for column in placement.columns:
                 text = _column_comment(model, column)
                 if text:
                     con.execute(f"COMMENT ON COLUMN main.{name}.{_ident(column)} IS {_comment(text)}")
-            tables[placement.table] = con.execute(f"SELECT * FROM main.{name}").to_arrow_table()
+        for (stale,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+                                    "AND schema_name = 'main'").fetchall():
+            if stale not in wanted:
+                con.execute(f"DROP TABLE main.{_ident(stale)}")
         con.execute("DETACH work")
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {STATE_SCHEMA}")
+        con.execute(f"CREATE OR REPLACE TABLE {STATE_TABLE} (table_name VARCHAR, fingerprint VARCHAR, "
+                    "row_count BIGINT, published_at TIMESTAMPTZ)")
+        con.execute(f"COMMENT ON TABLE {STATE_TABLE} IS "
+                    f"{_comment('发布状态：每张表的内容指纹、行数与最近一次更新时间 / when each table last changed')}")
+        now = datetime.now(UTC)
+        con.executemany(f"INSERT INTO {STATE_TABLE} VALUES (?, ?, ?, ?)", [
+            [t, fp, built.counts[t], now if t in built.changed else previous[t][2]]
+            for t, fp in built.fingerprints.items()
+        ])
         con.execute("CHECKPOINT")
     finally:
         con.close()
-    return tables
+    return built
 
 
 def _tmp_path(path: Path) -> Path:
@@ -309,7 +369,13 @@ def _clean_stale_tmp(directory: Path) -> None:
             stale.unlink(missing_ok=True)
 
 
-def publish(manifest_path: Path, work_db: Path | None = None, target: Path | None = None) -> dict[str, int]:
+class Published(dict):
+    """Row counts by published table; ``changed``: the tables whose content was rewritten."""
+
+    changed: list[str]
+
+
+def publish(manifest_path: Path, work_db: Path | None = None, target: Path | None = None) -> Published:
     """Build the published files (main + one per conditional dataset), swap each in
     atomically, write the Delta copies; return row counts by table."""
     work_db = Path(work_db or settings.work_db_path())
@@ -340,23 +406,20 @@ def publish(manifest_path: Path, work_db: Path | None = None, target: Path | Non
         for p in placements(m, actual[m["name"]]):
             files.setdefault(p.key, []).append((m, p))
 
-    counts: dict[str, int] = {}
-    built: dict[str | None, tuple[Path, Path, dict[str, pa.Table]]] = {}
+    counts = Published()
+    built: dict[str | None, BuiltFile] = {}
     for key, items in files.items():
         final = target if key is None else conditional_db_path(key, target)
         final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = _tmp_path(final)
-        tables = _build(tmp, work_db, items)
-        built[key] = (tmp, final, tables)
-        for name, table in tables.items():
-            counts[name] = table.num_rows
+        built[key] = _build(_tmp_path(final), final, work_db, items)
+        counts.update(built[key].counts)
 
     crash_point("before_publish_swap")
-    for tmp, final, _ in built.values():
-        os.replace(tmp, final)
+    for b in built.values():
+        os.replace(b.tmp, b.final)
     crash_point("after_publish_swap")
     # A dataset with no conditional table any more: its file goes (never readable stale data).
-    keep = {final for _, final, _ in built.values()}
+    keep = {b.final for b in built.values()}
     if cond_dir.is_dir():
         for old in cond_dir.glob("*.duckdb"):
             if old not in keep:
@@ -365,7 +428,8 @@ def publish(manifest_path: Path, work_db: Path | None = None, target: Path | Non
             cond_dir.rmdir()
 
     if settings.published_uri().startswith("s3://"):
-        _write_delta({key: tables for key, (_, _, tables) in built.items()})
+        _write_delta(built)
+    counts.changed = sorted({t for b in built.values() for t in b.changed})
     return counts
 
 
@@ -407,26 +471,45 @@ def _subprefixes(client, bucket: str, prefix: str) -> list[str]:
     return out
 
 
-def _write_delta(files: dict[str | None, dict[str, pa.Table]]) -> None:
+FINGERPRINT_KEY = "shuzhong.fingerprint"
+
+
+def _delta_fingerprint(uri: str, opts: dict) -> tuple[str | None, set[str]]:
+    """Fingerprint recorded by the Delta copy's last commit, and its columns (None, {} if none)."""
+    try:
+        table = DeltaTable(uri, storage_options=opts)
+    except Exception:  # noqa: BLE001 - no table there yet
+        return None, set()
+    last = table.history(1)
+    return (last[0].get(FINGERPRINT_KEY) if last else None), {f.name for f in table.schema().fields}
+
+
+def _write_delta(files: dict[str | None, BuiltFile]) -> None:
+    """Delta copies of the published tables: a table is rewritten (streamed from its published
+    file) only when its fingerprint differs from the one its last Delta commit recorded."""
     root = settings.published_uri().rstrip("/")
     bucket, base = _split_uri(root)
     base = f"{base}/" if base else ""
     opts = s3.delta_storage_options()
     client = s3.client("pipeline")
-    wanted = {f"{base}{delta_prefix(key)}/{name}/" for key, tables in files.items() for name in tables}
-    for key, tables in files.items():
-        for name, table in tables.items():
-            uri = f"{root}/{delta_prefix(key)}/{name}"
-            prefix = f"{base}{delta_prefix(key)}/{name}/"
-            try:
-                old = {f.name for f in DeltaTable(uri, storage_options=opts).schema().fields}
-            except Exception:  # noqa: BLE001 - no table there yet
-                old = set()
-            if old - set(table.column_names):
-                # A column left this file (e.g. reclassified conditional): earlier versions
-                # would still hold it, so the table is rewritten from scratch.
-                _delete_prefix(client, bucket, prefix)
-            write_deltalake(uri, table, mode="overwrite", schema_mode="overwrite", storage_options=opts)
+    wanted = {f"{base}{delta_prefix(key)}/{name}/" for key, b in files.items() for name in b.fingerprints}
+    for key, b in files.items():
+        con = duckdb.connect(str(b.final), read_only=True)
+        try:
+            for name, fp in b.fingerprints.items():
+                uri = f"{root}/{delta_prefix(key)}/{name}"
+                recorded, old_columns = _delta_fingerprint(uri, opts)
+                if recorded == fp:
+                    continue
+                reader = con.execute(f"SELECT * FROM main.{_ident(name)}").fetch_record_batch(256_000)
+                if old_columns - set(reader.schema.names):
+                    # A column left this file (e.g. reclassified conditional): earlier versions
+                    # would still hold it, so the table is rewritten from scratch.
+                    _delete_prefix(client, bucket, f"{base}{delta_prefix(key)}/{name}/")
+                write_deltalake(uri, reader, mode="overwrite", schema_mode="overwrite", storage_options=opts,
+                                commit_properties=CommitProperties(custom_metadata={FINGERPRINT_KEY: fp}))
+        finally:
+            con.close()
     # Tables no longer published here (dropped or reclassified) must not stay readable.
     existing = _subprefixes(client, bucket, f"{base}{UNCONDITIONAL}/")
     for cond in _subprefixes(client, bucket, f"{base}{CONDITIONAL_DIR}/"):

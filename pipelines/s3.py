@@ -11,6 +11,7 @@ of an identity (``pipeline``, ``analyst`` or a bureau code). Three flavours:
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -25,12 +26,27 @@ if TYPE_CHECKING:
 DUCKDB_EXTENSIONS = ("httpfs", "delta", "excel", "encodings")
 
 
+_CLIENTS: dict[tuple[str, ...], object] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
 def client(identity: str = "pipeline", *, endpoint: str | None = None):
-    """A boto3 S3 client acting as ``identity`` on the configured endpoint (or ``endpoint``)."""
+    """A boto3 S3 client acting as ``identity`` on the configured endpoint (or ``endpoint``).
+
+    Clients are thread-safe and cost ~30 ms to build, so one is kept per identity, endpoint
+    and keys (a changed setting gets a new client)."""
     creds = settings.credentials(identity)
+    ident = (identity, endpoint or settings.s3_endpoint(), settings.s3_region(), creds.access_key, creds.secret_key)
+    with _CLIENTS_LOCK:
+        if ident not in _CLIENTS:
+            _CLIENTS[ident] = _new_client(creds, ident[1])
+        return _CLIENTS[ident]
+
+
+def _new_client(creds: settings.Credentials, endpoint: str):
     return boto3.client(
         "s3",
-        endpoint_url=endpoint or settings.s3_endpoint(),
+        endpoint_url=endpoint,
         region_name=settings.s3_region(),
         aws_access_key_id=creds.access_key,
         aws_secret_access_key=creds.secret_key,

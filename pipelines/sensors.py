@@ -11,9 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
+from functools import cache
 
 from dagster import (
     AssetKey,
+    AssetSelection,
     DagsterRunStatus,
     DefaultSensorStatus,
     RunRequest,
@@ -31,7 +33,25 @@ from pipelines.ingestion_assets import ingest_job_name, ingest_jobs, raw_asset_k
 
 def max_objects_per_run() -> int:
     """Objects handed to one ingestion run (a run costs seconds of start-up; a batch amortises it)."""
-    return int(settings.get("SHUZHONG_MAX_OBJECTS_PER_RUN", "50"))
+    return int(settings.get("SHUZHONG_MAX_OBJECTS_PER_RUN", "200"))
+
+
+def max_bytes_per_run() -> int:
+    """Bytes of landing objects per ingestion run (bounds a run's memory; one larger object runs alone)."""
+    return int(settings.get("SHUZHONG_MAX_MB_PER_RUN", "64")) * 2**20
+
+
+def batches(objs: list[dict]) -> list[list[dict]]:
+    """Consecutive batches of at most ``max_objects_per_run`` objects and ``max_bytes_per_run`` bytes."""
+    out: list[list[dict]] = []
+    size = 0
+    for o in objs:
+        if not out or len(out[-1]) >= max_objects_per_run() or size + o.get("size", 0) > max_bytes_per_run():
+            out.append([])
+            size = 0
+        out[-1].append(o)
+        size += o.get("size", 0)
+    return out
 
 TRIAGE_JOB = "reject_unroutable_objects"
 TRANSFORM_JOB = "transform_and_publish"
@@ -77,9 +97,7 @@ def plan_runs(objects: list[dict], seen: dict[str, str]) -> tuple[list[RunReques
         by_job[route(o["key"]) or TRIAGE_JOB].append(o)
     requests = []
     for job, objs in sorted(by_job.items()):
-        size = max_objects_per_run()
-        for i in range(0, len(objs), size):
-            batch = objs[i : i + size]
+        for batch in batches(objs):
             ident = hashlib.sha256("\n".join(f"{o['key']}@{o['etag']}" for o in batch).encode()).hexdigest()[:24]
             config = {"objects": batch}
             run_config = (
@@ -123,29 +141,70 @@ def landing_sensor(context: SensorEvaluationContext):
     return SensorResult(run_requests=requests, cursor=json.dumps(new_seen, sort_keys=True))
 
 
+REGISTRY_KEY = AssetKey(["raw", "meta", "files"])  # the file registry: every ingestion changes it
+
+
+@cache
+def project_fingerprint() -> str:
+    """Checksum of the dbt manifest: a changed project (new model, new column) rebuilds everything."""
+    from pipelines.dbt_assets import DBT_PROJECT
+
+    return hashlib.sha256(DBT_PROJECT.manifest_path.read_bytes()).hexdigest()[:16]
+
+
+def transform_selection(asset_graph, changed: list[AssetKey]) -> list[AssetKey]:
+    """The dbt models (and the publish asset) downstream of raw tables with new data and of the
+    file registry: what one transform has to rebuild."""
+    sources = AssetSelection.assets(*changed, REGISTRY_KEY)
+    selected = (sources.downstream() - AssetSelection.assets(*raw_keys(), REGISTRY_KEY)).resolve(asset_graph)
+    return sorted(selected, key=lambda k: k.to_user_string())
+
+
+def _transform_cursor(text: str | None) -> tuple[int, str | None]:
+    if not text:
+        return 0, None
+    try:
+        state = json.loads(text)
+    except json.JSONDecodeError:
+        return 0, None
+    if isinstance(state, int):  # the cursor before incremental transforms: rebuild everything once
+        return state, None
+    return int(state.get("storage_id", 0)), state.get("project")
+
+
 @sensor(
     name="transform_sensor",
     job_name=TRANSFORM_JOB,
     minimum_interval_seconds=10,
     default_status=DefaultSensorStatus.RUNNING,
-    description="After new raw data has landed and no ingestion run is active, runs dbt and publishes once.",
+    description="After new raw data has landed and no ingestion run is active, runs dbt on what it "
+    "changed (downstream models and their tests) and publishes once.",
 )
 def transform_sensor(context: SensorEvaluationContext):
     instance = context.instance
-    latest = 0
+    done, project = _transform_cursor(context.cursor)
+    latest, changed = 0, []
     for contract in all_contracts().values():
         records = instance.fetch_materializations(raw_asset_key(contract), limit=1).records
         if records:
             latest = max(latest, records[0].storage_id)
-    done = int(context.cursor or 0)
+            if records[0].storage_id > done:
+                changed.append(raw_asset_key(contract))
     if latest <= done:
         return SkipReason("no new raw data since the last transform")
     active = instance.get_runs_count(RunsFilter(statuses=ACTIVE, tags={"shuzhong/kind": "ingest"}))
     if active:
         return SkipReason(f"waiting for {active} ingestion run(s) to finish")
+    full = project != project_fingerprint() or context.repository_def is None
+    selection = None if full else transform_selection(context.repository_def.asset_graph, changed)
+    context.log.info("full rebuild (first transform or changed dbt project)" if full else
+                     f"new data in {', '.join(k.to_user_string() for k in changed)}: "
+                     f"{len(selection)} downstream asset(s)")
     return SensorResult(
-        run_requests=[RunRequest(run_key=f"transform-{latest}", tags={"shuzhong/raw_storage_id": str(latest)})],
-        cursor=str(latest),
+        run_requests=[RunRequest(run_key=f"transform-{latest}", asset_selection=selection,
+                                 tags={"shuzhong/raw_storage_id": str(latest),
+                                       "shuzhong/transform": "full" if full else "incremental"})],
+        cursor=json.dumps({"storage_id": latest, "project": project_fingerprint()}),
     )
 
 

@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 from deltalake import DeltaTable, write_deltalake
 
 from pipelines import publish, s3, s3server, settings
+from tests.helpers import query
 
 HOTLINE = "hotline.tickets"
 CASES = "govservice.cases"
@@ -124,7 +125,8 @@ def published(s3_env, tmp_path_factory):
 def tables_of(path: Path) -> set[str]:
     con = duckdb.connect(str(path), read_only=True)
     try:
-        return {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        rows = con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()
+        return {r[0] for r in rows}
     finally:
         con.close()
 
@@ -173,6 +175,12 @@ def test_published_files_split_by_sharing_class(published):
     assert tables_of(files["unconditional"]) == {"dim_t_enterprises", "kpi_t_monthly"}
     assert tables_of(files[HOTLINE]) == {"fct_t_tickets"}
     assert tables_of(files[CASES]) == {"fct_t_cases"}
+    for path in files.values():  # each file says what it holds and when each table last changed
+        with duckdb.connect(str(path), read_only=True) as con:
+            state = con.execute("SELECT table_name, row_count FROM _meta.published_tables").fetchall()
+            assert {t for t, _ in state} == tables_of(path)
+            for table, rows in state:
+                assert rows == con.execute(f'SELECT count(*) FROM main."{table}"').fetchone()[0]
     assert tables_of(files[JOINED]) == {"fct_t_joined"}
     assert tables_of(files[ENTERPRISES]) == {"dim_t_enterprises"}
     # no temporary files left beside them
@@ -197,7 +205,8 @@ def test_table_and_column_comments(published):
     for key, path in publish.published_files(published["target"]).items():
         con = duckdb.connect(str(path), read_only=True)
         try:
-            for table, comment in con.execute("SELECT table_name, comment FROM duckdb_tables()").fetchall():
+            marts = con.execute("SELECT table_name, comment FROM duckdb_tables() WHERE schema_name = 'main'")
+            for table, comment in marts.fetchall():
                 assert comment and "sharing:" in comment, (key, table)
                 assert ("conditional (有条件共享)" in comment) == (key != "unconditional")
             cols = dict(((t, c), (cm or "")) for t, c, cm in con.execute(
@@ -359,3 +368,33 @@ def test_stale_tables_are_removed_on_republish(published, tmp_path):
         assert listed["KeyCount"] == 0
     finally:
         publish.publish(published["manifest"], published["work"], published["target"])
+
+
+def test_republish_rewrites_only_changed_tables(published):
+    """Publishing again rewrites only what changed: in the files and in the Delta copies."""
+    def delta_versions() -> dict[str, int]:
+        return {t: DeltaTable(delta_uri(p, t), storage_options=s3.delta_storage_options()).version()
+                for p, t in (("unconditional", "kpi_t_monthly"), ("unconditional", "dim_t_enterprises"),
+                             (f"conditional/{HOTLINE}", "fct_t_tickets"))}
+
+    work, target = published["work"], published["target"]
+    again = publish.publish(published["manifest"], work, target)
+    assert again.changed == [] and dict(again) == dict(published["counts"])
+    before = delta_versions()
+    with duckdb.connect(str(work)) as con:
+        con.execute("INSERT INTO kpi_t_monthly VALUES (DATE '2026-04-01', '370402', 'hotline_on_time_closure_rate', "
+                    "0.8)")
+    try:
+        changed = publish.publish(published["manifest"], work, target)
+        assert changed.changed == ["kpi_t_monthly"]
+        assert changed["kpi_t_monthly"] == published["counts"]["kpi_t_monthly"] + 1
+        after = delta_versions()
+        assert after["kpi_t_monthly"] == before["kpi_t_monthly"] + 1
+        assert {t: v for t, v in after.items() if t != "kpi_t_monthly"} == \
+            {t: v for t, v in before.items() if t != "kpi_t_monthly"}
+        assert read_delta("analyst", "unconditional", "kpi_t_monthly").num_rows == changed["kpi_t_monthly"]
+        assert query(target, "SELECT count(*) FROM kpi_t_monthly")[0][0] == changed["kpi_t_monthly"]
+    finally:
+        with duckdb.connect(str(work)) as con:
+            con.execute("DELETE FROM kpi_t_monthly WHERE kpi_month = DATE '2026-04-01'")
+        publish.publish(published["manifest"], work, target)
