@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -106,15 +107,36 @@ class Receipt:
 
 
 STAGE_SECONDS: dict[str, float] = defaultdict(float)  # wall time per ingestion stage in this process
+STAGE_PEAK_RSS: dict[str, int] = defaultdict(int)  # peak resident memory of this process during each stage
+_ACTIVE_STAGES: list[str] = []
+_SAMPLER: list[threading.Thread] = []
+
+
+def _sample_rss(interval: float = 0.05) -> None:
+    import psutil
+
+    me = psutil.Process()
+    while True:
+        if _ACTIVE_STAGES:
+            rss = me.memory_info().rss
+            for name in list(_ACTIVE_STAGES):
+                STAGE_PEAK_RSS[name] = max(STAGE_PEAK_RSS[name], rss)
+        time.sleep(interval)
 
 
 @contextmanager
 def stage(name: str) -> Iterator[None]:
-    """Accumulate the wall time of one ingestion stage (reported in Dagster metadata, used by the benchmark)."""
+    """Accumulate the wall time and peak memory of one ingestion stage (reported in Dagster
+    metadata, used by the benchmark)."""
+    if not _SAMPLER:
+        _SAMPLER.append(threading.Thread(target=_sample_rss, daemon=True, name="stage-rss"))
+        _SAMPLER[0].start()
     started = time.perf_counter()
+    _ACTIVE_STAGES.append(name)
     try:
         yield
     finally:
+        _ACTIVE_STAGES.remove(name)
         STAGE_SECONDS[name] += time.perf_counter() - started
 
 

@@ -105,7 +105,9 @@ def build_ingest_asset(contract: Contract) -> AssetsDefinition:
             raise Failure(f"{len(result.errors)} object(s) failed and will be retried: {list(result.errors)[:5]}")
         receipts = result.receipts
         stage_seconds = {k: round(v - stages_before.get(k, 0.0), 3) for k, v in ingest.STAGE_SECONDS.items()}
-        metadata = {**_metadata(contract, receipts), "stage_seconds": MetadataValue.json(stage_seconds)}
+        peak_mb = {k: round(v / 2**20) for k, v in ingest.STAGE_PEAK_RSS.items() if k in stage_seconds}
+        metadata = {**_metadata(contract, receipts), "stage_seconds": MetadataValue.json(stage_seconds),
+                    "stage_peak_rss_mb": MetadataValue.json(peak_mb)}
         return MaterializeResult(metadata=metadata, check_results=_checks(rules, receipts))
 
     return _ingest

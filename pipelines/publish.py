@@ -307,16 +307,17 @@ def _build(tmp: Path, final: Path, work_db: Path, items: list[tuple[dict, Placem
     copied again from the working database (a fact table of millions of rows that one more day
     did not touch is not rewritten)."""
     previous: dict[str, tuple[str, int, datetime]] = {}
+    config = {"memory_limit": settings.duckdb_memory_limit()}
     if final.exists():
         shutil.copyfile(final, tmp)
-        con = duckdb.connect(str(tmp))
+        con = duckdb.connect(str(tmp), config=config)
         try:
             previous = {t: (f, n, at) for t, f, n, at in con.execute(
                 f"SELECT table_name, fingerprint, row_count, published_at FROM {STATE_TABLE}").fetchall()}
         except duckdb.CatalogException:  # a file from before the publish state: rebuild all of it
             previous = {}
     else:
-        con = duckdb.connect(str(tmp))
+        con = duckdb.connect(str(tmp), config=config)
     built = BuiltFile(tmp, final, {}, {}, [])
     try:
         con.execute(f"ATTACH {_comment(str(work_db))} AS work (READ_ONLY)")

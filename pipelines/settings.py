@@ -126,6 +126,11 @@ def published_uri() -> str:
     return get("SHUZHONG_PUBLISHED_URI", f"s3://{buckets().published}")
 
 
+def duckdb_memory_limit() -> str:
+    """Memory DuckDB may use in dbt and publish before it spills to disk (its default is 80 % of RAM)."""
+    return get("SHUZHONG_DUCKDB_MEMORY_LIMIT", "1GB")
+
+
 def export_defaults() -> None:
     """Export the settings child processes (dbt, the Dagster run workers) need."""
     load_env_file()
@@ -133,6 +138,7 @@ def export_defaults() -> None:
     os.environ.setdefault("SHUZHONG_WORK_DB", str(work_db_path()))
     os.environ.setdefault("SHUZHONG_PUBLISHED_DB", str(published_db_path()))
     os.environ.setdefault("SHUZHONG_LAKE_URI", lake_uri())
+    os.environ.setdefault("SHUZHONG_DUCKDB_MEMORY_LIMIT", duckdb_memory_limit())
     work_db_path().parent.mkdir(parents=True, exist_ok=True)
 
 
