@@ -2,6 +2,7 @@
 
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -61,7 +62,30 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource):
     dbt unit tests check model logic on fixed inputs: they run in the test suite, not on every load."""
     for uri in lake.ensure_raw_tables():
         context.log.info(f"created empty raw table {uri} (no submission yet)")
-    yield from dbt.cli(["build", "--exclude-resource-type", "unit_test"], context=context).stream()
+    invocation = dbt.cli(["build", "--exclude-resource-type", "unit_test"], context=context)
+    yield from invocation.stream()
+    keep_parse_state(Path(invocation.target_path))
+
+
+KEEP_TARGETS = 20
+
+
+def keep_parse_state(run_target: Path) -> None:
+    """Carry this run's parse state to the next run and prune old run folders.
+
+    dagster-dbt gives each run its own target folder and seeds it with the project's
+    ``target/partial_parse.msgpack``; keeping the newest one there lets the next run parse
+    only what changed (seconds saved per transform). Run folders beyond the newest
+    ``KEEP_TARGETS`` are removed so the disk use stays bounded."""
+    state = run_target / "partial_parse.msgpack"
+    project_target = settings.DBT_PROJECT_DIR / "target"
+    if state.exists():
+        tmp = project_target / f".partial_parse.{os.getpid()}.tmp"
+        shutil.copyfile(state, tmp)
+        os.replace(tmp, project_target / "partial_parse.msgpack")
+    runs = sorted((p for p in project_target.glob("dbt_models-*") if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    for old in runs[:-KEEP_TARGETS]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 MART_KEYS = [AssetKey([m["name"]]) for m in publish.mart_models(DBT_PROJECT.manifest_path)]

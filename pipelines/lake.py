@@ -201,6 +201,15 @@ def registry() -> pl.DataFrame:
     return frame
 
 
+def table_exists(uri: str) -> bool:
+    """Whether a Delta table is at ``uri`` (reads the log only, never the data)."""
+    try:
+        DeltaTable(uri, storage_options=storage_options())
+    except TableNotFoundError:
+        return False
+    return True
+
+
 def ensure_raw_tables() -> list[str]:
     """Create an empty raw table for every contract that has none yet (dbt reads them all)."""
     from pipelines.contracts import all_contracts
@@ -208,7 +217,7 @@ def ensure_raw_tables() -> list[str]:
     created = []
     for contract in all_contracts().values():
         uri = raw_uri(contract)
-        if read_table(uri) is None:
+        if not table_exists(uri):
             write_deltalake(uri, raw_schema(contract).empty_table(), mode="ignore", storage_options=storage_options())
             created.append(uri)
     return created
