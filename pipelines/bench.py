@@ -212,10 +212,16 @@ def _baseline_subprocess(files: list[Path], db: Path) -> dict:
 def _generate(out: Path, start: date, days: int, checkpoints: int, sensors: int) -> list:
     from pipelines import generator
 
+    def progress(dataset: str, day: date, rows: int) -> None:  # a line per million rows
+        if rows // 1_000_000 > printed.get(dataset, 0):
+            printed[dataset] = rows // 1_000_000
+            _say(f"    {dataset}: {rows:,} rows (up to {day})")
+
+    printed: dict[str, int] = {}
     files = generator.generate("transport.traffic_flow", out, start=start, days=days, rows_per_day=checkpoints * 288,
-                               seed=11, formats="csv_gbk")
+                               seed=11, formats="csv_gbk", progress=progress)
     files += generator.generate("utilities.pipe_pressure", out, start=start, days=days, rows_per_day=sensors * 1440,
-                                seed=11)
+                                seed=11, progress=progress)
     return files
 
 
