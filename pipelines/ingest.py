@@ -295,6 +295,11 @@ class BatchResult:
 IO_THREADS = 8
 
 
+def max_bytes_per_commit() -> int:
+    """Bytes of files landed together (one commit per table); bounds a run's memory."""
+    return int(settings.get("SHUZHONG_MAX_MB_PER_COMMIT", "16")) * 2**20
+
+
 def process(obj: LandingObject, run_id: str, data: bytes | None = None) -> Receipt:
     """Ingest one landing object and return its receipt (also written to the receipts bucket)."""
     result = process_batch([obj], run_id, {obj.key: data} if data is not None else None)
@@ -306,15 +311,19 @@ def process(obj: LandingObject, run_id: str, data: bytes | None = None) -> Recei
 def process_batch(objs: list[LandingObject], run_id: str, data: dict[str, bytes] | None = None,
                   log: Callable[[str], None] | None = None) -> BatchResult:
     """Ingest landing objects together: each file is read, checked and validated on its own
-    (its receipt is its own), but a batch lands with one Delta commit per table, one registry
-    commit and one ledger listing, which is what makes many small files cheap."""
+    (its receipt is its own), but files land in chunks of up to ``max_bytes_per_commit`` with
+    one Delta commit per table, one registry commit and one ledger listing per chunk: many
+    small files stay cheap and a large batch does not hold all its rows in memory at once."""
     result = BatchResult()
     chunk: list[LandingObject] = []
+    size, limit = 0, max_bytes_per_commit()
     for obj in objs:  # a key twice in one batch: the later version goes in a later commit
-        if any(o.key == obj.key for o in chunk):
+        obj_size = obj.size or len((data or {}).get(obj.key, b""))
+        if chunk and (any(o.key == obj.key for o in chunk) or size + obj_size > limit):
             _process_chunk(chunk, run_id, data or {}, result, log)
-            chunk = []
+            chunk, size = [], 0
         chunk.append(obj)
+        size += obj_size
     if chunk:
         _process_chunk(chunk, run_id, data or {}, result, log)
     return result

@@ -139,15 +139,18 @@ def _csv_frame_fast(text: str, contract: Contract) -> tuple[pl.DataFrame, list[s
     cut = body.select(footer.arg_true().first()).item()
     if cut is not None:
         body = body.head(cut)
-    cells = pl.col("line").str.split(",")
-    n_cells = pl.col("line").str.count_matches(",") + 1
-    blank_extra = cells.list.slice(width).list.join("").str.replace_all(r"\s", "") == ""
-    body = body.with_columns(bad=(n_cells != width) & ~((n_cells > width) & blank_extra))
+    body = body.with_columns(cells=pl.col("line").str.split(","))
+    body = body.with_columns(n_cells=pl.col("cells").list.len())
+    odd = body.filter(pl.col("n_cells") != width)  # rare: checked row by row below
+    extra_blank = odd.filter(
+        (pl.col("n_cells") > width)
+        & (pl.col("cells").list.slice(width).list.join("").str.replace_all(r"\s", "") == "")
+    )["n"]
+    bad_width = odd.filter(~pl.col("n").is_in(extra_blank))["n"].cast(pl.Int64).to_list()
     frame = body.select(
-        [cells.list.get(i, null_on_oob=True).alias(m) for i, m in enumerate(mapped) if m]
+        [pl.col("cells").list.get(i, null_on_oob=True).alias(m) for i, m in enumerate(mapped) if m]
         + [pl.col("n").cast(pl.Int64).alias(ROW_NUMBER)]
     )
-    bad_width = body.filter("bad")["n"].cast(pl.Int64).to_list()
     return frame, unknown, bad_width
 
 
@@ -437,7 +440,8 @@ def type_frame(raw: pl.DataFrame, contract: Contract) -> tuple[pl.DataFrame, dic
     cleaned, typed, failures = [], [], {}
     for f in contract.fields:
         col = pl.col(f.name)
-        if f.logical_type != "string" or f.pattern or f.valid_values or f.format or f.identifier_kinds:
+        if (f.logical_type != "string" or f.pattern or f.valid_values or f.format or f.identifier_kinds) \
+                and raw[f.name].str.contains(r"[^\x00-\x7f]").any():  # NFKC changes nothing in ASCII
             col = _nfkc(col)
         cleaned.append(_missing_to_null(col).alias(f.name))
     frame = raw.with_columns(cleaned)
