@@ -29,6 +29,16 @@ START = date(2026, 3, 2)
 TARGETS = {"time_ratio": 2.0, "peak_gib": 3.0, "incremental_share": 0.05}
 
 
+def _process_label(proc) -> str:
+    """Short name of a process of the daemon's tree: daemon, code server, run worker, dbt."""
+    cmd = " ".join(proc.cmdline())
+    for needle, label in (("execute_run", "run worker"), ("grpc", "code server"), ("dagster-daemon", "daemon"),
+                          ("dbt", "dbt"), ("weed", "s3")):
+        if needle in cmd:
+            return label
+    return proc.name()
+
+
 def _say(msg: str) -> None:
     print(msg, flush=True)
 
@@ -43,6 +53,7 @@ class TreeMemory:
         self.interval = interval
         self.peak = 0
         self.samples: list[tuple[float, int]] = []  # (epoch seconds, bytes)
+        self.peak_parts: list[tuple[str, int]] = []  # the processes at the peak: (what, bytes)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -50,16 +61,19 @@ class TreeMemory:
         import psutil
 
         while not self._stop.is_set():
-            total = 0
+            total, parts = 0, []
             try:
                 for p in [self.root, *self.root.children(recursive=True)]:
                     try:
-                        total += p.memory_info().rss
+                        rss = p.memory_info().rss
+                        total += rss
+                        parts.append((_process_label(p), rss))
                     except psutil.Error:
                         pass
             except psutil.Error:
                 pass
-            self.peak = max(self.peak, total)
+            if total > self.peak:
+                self.peak, self.peak_parts = total, sorted(parts, key=lambda x: -x[1])
             self.samples.append((time.time(), total))
             time.sleep(self.interval)
 
@@ -333,7 +347,9 @@ def _one_scale(work: Path, days: int, checkpoints: int, sensors: int, last: bool
         stages = _stage_times(instance, since, mem)
         _say(f"  pipeline: {wall:.1f} s, peak {mem.peak / 2**30:.2f} GiB")
         entry = {"days": days, "checkpoints": checkpoints, "sensors": sensors, "files": len(files), "rows": rows,
-                 "pipeline_seconds": wall, "pipeline_peak_bytes": mem.peak, "stages": stages}
+                 "pipeline_seconds": wall, "pipeline_peak_bytes": mem.peak, "stages": stages,
+                 "peak_processes": [{"process": n, "bytes": b} for n, b in mem.peak_parts]}
+        _say("  at the peak: " + ", ".join(f"{n} {b / 2**30:.2f}" for n, b in mem.peak_parts) + " GiB")
         if last:
             more = _generate(work / "exports-more", START + timedelta(days=days), 1, checkpoints, sensors)
             since, started = time.time(), time.perf_counter()  # the clock runs from the upload

@@ -33,12 +33,13 @@ from pipelines.ingestion_assets import ingest_job_name, ingest_jobs, raw_asset_k
 
 def max_objects_per_run() -> int:
     """Objects handed to one ingestion run (a run costs seconds of start-up; a batch amortises it)."""
-    return int(settings.get("SHUZHONG_MAX_OBJECTS_PER_RUN", "200"))
+    return int(settings.get("SHUZHONG_MAX_OBJECTS_PER_RUN", "500"))
 
 
 def max_bytes_per_run() -> int:
-    """Bytes of landing objects per ingestion run (bounds a run's memory; one larger object runs alone)."""
-    return int(settings.get("SHUZHONG_MAX_MB_PER_RUN", "64")) * 2**20
+    """Bytes of landing objects per ingestion run (a run lands them in chunks, see ingest.max_bytes_per_commit;
+    a bigger run spreads its start-up cost over more files)."""
+    return int(settings.get("SHUZHONG_MAX_MB_PER_RUN", "256")) * 2**20
 
 
 def batches(objs: list[dict]) -> list[list[dict]]:
@@ -175,7 +176,7 @@ def _transform_cursor(text: str | None) -> tuple[int, str | None]:
 @sensor(
     name="transform_sensor",
     job_name=TRANSFORM_JOB,
-    minimum_interval_seconds=10,
+    minimum_interval_seconds=5,
     default_status=DefaultSensorStatus.RUNNING,
     description="After new raw data has landed and no ingestion run is active, runs dbt on what it "
     "changed (downstream models and their tests) and publishes once.",
