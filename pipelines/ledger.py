@@ -14,6 +14,7 @@ import hashlib
 import json
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -51,17 +52,24 @@ def read_entries() -> list[dict]:
     keys = []
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         keys += [o["Key"] for o in page.get("Contents", [])]
+
+    def fetch(key: str) -> dict:
+        entry = json.loads(client.get_object(Bucket=bucket, Key=key)["Body"].read())
+        entry["_object_key"] = key
+        return entry
+
+    seqs = {key: int(n) if (n := key.removeprefix(prefix).removesuffix(".json")).isdigit() else None for key in keys}
+    missing = [key for key in sorted(keys) if seqs[key] is None or seqs[key] not in cache]
+    with ThreadPoolExecutor(16) as pool:  # a new process reads the whole ledger once, 16 objects at a time
+        fetched = dict(zip(missing, pool.map(fetch, missing), strict=True))
     out = []
     for key in sorted(keys):
-        name = key.removeprefix(prefix).removesuffix(".json")
-        seq = int(name) if name.isdigit() else None
-        if seq is None or seq not in cache:
-            entry = json.loads(client.get_object(Bucket=bucket, Key=key)["Body"].read())
-            entry["_object_key"] = key
-            if seq is None:
-                out.append(entry)
-                continue
-            cache[seq] = entry
+        seq = seqs[key]
+        if seq is None:
+            out.append(fetched[key])
+            continue
+        if seq not in cache:
+            cache[seq] = fetched[key]
         out.append(cache[seq])
     return out
 
