@@ -291,6 +291,39 @@ class BuiltFile:
     counts: dict[str, int]
     fingerprints: dict[str, str]
     changed: list[str]
+    previous: dict[str, str] = field(default_factory=dict)  # table → fingerprint before this publish
+    # table → the source_key groups rewritten (tables not listed were rewritten whole)
+    groups: dict[str, list[str | None]] = field(default_factory=dict)
+
+
+GROUP_COLUMN = "source_key"  # rows of a fact come in groups by the file they came from
+MAX_GROUP_SHARE = 0.25  # rewrite by group while at most this share of the groups changed
+
+
+def _shape(model: dict, placement: Placement) -> str:
+    """Fingerprint of a table's columns and comments (a change means a rewrite of the whole table)."""
+    comments = [_table_comment(model, placement.key)] + [_column_comment(model, c) for c in placement.columns]
+    return hashlib.sha256(json.dumps([placement.columns, comments], ensure_ascii=False).encode()).hexdigest()[:32]
+
+
+def _group_sums(con: duckdb.DuckDBPyConnection, source: str, cols: str) -> dict[str | None, tuple[int, int]]:
+    rows = con.execute(f"SELECT {GROUP_COLUMN}, count(*), sum(hash({cols}))::HUGEINT FROM {source} GROUP BY 1")
+    return {key: (n, int(total)) for key, n, total in rows.fetchall()}
+
+
+def group_predicate(keys: list[str | None]) -> str:
+    """SQL (DuckDB and delta-rs) selecting the rows of ``keys`` groups."""
+    named = [k for k in keys if k is not None]
+    parts = [f"{GROUP_COLUMN} IN ({', '.join(_comment(k) for k in named)})"] if named else []
+    return " OR ".join(parts + ([f"{GROUP_COLUMN} IS NULL"] if None in keys else [])) or "false"
+
+
+def _changed_groups(con, source: str, name: str, cols: str) -> list[str | None] | None:
+    """The groups whose rows differ between the working table and the published one; None when
+    so many changed that rewriting the whole table is as cheap."""
+    new, old = _group_sums(con, source, cols), _group_sums(con, f"main.{name}", cols)
+    diff = sorted({k for k in new.keys() | old.keys() if new.get(k) != old.get(k)}, key=lambda k: (k is None, k))
+    return diff if len(diff) <= max(1, MAX_GROUP_SHARE * len(new)) else None
 
 
 def _fingerprint(con: duckdb.DuckDBPyConnection, source: str, model: dict, placement: Placement) -> tuple[str, int]:
@@ -306,32 +339,42 @@ def _build(tmp: Path, final: Path, work_db: Path, items: list[tuple[dict, Placem
     """Build ``tmp`` from the previous published file: only tables whose content changed are
     copied again from the working database (a fact table of millions of rows that one more day
     did not touch is not rewritten)."""
-    previous: dict[str, tuple[str, int, datetime]] = {}
+    previous: dict[str, tuple[str, int, datetime, str]] = {}
     config = {"memory_limit": settings.duckdb_memory_limit()}
     if final.exists():
         shutil.copyfile(final, tmp)
         con = duckdb.connect(str(tmp), config=config)
         try:
-            previous = {t: (f, n, at) for t, f, n, at in con.execute(
-                f"SELECT table_name, fingerprint, row_count, published_at FROM {STATE_TABLE}").fetchall()}
-        except duckdb.CatalogException:  # a file from before the publish state: rebuild all of it
+            previous = {t: (f, n, at, shape) for t, f, n, at, shape in con.execute(
+                f"SELECT table_name, fingerprint, row_count, published_at, shape FROM {STATE_TABLE}").fetchall()}
+        except (duckdb.CatalogException, duckdb.BinderException):  # a file from before the publish state
             previous = {}
     else:
         con = duckdb.connect(str(tmp), config=config)
-    built = BuiltFile(tmp, final, {}, {}, [])
+    built = BuiltFile(tmp, final, {}, {}, [], previous={t: v[0] for t, v in previous.items()})
+    shapes: dict[str, str] = {}
     try:
         con.execute(f"ATTACH {_comment(str(work_db))} AS work (READ_ONLY)")
         wanted = set()
         for model, placement in items:
-            name = _ident(placement.table)
-            wanted.add(placement.table)
+            table, name = placement.table, _ident(placement.table)
+            wanted.add(table)
             source = f"work.{_ident(model['schema'])}.{name}"
             fp, n = _fingerprint(con, source, model, placement)
-            built.counts[placement.table], built.fingerprints[placement.table] = n, fp
-            if previous.get(placement.table, (None,))[0] == fp:
+            built.counts[table], built.fingerprints[table] = n, fp
+            shapes[table] = _shape(model, placement)
+            if previous.get(table, (None,))[0] == fp:
                 continue
-            built.changed.append(placement.table)
+            built.changed.append(table)
             cols = ", ".join(_ident(c) for c in placement.columns)
+            groups = None
+            if table in previous and previous[table][3] == shapes[table] and GROUP_COLUMN in placement.columns:
+                groups = _changed_groups(con, source, name, cols)
+            if groups is not None:  # only the rows of the files that changed
+                built.groups[table] = groups
+                con.execute(f"DELETE FROM main.{name} WHERE {group_predicate(groups)}")
+                con.execute(f"INSERT INTO main.{name} SELECT {cols} FROM {source} WHERE {group_predicate(groups)}")
+                continue
             con.execute(f"DROP TABLE IF EXISTS main.{name}")
             con.execute(f"CREATE TABLE main.{name} AS SELECT {cols} FROM {source}")
             con.execute(f"COMMENT ON TABLE main.{name} IS {_comment(_table_comment(model, placement.key))}")
@@ -346,12 +389,12 @@ def _build(tmp: Path, final: Path, work_db: Path, items: list[tuple[dict, Placem
         con.execute("DETACH work")
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {STATE_SCHEMA}")
         con.execute(f"CREATE OR REPLACE TABLE {STATE_TABLE} (table_name VARCHAR, fingerprint VARCHAR, "
-                    "row_count BIGINT, published_at TIMESTAMPTZ)")
+                    "row_count BIGINT, published_at TIMESTAMPTZ, shape VARCHAR)")
         con.execute(f"COMMENT ON TABLE {STATE_TABLE} IS "
                     f"{_comment('发布状态：每张表的内容指纹、行数与最近一次更新时间 / when each table last changed')}")
         now = datetime.now(UTC)
-        con.executemany(f"INSERT INTO {STATE_TABLE} VALUES (?, ?, ?, ?)", [
-            [t, fp, built.counts[t], now if t in built.changed else previous[t][2]]
+        con.executemany(f"INSERT INTO {STATE_TABLE} VALUES (?, ?, ?, ?, ?)", [
+            [t, fp, built.counts[t], now if t in built.changed else previous[t][2], shapes[t]]
             for t, fp in built.fingerprints.items()
         ])
         con.execute("CHECKPOINT")
@@ -502,13 +545,23 @@ def _write_delta(files: dict[str | None, BuiltFile]) -> None:
                 recorded, old_columns = _delta_fingerprint(uri, opts)
                 if recorded == fp:
                     continue
+                props = CommitProperties(custom_metadata={FINGERPRINT_KEY: fp})
+                groups = b.groups.get(name)
+                if groups is not None and recorded is not None and recorded == b.previous.get(name):
+                    # The copy holds the previous publish: replace only the changed groups, in one commit.
+                    predicate = group_predicate(groups)
+                    reader = con.execute(f"SELECT * FROM main.{_ident(name)} WHERE {predicate}").fetch_record_batch(
+                        256_000)
+                    write_deltalake(uri, reader, mode="overwrite", predicate=predicate, storage_options=opts,
+                                    commit_properties=props)
+                    continue
                 reader = con.execute(f"SELECT * FROM main.{_ident(name)}").fetch_record_batch(256_000)
                 if old_columns - set(reader.schema.names):
                     # A column left this file (e.g. reclassified conditional): earlier versions
                     # would still hold it, so the table is rewritten from scratch.
                     _delete_prefix(client, bucket, f"{base}{delta_prefix(key)}/{name}/")
                 write_deltalake(uri, reader, mode="overwrite", schema_mode="overwrite", storage_options=opts,
-                                commit_properties=CommitProperties(custom_metadata={FINGERPRINT_KEY: fp}))
+                                commit_properties=props)
         finally:
             con.close()
     # Tables no longer published here (dropped or reclassified) must not stay readable.
