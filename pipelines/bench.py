@@ -266,9 +266,21 @@ def _wait(submitted: dict[str, str], instance, timeout: float, started: float) -
                  f"{status.active_runs(instance)} active run(s), {time.perf_counter() - started:.0f} s")
             last[0] = time.perf_counter()
 
-    ok = dagster_home.wait_until(
-        lambda: not status.missing_receipts(submitted) and status.active_runs(instance) == 0
-        and status.published_up_to_date(instance), timeout=timeout, interval=1, on_wait=progress)
+    idle_since: list[float] = []
+
+    def settled() -> bool:
+        if status.active_runs(instance):
+            idle_since.clear()
+            return False
+        if not status.missing_receipts(submitted) and status.published_up_to_date(instance):
+            return True
+        idle_since[:] = idle_since or [time.perf_counter()]
+        failed = status.failed_runs(instance)
+        if failed and time.perf_counter() - idle_since[0] > 60:  # failed, retries used up, nothing running
+            raise RuntimeError(f"the pipeline stopped with failed runs: {failed[:5]} (see the Dagster logs)")
+        return False
+
+    ok = dagster_home.wait_until(settled, timeout=timeout, interval=1, on_wait=progress)
     if not ok:
         raise RuntimeError(f"pipeline did not settle in {timeout} s")
     return time.perf_counter() - started

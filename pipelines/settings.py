@@ -128,7 +128,7 @@ def published_uri() -> str:
 
 def duckdb_memory_limit() -> str:
     """Memory DuckDB may use in dbt and publish before it spills to disk (its default is 80 % of RAM)."""
-    return get("SHUZHONG_DUCKDB_MEMORY_LIMIT", "640MB")
+    return get("SHUZHONG_DUCKDB_MEMORY_LIMIT", "1GB")
 
 
 def export_defaults() -> None:
