@@ -32,8 +32,8 @@ TARGETS = {"time_ratio": 2.0, "peak_gib": 3.0, "incremental_share": 0.05}
 def _process_label(proc) -> str:
     """Short name of a process of the daemon's tree: daemon, code server, run worker, dbt."""
     cmd = " ".join(proc.cmdline())
-    for needle, label in (("execute_run", "run worker"), ("grpc", "code server"), ("dagster-daemon", "daemon"),
-                          ("dbt", "dbt"), ("weed", "s3")):
+    for needle, label in (("spawn_main", "run worker"), ("execute_run", "run worker"), ("api grpc", "code server"),
+                          ("dagster-daemon", "daemon"), ("resource_tracker", "helper"), ("dbt", "dbt")):
         if needle in cmd:
             return label
     return proc.name()

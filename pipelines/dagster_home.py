@@ -27,16 +27,59 @@ def _bin(name: str) -> str:
 
 
 def start_daemon(home: Path, log: Path | None = None) -> subprocess.Popen:
-    """Start ``dagster-daemon run`` in its own process group (so it can be stopped cleanly)."""
+    """Start the Dagster daemon with its code server, in their own process group (so both can
+    be stopped cleanly): see :func:`serve_and_run_daemon`."""
     settings.export_defaults()
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     log = log or home / "daemon.log"
     return subprocess.Popen(
-        [_bin("dagster-daemon"), "run", "-m", "pipelines.definitions", "--working-directory",
-         str(settings.REPO_ROOT)],
+        [sys.executable, "-m", "pipelines.dagster_home"],
         cwd=settings.REPO_ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+
+
+def serve_and_run_daemon(startup_timeout: float = 120) -> None:
+    """Start one code server for the daemon's lifetime, then become ``dagster-daemon run``
+    connected to it (the server stays a child of the daemon, in the same process group).
+
+    Started with ``-m``, the daemon spawns its own code server and replaces it every 60 s
+    (a new process loads the code while the old one lingers for 20 s): two code servers of
+    ~0.4 GB each for a third of the time. With one long-lived server it only reconnects. A
+    changed contract or dbt project therefore needs a daemon restart (as a new code location
+    does anyway)."""
+    import socket
+
+    from pipelines.s3server import free_port
+
+    port = free_port()
+    server = subprocess.Popen(
+        [_bin("dagster"), "api", "grpc", "-m", "pipelines.definitions", "--working-directory",
+         str(settings.REPO_ROOT), "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        cwd=settings.REPO_ROOT,
+    )
+    deadline = time.monotonic() + startup_timeout
+    while True:
+        if server.poll() is not None:
+            raise SystemExit(f"the code server exited with code {server.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                server.kill()
+                raise SystemExit(f"the code server did not listen on port {port} in {startup_timeout:.0f} s") from None
+            time.sleep(0.2)
+    workspace = Path(os.environ["DAGSTER_HOME"]) / "workspace.yaml"
+    workspace.write_text(  # the location keeps its name (sensor cursors and run keys are stored by it)
+        "load_from:\n  - grpc_server:\n      host: 127.0.0.1\n"
+        f"      port: {port}\n      location_name: {LOCATION_NAME}\n"
+    )
+    daemon = _bin("dagster-daemon")
+    os.execv(daemon, [daemon, "run", "-w", str(workspace)])
+
+
+LOCATION_NAME = "pipelines.definitions"
 
 
 def stop(proc: subprocess.Popen, timeout: float = 30) -> None:
@@ -71,3 +114,7 @@ def wait_until(predicate, timeout: float, interval: float = 2.0, on_wait=None) -
             on_wait()
         time.sleep(interval)
     return predicate()
+
+
+if __name__ == "__main__":
+    serve_and_run_daemon()
