@@ -449,9 +449,9 @@ def _validate(items: list[_Landing]) -> None:
     combined = pl.concat([i.frame.with_columns(pl.col(parsing.ROW_NUMBER) + (n << ROW_BITS))
                           for n, i in enumerate(items)])
     results = validation.validate(combined.to_pandas(), validation.load_suite(contract))
+    descriptions = {r.rule_id: r.description for r in results}
     for item in items:
-        item.failures = dict(item.parsed.type_failures)
-        item.descriptions = {r.rule_id: r.description for r in results}
+        item.failures, item.descriptions = dict(item.parsed.type_failures), descriptions
     for r in results:
         if r.unexpected_count != len(r.row_numbers):  # GX is the validator of record: counts must agree
             raise RuntimeError(f"{r.rule_id}: GX counted {r.unexpected_count} rows but listed {len(r.row_numbers)}")
@@ -459,8 +459,8 @@ def _validate(items: list[_Landing]) -> None:
             items[row_id >> ROW_BITS].failures.setdefault(r.rule_id, []).append(row_id & ((1 << ROW_BITS) - 1))
 
 
-def _tables(item: _Landing, run_id: str) -> tuple[pa.Table, pa.Table, dict[int, list[str]]]:
-    """The raw-zone rows and quarantine rows of one validated file, and the rules each bad row broke."""
+def _tables(item: _Landing, run_id: str) -> tuple[pa.Table, pa.Table]:
+    """The raw-zone rows and quarantine rows of one validated file (and its receipt's counts)."""
     obj, receipt, contract = item.obj, item.receipt, item.contract
     by_row: dict[int, list[str]] = {}
     for rule, rows in item.failures.items():
@@ -505,18 +505,32 @@ def _tables(item: _Landing, run_id: str) -> tuple[pa.Table, pa.Table, dict[int, 
     }
     receipt.failures = [{"row_number": n, "rules": sorted(by_row[n])} for n in bad_rows[:MAX_LISTED_FAILURES]]
     receipt.failures_truncated = n_bad > MAX_LISTED_FAILURES
-    return raw_table, quarantine, by_row
+    return raw_table, quarantine
+
+
+def _replace_rows(uri: str, tables: list[pa.Table], items: list[_Landing], run_id: str) -> int:
+    """One Delta commit replacing the rows of the items' object keys in ``uri``; returns its version."""
+    keys = [i.obj.key for i in items]
+    meta = {"shuzhong.source_keys": json.dumps(keys, ensure_ascii=False), "shuzhong.run_id": run_id}
+    with stage("delta_write"):
+        return lake.replace_source_rows(uri, pa.concat_tables(tables), keys, meta)
 
 
 def _land(batch: _Batch) -> None:
-    """Validate, archive, commit (one Delta commit per table), ledger, registry, receipts."""
-    if not batch.landing:
+    """Land the batch's readable files, then one registry commit and the receipts of every file."""
+    if batch.landing:
+        _land_files(batch)
+    crash_point("before_registry")
+    with stage("registry"):
         if batch.registry_rows:
-            with stage("registry"):
-                lake.append(lake.registry_uri(), pa.Table.from_pylist(batch.registry_rows, schema=lake.REGISTRY_SCHEMA))
-        with stage("receipts"), ThreadPoolExecutor(IO_THREADS) as pool:
-            list(pool.map(write_receipt, batch.receipts))
-        return
+            lake.append(lake.registry_uri(), pa.Table.from_pylist(batch.registry_rows, schema=lake.REGISTRY_SCHEMA))
+    crash_point("before_receipt")
+    with stage("receipts"), ThreadPoolExecutor(IO_THREADS) as pool:
+        list(pool.map(write_receipt, batch.receipts))
+
+
+def _land_files(batch: _Batch) -> None:
+    """Validate, archive, commit (one Delta commit per table), ledger; queue registry rows and receipts."""
     groups: dict[str, list[_Landing]] = defaultdict(list)
     for item in batch.landing:
         groups[item.contract.key].append(item)
@@ -527,7 +541,7 @@ def _land(batch: _Batch) -> None:
             _validate(items)
         with stage("tables"):
             for item in items:
-                raw_table, quarantine, _ = _tables(item, batch.run_id)
+                raw_table, quarantine = _tables(item, batch.run_id)
                 raw_tables[key].append(raw_table)
                 quarantine_tables[key].append(quarantine)
 
@@ -537,21 +551,12 @@ def _land(batch: _Batch) -> None:
             lambda i: _archive(i.contract, i.business_date, i.filename, i.receipt.file_sha256, i.data), batch.landing))
     crash_point("before_raw_commit")
     for key, items in groups.items():
-        contract = items[0].contract
-        keys = [i.obj.key for i in items]
-        meta = {"shuzhong.source_keys": json.dumps(keys, ensure_ascii=False), "shuzhong.run_id": batch.run_id}
-        with stage("delta_write"):
-            version = lake.replace_source_rows(lake.raw_uri(contract), pa.concat_tables(raw_tables[key]), keys, meta)
+        version = _replace_rows(lake.raw_uri(items[0].contract), raw_tables[key], items, batch.run_id)
         for item in items:
             item.receipt.raw_table_version = version
     crash_point("after_raw_commit")
     for key, items in groups.items():
-        contract = items[0].contract
-        keys = [i.obj.key for i in items]
-        meta = {"shuzhong.source_keys": json.dumps(keys, ensure_ascii=False), "shuzhong.run_id": batch.run_id}
-        with stage("delta_write"):
-            lake.replace_source_rows(lake.quarantine_uri(contract), pa.concat_tables(quarantine_tables[key]), keys,
-                                     meta)
+        _replace_rows(lake.quarantine_uri(items[0].contract), quarantine_tables[key], items, batch.run_id)
 
     for item in batch.landing:
         item.receipt.status = "accepted"
@@ -570,15 +575,7 @@ def _land(batch: _Batch) -> None:
         ])
     for item, entry in zip(batch.landing, entries, strict=True):
         item.receipt.ledger_seq = entry["seq"]
-    crash_point("before_registry")
-    with stage("registry"):
-        for item in batch.landing:
-            batch.finish(item.receipt, item.obj, item.contract, item.business_date)
-        if batch.registry_rows:
-            lake.append(lake.registry_uri(), pa.Table.from_pylist(batch.registry_rows, schema=lake.REGISTRY_SCHEMA))
-    crash_point("before_receipt")
-    with stage("receipts"), ThreadPoolExecutor(IO_THREADS) as pool:
-        list(pool.map(write_receipt, batch.receipts))
+        batch.finish(item.receipt, item.obj, item.contract, item.business_date)
 
 
 def _type_description(rule: str, contract: Contract) -> str:

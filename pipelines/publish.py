@@ -330,8 +330,7 @@ def _fingerprint(con: duckdb.DuckDBPyConnection, source: str, model: dict, place
     """Content fingerprint of a table as it would be published (columns, comments, rows) and its row count."""
     cols = ", ".join(_ident(c) for c in placement.columns)
     n, total = con.execute(f"SELECT count(*), coalesce(sum(hash({cols})::HUGEINT), 0) FROM {source}").fetchone()
-    comments = [_table_comment(model, placement.key)] + [_column_comment(model, c) for c in placement.columns]
-    text = json.dumps([placement.columns, comments, n, str(total)], ensure_ascii=False)
+    text = json.dumps([_shape(model, placement), n, str(total)])
     return hashlib.sha256(text.encode()).hexdigest()[:32], n
 
 
