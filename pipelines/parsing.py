@@ -24,7 +24,6 @@ from pipelines import pii
 from pipelines.contracts import Contract, normalize_header
 
 ROW_NUMBER = "_row_number"
-MISSING_TOKENS = {"", "—", "——", "-", "－", "/", "／", "无", "null", "none", "n/a"}
 FOOTER_PREFIXES = ("合计", "总计", "小计", "制表人", "制表", "审核人", "填报人", "负责人")
 MAX_HEADER_SCAN_ROWS = 30
 MIN_YEAR, MAX_YEAR = 1900, 2100
@@ -41,6 +40,99 @@ POLARS_TYPES = {
     "timestamp": pl.Datetime("us"),
 }
 
+
+# --- the accepted spellings of values (spec §1): ONE table, used by the parser and the README --
+
+
+@dataclass(frozen=True)
+class Spelling:
+    """One accepted way of writing a value.
+
+    ``kind``: ``number``, ``date``, ``time`` (the time part of a timestamp, after its date),
+    ``offset`` (an optional UTC offset after a timestamp) or ``missing``. ``pattern`` is a
+    regular expression on the value after full-width forms became ASCII (NFKC) and
+    surrounding spaces were trimmed; date and time patterns name their parts ``y m d`` /
+    ``H M S``. For ``missing`` it is the token itself (compared case-insensitively).
+    """
+
+    kind: str
+    pattern: str
+    examples: tuple[str, ...]
+    note: str = ""
+
+
+SPELLINGS: tuple[Spelling, ...] = (
+    Spelling("number", r"[+-]?\d+(?:\.\d*)?", ("123", "-4.5", "１２３", "12."), "digits, full-width digits too"),
+    Spelling("number", r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?", ("1,234,567.5", "１，２３４"),
+             "thousands separators: commas between groups of three digits only "
+             "(`1,2,3`, `1,5`, `12,34`, `1 234` are type errors)"),
+    Spelling("number", r"[+-]?\.\d+", (".5",), "no digit before the decimal point"),
+    Spelling("number", r"[+-]?(?:\d+\.?\d*|\.\d+)[eE][+-]?\d+", ("1e3", "2.5E-3"),
+             "exponent (machine feeds); not for integers"),
+    Spelling("date", r"(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})", ("2026-03-05", "2026-3-5")),
+    Spelling("date", r"(?P<y>\d{4})/(?P<m>\d{1,2})/(?P<d>\d{1,2})", ("2026/3/5",)),
+    Spelling("date", r"(?P<y>\d{4})\.(?P<m>\d{1,2})\.(?P<d>\d{1,2})", ("2026.3.5",)),
+    Spelling("date", r"(?P<y>\d{4})年(?P<m>\d{1,2})月(?P<d>\d{1,2})日", ("2026年3月5日",)),
+    Spelling("date", r"(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})", ("20260305",)),
+    Spelling("time", r"(?P<H>\d{1,2}):(?P<M>\d{1,2})(?::(?P<S>\d{1,2})(?:\.\d+)?)?",
+             ("14:07", "14:07:30", "14:07:30.250"), "after the date and a space or `T`; fractions of a second dropped"),
+    Spelling("time", r"(?P<H>\d{1,2})时(?:(?P<M>\d{1,2})分(?:(?P<S>\d{1,2})秒)?)?",
+             ("14时07分", "14时07分30秒", "14时"), "after the date (a space is optional after `日`)"),
+    Spelling("offset", r"Z|[+-]\d{2}:?\d{2}", ("Z", "+08:00", "+0800"),
+             "UTC offset (JSON feeds); converted to Beijing time"),
+    *(Spelling("missing", token, (token,)) for token in ("", "—", "——", "-", "－", "/", "／", "无")),
+    Spelling("missing", "NULL", ("NULL", "null"), "any letter case"),
+    Spelling("missing", "None", ("None",), "any letter case"),
+    Spelling("missing", "N/A", ("N/A",), "any letter case"),
+)
+MISSING_TOKENS = frozenset(s.pattern.lower() for s in SPELLINGS if s.kind == "missing")
+_NUMBER_RE = "^(?:" + "|".join(s.pattern for s in SPELLINGS if s.kind == "number") + ")$"
+_INTEGER_DIGITS_RE = r"^[+-]?\d+(?:\.0*)?$"  # an accepted number, separators removed, that is whole
+_OFFSET_RE = "|".join(s.pattern for s in SPELLINGS if s.kind == "offset")
+
+
+def _temporal_patterns(logical_type: str) -> list[str]:
+    """Full-value regexes of every date spelling (timestamps: date [+ time] [+ offset])."""
+    dates = [s.pattern for s in SPELLINGS if s.kind == "date"]
+    if logical_type == "date":
+        return [f"^{d}$" for d in dates]
+    times = [s.pattern for s in SPELLINGS if s.kind == "time"]
+    out = []
+    for d in dates:
+        sep = r"\s*" if d.endswith("日") else r"(?:\s+|T)"
+        out += [rf"^{d}(?:{sep}{t})?\s*(?P<tz>{_OFFSET_RE})?$" for t in times]
+    return out
+
+
+def spellings_markdown() -> str:
+    """The README section listing every accepted spelling (generated from :data:`SPELLINGS`)."""
+    titles = {"number": "Numbers (integer and decimal columns)", "date": "Dates",
+              "time": "Times of day in timestamps (a timestamp is a date, optionally followed by a time)",
+              "offset": "UTC offsets after a timestamp", "missing": "Missing values"}
+    lines = ["Accepted spellings of values (generated from `pipelines/parsing.py: SPELLINGS`; "
+             "a test keeps this section equal to it). Values are first trimmed and full-width "
+             "forms made half-width (`１２３` = `123`, `（` = `(`).", ""]
+    for kind, title in titles.items():
+        lines += [f"**{title}**", "", "| examples | pattern | note |", "|---|---|---|"]
+        for s in (s for s in SPELLINGS if s.kind == kind):
+            examples = ", ".join(f"`{e}`" if e else "(empty)" for e in s.examples)
+            pattern = f"`{s.pattern}`" if s.pattern else "(empty)"
+            lines.append(f"| {examples} | {pattern.replace('|', chr(92) + '|')} | {s.note} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+
+SPELLINGS_START, SPELLINGS_END = "<!-- spellings:start -->", "<!-- spellings:end -->"
+
+
+def with_spellings_section(readme: str) -> str:
+    """``readme`` with the text between the spellings markers replaced by :func:`spellings_markdown`."""
+    head, start, rest = readme.partition(SPELLINGS_START)
+    _, end, tail = rest.partition(SPELLINGS_END)
+    if not start or not end:
+        raise ValueError(f"README lacks the {SPELLINGS_START} / {SPELLINGS_END} markers")
+    return f"{head}{SPELLINGS_START}\n{spellings_markdown()}\n{SPELLINGS_END}{tail}"
 
 class UnreadableFile(Exception):
     """The file as a whole cannot be read; the message is shown in the receipt."""
@@ -178,13 +270,27 @@ def _xlsx_rows(data: bytes) -> list[tuple[int, list]]:
         wb.close()
 
 
+def _jsonl_text(data: bytes) -> tuple[str, str]:
+    """Text and encoding of a JSON Lines file. A UTF-8 file whose last line was cut off inside a
+    multi-byte character stays UTF-8 (that line is quarantined), not taken for GBK."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as cut:
+        if cut.reason == "unexpected end of data" and cut.end == len(data):
+            bom = data.startswith(b"\xef\xbb\xbf")
+            return data[3 if bom else 0 : cut.start].decode("utf-8") + "\ufffd", "utf-8-sig" if bom else "utf-8"
+    encoding = detect_encoding(data)
+    return data.decode(encoding), encoding
+
+
 def _jsonl_rows(data: bytes, contract: Contract) -> tuple[list[dict], list[int], list[int], list[str], str]:
     """Records keyed by canonical column (each line's keys mapped on its own), line numbers,
     malformed lines (not a JSON object, or one column given twice), unknown keys, encoding."""
-    encoding = detect_encoding(data)
+    text, encoding = _jsonl_text(data)
     known = contract.header_map()
     records, line_numbers, bad, unknown = [], [], [], []
-    for n, line in enumerate(data.decode(encoding).splitlines(), start=1):
+    # Lines end at "\n" only (a JSON string may hold U+2028, \x1c, ...): row number = line number.
+    for n, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         record: dict[str, str | None] = {}
@@ -238,8 +344,8 @@ def _json_text(column: pl.Series) -> pl.Series | None:
 def _jsonl_frame_fast(data: bytes, contract: Contract) -> tuple[pl.DataFrame, list[str], str] | None:
     """JSON Lines read by polars when every line is a flat JSON object (no blank lines, no nested
     values, no two keys naming one column): same frame as the line-by-line path. ``None`` otherwise."""
-    encoding = detect_encoding(data)
-    text = data.decode(encoding).replace("\r\n", "\n").rstrip("\n")
+    text, encoding = _jsonl_text(data)
+    text = text.replace("\r\n", "\n").rstrip("\n")
     if _LINE_BREAKS.search(text):
         return None
     lines = pl.Series(text.split("\n")).str.strip_chars()
@@ -355,67 +461,52 @@ def _missing_to_null(expr: pl.Expr) -> pl.Expr:
     return pl.when(stripped.str.to_lowercase().is_in(list(MISSING_TOKENS))).then(None).otherwise(stripped)
 
 
-_DATE_RE = r"^(\d{4})-(\d{1,2})-(\d{1,2})$"
-_TS_RE = (
-    r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]+(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.\d+)?)?)?"
-    r"\s*(Z|[+-]\d{2}:?\d{2})?$"
-)
 LOCAL_UTC_OFFSET_MINUTES = 8 * 60  # Asia/Shanghai (no DST): timestamps are stored as naive local time
 
 
-def _canonical_datetime_text(expr: pl.Expr) -> pl.Expr:
-    """``2026年3月5日 14时07分`` / ``2026/3/5 14:07`` / ``20260305`` → ``2026-3-5 14:07``."""
-    return (
-        expr.str.replace(r"^(\d{4})(\d{2})(\d{2})($|[ T])", "$1-$2-$3$4")
-        .str.replace(r"^(\d{4})\.(\d{1,2})\.(\d{1,2})", "$1-$2-$3")  # 2026.3.5, not 14:07:30.5
-        .str.replace_all(r"[年/]", "-")
-        .str.replace(r"月", "-")
-        .str.replace(r"日", " ")
-        .str.replace(r"时$", ":00")  # 2026年3月5日 14时 (hourly feeds)
-        .str.replace(r"时", ":")
-        .str.replace(r"分", ":")
-        .str.replace(r"秒", "")
-        .str.replace(r":$", "")
-        .str.replace(r"(\d{1,2}:\d{1,2}):$", "$1")
-        .str.strip_chars()
-    )
+def _temporal_text(text: pl.Expr, pattern: str, logical_type: str) -> pl.Expr:
+    """``YYYY-MM-DD[ HH:MM:SS]`` of the values matching one spelling's ``pattern`` (else null),
+    and the UTC offset text where the value has one."""
+    parts = text.str.extract_groups(pattern)
+    names = set(re.findall(r"\(\?P<(\w+)>", pattern))
+
+    def pad(name: str, width: int) -> pl.Expr:
+        value = parts.struct.field(name) if name in names else pl.lit(None, dtype=pl.String)
+        return value.fill_null("0").str.zfill(width)
+
+    pieces = [pad("y", 4), pl.lit("-"), pad("m", 2), pl.lit("-"), pad("d", 2)]
+    if logical_type == "timestamp":
+        pieces += [pl.lit(" "), pad("H", 2), pl.lit(":"), pad("M", 2), pl.lit(":"), pad("S", 2)]
+    year = parts.struct.field("y").cast(pl.Int64, strict=False)
+    ok = year.is_between(MIN_YEAR, MAX_YEAR)  # a year outside is a typo, not a date (e.g. 1899, 9999)
+    return pl.when(ok).then(pl.concat_str(pieces))
 
 
 def _parse_temporal(expr: pl.Expr, logical_type: str) -> pl.Expr:
-    text = _canonical_datetime_text(expr)
-    pattern = _DATE_RE if logical_type == "date" else _TS_RE
-    parts = text.str.extract_groups(pattern)
-    pad = lambda i, w: parts.struct.field(str(i)).fill_null("0").str.zfill(w)  # noqa: E731
-    iso = pl.concat_str(
-        [pad(1, 4), pl.lit("-"), pad(2, 2), pl.lit("-"), pad(3, 2)]
-        + (
-            []
-            if logical_type == "date"
-            else [pl.lit(" "), pad(4, 2), pl.lit(":"), pad(5, 2), pl.lit(":"), pad(6, 2)]
-        )
-    )
-    year = parts.struct.field("1").cast(pl.Int64, strict=False)
-    ok = year.is_between(MIN_YEAR, MAX_YEAR)  # a year outside is a typo, not a date (e.g. 1899, 9999)
+    """A date or timestamp written in any spelling of :data:`SPELLINGS`; null if none reads it
+    (also an impossible date or time: ``2026-02-30``, ``24:00``)."""
+    patterns = _temporal_patterns(logical_type)
+    iso = pl.coalesce([_temporal_text(expr, p, logical_type) for p in patterns])
     if logical_type == "date":
-        return pl.when(ok).then(iso.str.strptime(pl.Date, "%Y-%m-%d", strict=False))
+        return iso.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
     local = iso.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False)
     # An explicit UTC offset (JSON feeds: ``2026-03-05T14:00:00+08:00`` or ``...Z``) → local time.
-    offset = parts.struct.field("7").str.replace("Z", "+00:00").str.replace(":", "")
+    offset = expr.str.extract(f"(?:{_OFFSET_RE})$", 0).str.replace("Z", "+00:00").str.replace(":", "")
     sign = pl.when(offset.str.slice(0, 1) == "-").then(-1).otherwise(1)
     minutes = sign * (offset.str.slice(1, 2).cast(pl.Int64) * 60 + offset.str.slice(3, 2).cast(pl.Int64))
     shift = pl.duration(minutes=pl.lit(LOCAL_UTC_OFFSET_MINUTES, dtype=pl.Int64) - minutes)
-    return pl.when(ok).then(pl.when(offset.is_null()).then(local).otherwise(local + shift))
+    return pl.when(offset.is_null()).then(local).otherwise(local + shift)
 
 
 def _parse_number(expr: pl.Expr, logical_type: str) -> pl.Expr:
-    text = expr.str.replace_all(r"[,\s]", "")  # thousands separators (full-width ones are NFKC'd to ",")
+    """A number in a spelling of :data:`SPELLINGS` (full-width forms are already ASCII); null if none."""
+    accepted = expr.str.contains(_NUMBER_RE)
+    text = expr.str.replace_all(",", "", literal=True)
     if logical_type == "integer":
-        return pl.when(text.str.contains(r"^[+-]?\d+(\.0+)?$")).then(
-            text.str.replace(r"\.0+$", "").cast(pl.Int64, strict=False)
+        return pl.when(accepted & text.str.contains(_INTEGER_DIGITS_RE)).then(
+            text.str.replace(r"\.0*$", "").cast(pl.Int64, strict=False)
         )
-    number = pl.when(text.str.contains(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")).then(
-        text.cast(pl.Float64, strict=False)
-    )
+    number = pl.when(accepted).then(text.cast(pl.Float64, strict=False))
     return pl.when(number.is_finite()).then(number)  # no nan/inf
 
 

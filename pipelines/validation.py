@@ -171,6 +171,21 @@ def rule_ids(contract: Contract) -> list[str]:
     return [e["meta"]["rule_id"] for e in suite_from_contract(contract)["expectations"]]
 
 
+
+def type_rule_wins(failures: dict[str, list[int]]) -> dict[str, list[int]]:
+    """Failures with ``<col>.required`` dropped for the rows that break ``<col>.type``: a value
+    that is present but cannot be read as its type breaks the type rule, not ``req`` (spec §4).
+    The typed frame GX validates holds null for such a value, so the not-null check flags it too."""
+    out: dict[str, list[int]] = {}
+    for rule, rows in failures.items():
+        column, _, kind = rule.rpartition(".")
+        if kind == "required" and f"{column}.type" in failures:
+            unreadable = set(failures[f"{column}.type"])
+            rows = [n for n in rows if n not in unreadable]
+        if rows:
+            out[rule] = rows
+    return out
+
 @dataclass
 class RuleResult:
     rule_id: str

@@ -54,7 +54,7 @@ def test_utf8_bom_and_english_headers_and_value_forms(lake_root, unique):
                "first_receiver_dept", "closed_at", " Deadline_Hours ", "caller_phone"]
     rows = [
         dict(zip(english, ["ZZ12345-20260305-000001", "2026年3月5日 14时07分", "电话", "投诉", "噪音", "370402",
-                           "x", "d", "2026/3/5 18:00", "１,２０", "+86 138-0000-1234"], strict=True)),
+                           "x", "d", "2026/3/5 18:00", "１,２００", "+86 138-0000-1234"], strict=True)),
         dict(zip(english, ["ZZ12345-20260305-000002", "20260305", "微信", "咨询", "供暖", "370403",
                            "y", "d", "NULL", "—", "0632-1234567"], strict=True)),
     ]
@@ -65,7 +65,7 @@ def test_utf8_bom_and_english_headers_and_value_forms(lake_root, unique):
     landed = raw_rows(key).to_dicts()
     assert str(landed[0]["received_at"]) == "2026-03-05 14:07:00"
     assert str(landed[0]["closed_at"]) == "2026-03-05 18:00:00"
-    assert landed[0]["deadline_hours"] == 120
+    assert landed[0]["deadline_hours"] == 1200
     assert landed[0]["caller_phone"] == "13800001234"
     assert str(landed[1]["received_at"]) == "2026-03-05 00:00:00"
     assert landed[1]["closed_at"] is None and landed[1]["deadline_hours"] is None
