@@ -20,7 +20,8 @@ RESIDENT_ID_PLACEHOLDER = "[身份证号]"
 
 _MOBILE_RE = re.compile(r"1\d{10}")
 _LANDLINE_RE = re.compile(r"0\d{2,3}\d{7,8}")
-_PHONE_JUNK_RE = re.compile(r"[\s\-‐‑‒–—―()\[\].]")
+_DASHES = r"\-‐‑‒–—―"  # hyphen-minus, hyphens, figure dash, en dash, em dash, horizontal bar
+_PHONE_JUNK_RE = re.compile(rf"[\s{_DASHES}()\[\].]")
 
 # Characters bureaus write in full width, mapped 1:1 to ASCII (keeps string offsets).
 _FULLWIDTH = str.maketrans(
@@ -28,6 +29,8 @@ _FULLWIDTH = str.maketrans(
         **{chr(0xFF10 + i): str(i) for i in range(10)},
         "＋": "+",
         "－": "-",
+        "﹣": "-",
+        "．": ".",
         "（": "(",
         "）": ")",
         "　": " ",
@@ -173,12 +176,24 @@ def is_valid_uscc(value: str | None) -> bool:
 
 # --- free text ------------------------------------------------------------------------
 
-# Patterns run on a copy where full-width digits/punctuation are ASCII (same offsets).
-_SCRUB_ID18 = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+# Patterns run on a copy where full-width digits/punctuation are ASCII (same offsets). Numbers
+# may be written with the separators normalize_phone removes: spaces, any dash, dots.
+_SEP = rf"(?:[ \t]*[{_DASHES}.][ \t]*|[ \t]+)"
+_S = f"{_SEP}?"
+# 18-character IDs, also grouped as written on forms: area (6) · birth date (8) · sequence (3) · check.
+_SCRUB_ID18 = re.compile(rf"(?<![0-9A-Za-z])\d{{6}}{_S}\d{{8}}{_S}\d{{3}}{_S}[\dXx](?![0-9A-Za-z])")
 # Old 15-digit IDs: area (6) + YYMMDD + sequence (3); the date part must be plausible.
-_SCRUB_ID15 = re.compile(r"(?<![0-9A-Za-z])\d{6}\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}(?![0-9A-Za-z])")
-_SCRUB_MOBILE = re.compile(r"(?<![\d+])(?:(?:\+|00)?86[ \-]?)?1[3-9](?:[ \-]?\d){9}(?!\d)")
-_SCRUB_LANDLINE = re.compile(r"(?<![\d+])(?:(?:\+|00)86[ \-]?)?(?:\(0\d{2,3}\)|0\d{2,3})[ \-]?\d{7,8}(?!\d)")
+_SCRUB_ID15 = re.compile(
+    rf"(?<![0-9A-Za-z])\d{{6}}{_S}\d{{2}}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]){_S}\d{{3}}(?![0-9A-Za-z])"
+)
+_SCRUB_MOBILE = re.compile(rf"(?<![\d+])(?:(?:\+|00)?86{_S})?1[3-9](?:{_S}\d){{9}}(?!\d)")
+_SUBSCRIBER = rf"\d(?:{_S}\d){{6,7}}"
+_SCRUB_LANDLINE = re.compile(
+    rf"(?<![\d+])(?:"
+    rf"(?:\+|00)86{_S}(?:\(0?[1-9]\d{{1,2}}\)|0?[1-9]\d{{1,2}})"  # +86 632 …, +86 (0632) …: trunk 0 optional
+    rf"|\(0\d{{2,3}}\)|0\d{{2,3}})"
+    rf"{_S}{_SUBSCRIBER}(?!\d)"
+)
 _SCRUB_RULES = (
     (_SCRUB_ID18, RESIDENT_ID_PLACEHOLDER),
     (_SCRUB_ID15, RESIDENT_ID_PLACEHOLDER),

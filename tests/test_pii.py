@@ -201,3 +201,74 @@ def test_scrub_text_passthrough() -> None:
 )
 def test_mask_name(name: str | None, masked: str | None) -> None:
     assert pii.mask_name(name) == masked
+
+
+# --- every spelling normalize_phone accepts is scrubbed (issue 13) -------------------------
+
+_SEPARATORS = (" ", "-", "—", "–", ".", "－", "　", " - ")
+
+
+def _generated_numbers(seed: int = 20261201) -> tuple[list[str], list[str], list[str]]:
+    """Mobiles, Zaozhuang landlines (7 and 8 subscriber digits) and valid resident IDs, made at run time."""
+    import random
+
+    from pipelines.generator import common
+
+    rng = random.Random(seed)
+    mobiles = [common.mobile(rng) for _ in range(4)]
+    landlines = [common.landline(rng) for _ in range(3)] + [common.landline(rng) + str(rng.randrange(10))]
+    ids = [common.resident_id(rng) for _ in range(3)]
+    ids.append(next(i for i in (common.resident_id(rng) for _ in range(500)) if i.endswith("X")))
+    return mobiles, landlines, ids
+
+
+def _fullwidth(text: str) -> str:
+    return text.translate({ord(c): ord(c) + 0xFEE0 for c in "0123456789+-()X"})
+
+
+def _phone_spellings(number: str) -> list[str]:
+    if number.startswith("0"):
+        area, local = number[:4], number[4:]
+        out = [number, f"({area}){local}", f"（{area}）{local}"]
+        for s in _SEPARATORS:
+            out += [f"{area}{s}{local}", f"+86{s}{area[1:]}{s}{local}", f"+86{s}{area}{s}{local}",
+                    f"0086{s}{area[1:]}{s}{local}", f"{area}{s}{local[:3]}{s}{local[3:]}"]
+    else:
+        out = [number, f"+86{number}", f"86{number}"]
+        for s in _SEPARATORS:
+            out += [f"{number[:3]}{s}{number[3:7]}{s}{number[7:]}", f"+86{s}{number}",
+                    f"+86{s}{number[:3]}{s}{number[3:7]}{s}{number[7:]}", f"0086{s}{number}"]
+    return out + [_fullwidth(o) for o in out]
+
+
+def _id_spellings(rid: str) -> list[str]:
+    out = [rid, rid.lower()]
+    for s in _SEPARATORS:
+        out += [f"{rid[:6]}{s}{rid[6:14]}{s}{rid[14:]}", f"{rid[:6]}{s}{rid[6:14]}{s}{rid[14:17]}{s}{rid[17]}",
+                f"{rid[:6]}{s}{rid[6:14]}{s}{rid[14:]}".lower()]
+    return out + [_fullwidth(o) for o in out]
+
+
+def test_every_phone_spelling_normalize_phone_accepts_is_scrubbed() -> None:
+    mobiles, landlines, _ = _generated_numbers()
+    for number in mobiles + landlines:
+        for spelling in _phone_spellings(number):
+            assert pii.normalize_phone(spelling) == number, spelling
+            assert pii.scrub_text(f"请回电{spelling}，谢谢") == "请回电[电话]，谢谢", spelling
+            assert pii.scrub_text(f"电话:{spelling}") == "电话:[电话]", spelling
+
+
+def test_resident_ids_with_spaces_or_dashes_are_scrubbed_whole() -> None:
+    _, _, ids = _generated_numbers()
+    for rid in ids:
+        for spelling in _id_spellings(rid):
+            assert pii.scrub_text(f"身份证号{spelling}已核实") == "身份证号[身份证号]已核实", spelling
+
+
+def test_scrubbing_separated_numbers_spares_ordinary_text() -> None:
+    mobiles, _, _ = _generated_numbers()
+    kept = ("工单ZZ12345-20260305-000123，2026-03-05 14:07:30，2026.3.5，金额1,234.5元，"
+            "网格370402003015002，楼号12-3-401，编号A1234567。")
+    assert pii.scrub_text(kept) == kept
+    assert pii.scrub_text(f"网格370402003015002 {mobiles[0]}") == "网格370402003015002 [电话]"
+    assert pii.scrub_text(f"{mobiles[0]}、{mobiles[1]}") == "[电话]、[电话]"
