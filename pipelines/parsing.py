@@ -26,10 +26,13 @@ from pipelines.contracts import Contract, normalize_header
 ROW_NUMBER = "_row_number"
 FOOTER_PREFIXES = ("合计", "总计", "小计", "制表人", "制表", "审核人", "填报人", "负责人")
 MAX_HEADER_SCAN_ROWS = 30
+NO_HEADER = "未找到表头：列名与数据规范不符 / no header row matching the contract's column names"
 MIN_YEAR, MAX_YEAR = 1900, 2100
 # Rule id of a record that cannot be split into fields: a CSV row with the wrong number of
 # fields, a JSON Lines line that is not a JSON object (or names one column twice).
-MALFORMED_RULE = {"csv": "row.field_count", "xlsx": "row.field_count", "jsonl": "row.json"}
+MALFORMED_RULE = {"csv": "row.field_count", "xlsx": "row.field_count", "xls": "row.field_count", "jsonl": "row.json"}
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls (BIFF8 in a compound file)
+ZIP_MAGIC = b"PK\x03\x04"  # .xlsx
 MAX_XLSX_UNCOMPRESSED = 512 * 1024 * 1024
 MAX_XLSX_RATIO = 200
 POLARS_TYPES = {
@@ -150,6 +153,7 @@ class ParsedFile:
     type_failures: dict[str, list[int]] = field(default_factory=dict)
     unknown_columns: list[str] = field(default_factory=list)
     missing_optional_columns: list[str] = field(default_factory=list)
+    sheet_name: str | None = None  # the workbook sheet read (xls / xlsx), for the receipt
 
 
 def detect_encoding(data: bytes) -> str:
@@ -246,28 +250,86 @@ def _csv_frame_fast(text: str, contract: Contract) -> tuple[pl.DataFrame, list[s
     return frame, unknown, bad_width
 
 
-def _xlsx_rows(data: bytes) -> list[tuple[int, list]]:
-    import openpyxl
+def _workbook_format(data: bytes, filename: str) -> str:
+    """``xls`` or ``xlsx`` by content (magic bytes), whatever the name says; a workbook name on
+    something else is rejected with what the file really is."""
+    if data.startswith(OLE2_MAGIC):
+        return "xls"
+    if data.startswith(ZIP_MAGIC):
+        return "xlsx"
+    head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith((b"<!doctype html", b"<html", b"<table", b"<meta")) or b"<table" in head:
+        raise UnreadableFile("文件扩展名为 Excel，内容却是网页（HTML 表格）；请另存为 .xlsx 或 .csv 后重新报送 "
+                             "/ named like an Excel file but it is an HTML page: save it as .xlsx or .csv")
+    if head.startswith(b"<?xml"):
+        raise UnreadableFile("文件是 XML 表格（Excel 2003 XML），不支持；请另存为 .xlsx 或 .csv "
+                             "/ XML spreadsheet (Excel 2003 XML) is not supported: save it as .xlsx or .csv")
+    kind = "文本（可能是 CSV）/ text (CSV?)" if b"\x00" not in data[:4096] else "未知二进制 / unknown binary"
+    raise UnreadableFile(f"文件扩展名为 {filename.rsplit('.', 1)[-1]}，内容却不是 Excel 工作簿：{kind}；"
+                         "CSV 请以 .csv 扩展名报送 / not an Excel workbook by content")
 
+
+def _check_zip(data: bytes) -> None:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             total = sum(i.file_size for i in zf.infolist())
             packed = sum(i.compress_size for i in zf.infolist()) or 1
-            if total > MAX_XLSX_UNCOMPRESSED or total / packed > MAX_XLSX_RATIO * 10:
-                raise UnreadableFile("Excel 文件解压后过大（疑似压缩炸弹） / xlsx expands too much")
-        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except UnreadableFile:
-        raise
-    except Exception as exc:  # noqa: BLE001 — any reader failure means the file is unreadable
-        raise UnreadableFile(f"无法读取 Excel 文件 / cannot read xlsx: {type(exc).__name__}") from None
+    except zipfile.BadZipFile:
+        raise UnreadableFile("Excel 文件已损坏或不完整 / broken or truncated xlsx") from None
+    if total > MAX_XLSX_UNCOMPRESSED or total / packed > MAX_XLSX_RATIO * 10:
+        raise UnreadableFile("Excel 文件解压后过大（疑似压缩炸弹） / xlsx expands too much")
+
+
+_MIDNIGHT = re.compile(r"^(\d{4}-\d{2}-\d{2}) 00:00:00$")
+
+
+def _sheet_cell(value: str | None) -> str | None:
+    """A cell as calamine gives it in text: a date cell (midnight datetime) stays a date."""
+    if value is None:
+        return None
+    midnight = _MIDNIGHT.match(value)
+    return midnight.group(1) if midnight else value
+
+
+def _workbook_sheets(data: bytes, fmt: str) -> list[tuple[str, list[tuple[int, list]]]]:
+    """Every sheet of an ``.xls`` or ``.xlsx`` workbook (one reader, calamine via fastexcel) as
+    (name, [(sheet row number, cells)]): row 1 is the sheet's first row, whatever is empty."""
+    import fastexcel
+
+    if fmt == "xlsx":
+        _check_zip(data)
     try:
-        ws = wb.worksheets[0]
-        return [
-            (i, [_cell_text(v) for v in row])
-            for i, row in enumerate(ws.iter_rows(values_only=True), start=1)
-        ]
-    finally:
-        wb.close()
+        reader = fastexcel.read_excel(data)
+        sheets = []
+        for name in reader.sheet_names:
+            sheet = reader.load_sheet(name, header_row=None, skip_rows=0, dtypes="string")
+            frame = sheet.to_polars()
+            sheets.append((name, [(i, [_sheet_cell(v) for v in row])
+                                  for i, row in enumerate(frame.iter_rows(), start=1)]))
+    except Exception as exc:  # noqa: BLE001 — any reader failure means the file is unreadable
+        raise UnreadableFile(f"无法读取 Excel 文件 / cannot read {fmt}: {type(exc).__name__}") from None
+    return sheets
+
+
+def _data_sheet(sheets: list[tuple[str, list[tuple[int, list]]]], contract: Contract) -> tuple[str, list]:
+    """The one sheet whose header row matches the contract (spec §1); others (填表说明, a summary,
+    empty sheets) are ignored. None or several → the file is rejected, naming the sheets found."""
+    matching = []
+    for name, rows in sheets:
+        rows = [(n, cells) for n, cells in rows if not _is_blank(cells)]
+        try:
+            _find_header(rows, contract)
+        except UnreadableFile:
+            continue
+        matching.append((name, rows))
+    found = "、".join(name for name, _ in sheets) or "-"
+    if not matching:
+        raise UnreadableFile(f"{NO_HEADER}（工作表 / sheets: {found}）")
+    if len(matching) > 1:
+        names = "、".join(name for name, _ in matching)
+        raise UnreadableFile(f"多个工作表的表头都与数据规范一致，无法确定数据所在工作表：{names}"
+                             f"（工作表 / sheets: {found}） / several sheets match the contract's header")
+    return matching[0]
 
 
 def _jsonl_text(data: bytes) -> tuple[str, str]:
@@ -381,9 +443,7 @@ def _find_header(rows: list[tuple[int, list]], contract: Contract) -> int:
         names = [normalize_header(c) for c in cells if c is not None and str(c).strip()]
         if names and sum(n in known for n in names) >= max(2, len(names) // 2):
             return idx
-    raise UnreadableFile(
-        "未找到表头：列名与数据规范不符 / no header row matching the contract's column names"
-    )
+    raise UnreadableFile(NO_HEADER)
 
 
 def _map_headers(header: list, contract: Contract) -> tuple[list[str | None], list[str]]:
@@ -401,34 +461,43 @@ def _map_headers(header: list, contract: Contract) -> tuple[list[str | None], li
     return mapped, unknown
 
 
-def read_records(data: bytes, filename: str, contract: Contract) -> tuple[pl.DataFrame, str, str, list[str], list[int]]:
-    """Raw string records with canonical column names and ``_row_number``; plus the row numbers
-    of malformed records (wrong field count, broken JSON line), which are in the frame too
-    (cells as far as they could be read) so they can be quarantined with their row."""
+def read_records(
+    data: bytes, filename: str, contract: Contract
+) -> tuple[pl.DataFrame, str, str, list[str], list[int], str | None]:
+    """Raw string records with canonical column names and ``_row_number``, encoding, format,
+    unknown columns, the row numbers of malformed records (wrong field count, broken JSON line;
+    in the frame too, cells as far as they could be read, so they are quarantined with their
+    row) and the workbook sheet read (None for CSV and JSON Lines)."""
     lower = filename.lower()
     if not data.strip():
         raise UnreadableFile("文件为空 / empty file")
     if lower.endswith(".jsonl") or lower.endswith(".ndjson") or lower.endswith(".json"):
         fast = _jsonl_frame_fast(data, contract)
         if fast is not None:
-            return fast[0], fast[2], "jsonl", fast[1], []
+            return fast[0], fast[2], "jsonl", fast[1], [], None
         records, line_numbers, bad, unknown, encoding = _jsonl_rows(data, contract)
         names = [f.name for f in contract.fields if any(f.name in r for r in records)]
         frame = pl.DataFrame(
             {m: [r.get(m) for r in records] for m in names}, schema={m: pl.String for m in names}
         )
         frame = frame.with_columns(pl.Series(ROW_NUMBER, line_numbers, dtype=pl.Int64))
-        return frame, encoding, "jsonl", unknown, bad
-    if lower.endswith(".xlsx"):
-        rows, encoding, fmt = _xlsx_rows(data), "xlsx", "xlsx"
+        return frame, encoding, "jsonl", unknown, bad, None
+    sheet = None
+    if lower.endswith((".xlsx", ".xls")):
+        fmt = _workbook_format(data, filename)
+        sheet, rows = _data_sheet(_workbook_sheets(data, fmt), contract)
+        encoding = fmt
     elif lower.endswith((".csv", ".txt")):
+        if data.startswith((OLE2_MAGIC, ZIP_MAGIC)):
+            raise UnreadableFile("文件扩展名为 .csv，内容却是 Excel 工作簿；请使用 .xlsx / .xls 扩展名 "
+                                 "/ named .csv but it is an Excel workbook")
         text, encoding = _csv_text(data)
         fast = _csv_frame_fast(text, contract)
         if fast is not None:
-            return fast[0], encoding, "csv", fast[1], fast[2]
+            return fast[0], encoding, "csv", fast[1], fast[2], None
         rows, fmt = _csv_rows(text), "csv"
     else:
-        raise UnreadableFile("不支持的文件格式（仅 CSV、XLSX、JSONL） / unsupported file type")
+        raise UnreadableFile("不支持的文件格式（仅 CSV、XLSX、XLS、JSONL） / unsupported file type")
     rows = [(n, cells) for n, cells in rows if not _is_blank(cells)]
     start = _find_header(rows, contract)
     mapped, unknown = _map_headers(rows[start][1], contract)
@@ -449,7 +518,7 @@ def read_records(data: bytes, filename: str, contract: Contract) -> tuple[pl.Dat
         numbers.append(n)
     frame = pl.DataFrame(columns, schema={m: pl.String for m in columns})
     frame = frame.with_columns(pl.Series(ROW_NUMBER, numbers, dtype=pl.Int64))
-    return frame, encoding, fmt, unknown, bad_width
+    return frame, encoding, fmt, unknown, bad_width, sheet
 
 
 def _nfkc(expr: pl.Expr) -> pl.Expr:
@@ -560,7 +629,7 @@ def type_frame(raw: pl.DataFrame, contract: Contract) -> tuple[pl.DataFrame, dic
 
 def parse_file(data: bytes, filename: str, contract: Contract) -> ParsedFile:
     """Read, map headers and type one submitted file."""
-    raw, encoding, fmt, unknown, malformed = read_records(data, filename, contract)
+    raw, encoding, fmt, unknown, malformed, sheet = read_records(data, filename, contract)
     missing_required = [c for c in contract.required_columns if c not in raw.columns]
     if missing_required:
         names = ", ".join(f"{contract.field(c).business_name}({c})" for c in missing_required)
@@ -582,4 +651,5 @@ def parse_file(data: bytes, filename: str, contract: Contract) -> ParsedFile:
         type_failures=failures,
         unknown_columns=unknown,
         missing_optional_columns=missing_optional,
+        sheet_name=sheet,
     )
