@@ -20,7 +20,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from . import common as c
-from .writers import FORMATS, write_file
+from .writers import FORMATS, MULTI_SHEET, VARIANTS, WORKBOOKS, BrokenLine, jsonl_line, write_file
 
 # Roles of a record in a file's stream.
 NORMAL, SUPERSEDED, WINNER = 0, 1, 2  # SUPERSEDED: a later row of the file has the same key
@@ -57,12 +57,17 @@ class Spec:
         return zlib.crc32(self.name.encode())
 
 
+def allowed_formats(spec: Spec) -> list[str]:
+    """The dataset's default formats, then the variants of them (never chosen by default)."""
+    return list(spec.formats) + [v for f in spec.formats for v in VARIANTS.get(f, ())]
+
+
 def check_formats(spec: Spec, formats: str | Sequence[str] | None) -> None:
     for f in [formats] if isinstance(formats, str) else formats or ():
         if f not in FORMATS:
             raise ValueError(f"unknown format {f!r}; one of {sorted(FORMATS)}")
-    if isinstance(formats, str) and formats not in spec.formats:
-        raise ValueError(f"{spec.name} is not exported as {formats!r}; one of {sorted(spec.formats)}")
+    if isinstance(formats, str) and formats not in allowed_formats(spec):
+        raise ValueError(f"{spec.name} is not exported as {formats!r}; one of {allowed_formats(spec)}")
 
 
 @dataclass
@@ -107,17 +112,17 @@ def plan_file(
     if isinstance(formats, str):
         fmt_name = formats
     else:
-        allowed = [f for f in (formats or spec.formats) if f in spec.formats] or list(spec.formats)
+        allowed = [f for f in (formats or spec.formats) if f in allowed_formats(spec)] or list(spec.formats)
         if formats:
             fmt_name = rng.choice(allowed)
         else:
             fmt_name = rng.choices(allowed, [spec.formats[f] for f in allowed])[0]
-    if big and fmt_name == "xlsx":
+    if big and FORMATS[fmt_name][0] in WORKBOOKS:
         fmt_name = "csv_gbk"
     fmt, encoding = FORMATS[fmt_name]
     if spec.machine or fmt == "jsonl":
         style = c.RenderStyle(
-            timestamp_style=rng.choice(("iso", "iso", "iso_t", "iso_min")) if fmt != "xlsx" else "iso",
+            timestamp_style=rng.choice(("iso", "iso", "iso_t", "iso_min")) if fmt not in WORKBOOKS else "iso",
             missing_tokens=rng.choice((("",), ("",), ("NULL",), ("-",))),
             rng=random.Random(rng.getrandbits(64)),
         )
@@ -131,7 +136,7 @@ def plan_file(
     else:
         header = c.header_variant([h for _, h in spec.columns], rng)
     made = datetime(day.year, day.month, day.day) + timedelta(days=1, seconds=rng.randrange(1800, 7 * 3600))
-    ext = {"csv": "csv", "xlsx": "xlsx", "jsonl": "jsonl"}[fmt]
+    ext = {"csv": "csv", "xlsx": "xlsx", "xls": "xls", "jsonl": "jsonl"}[fmt]
     filename = rng.choice(spec.filenames).format(
         d=f"{day:%Y%m%d}", iso=day.isoformat(), stamp=f"{made:%Y%m%d%H%M%S}", ext=ext, tag=tag_text or tag
     )
@@ -228,7 +233,10 @@ def write_rows(
             [f"制表人：{plan.tabler}", "", f"制表时间：{c.fmt_timestamp(plan.made, 'cn')}"],
         ]
 
-    xlsx = plan.fmt == "xlsx"
+    if plan.fmt_name == "jsonl_broken":
+        rows = broken_lines(plan, rows)
+    xlsx = plan.fmt in WORKBOOKS
+    before, after = other_sheets(plan) if plan.fmt_name in MULTI_SHEET else ((), ())
     res = write_file(
         chunks(),
         plan.path,
@@ -238,6 +246,9 @@ def write_rows(
         title=plan.spec.title if xlsx else None,
         footer=footer if xlsx else None,
         created=plan.made,
+        sheet_name="明细" if before else "Sheet1",
+        sheets_before=before,
+        sheets_after=after,
     )
     return c.GeneratedFile(
         plan.path,
@@ -251,6 +262,52 @@ def write_rows(
         dirty_rows,
         superseded,
     )
+
+
+BROKEN_LINE = "not_json_object"  # dirty kind of a JSON Lines line that is not a JSON object
+_STRAY_LINES = (
+    b"2026-03-05 10:00:01 WARN gateway: reconnecting to broker",
+    b"[1, 2, 3]",
+    b'"heartbeat"',
+    b"null",
+    b"{bad json",
+)
+
+
+def broken_lines(
+    plan: FilePlan, rows: Iterable[tuple[list, str | None, bool]]
+) -> Iterator[tuple[list | BrokenLine, str | None, bool]]:
+    """JSON Lines as a flaky feed delivers them: now and then a stray line that is not a JSON
+    object (a log line, an array, a bare value), and the last line cut off in transfer (inside a
+    UTF-8 character when it can). Never next to a superseded row, so keys still resolve alike."""
+    rng = random.Random(c.deterministic_seed(plan.spec.salt, plan.day.toordinal(), 0xB40C))
+    previous_superseded = False
+    pending: tuple[list, str | None, bool] | None = None
+    for row in rows:
+        if pending is not None:
+            yield pending
+            previous_superseded = pending[2]
+        if not previous_superseded and not row[2] and rng.random() < 0.03:
+            yield BrokenLine(rng.choice(_STRAY_LINES)), BROKEN_LINE, False
+        pending = row
+    if pending is None:
+        return
+    cells, kind, superseded = pending
+    if kind is None and not superseded and not previous_superseded:
+        data = jsonl_line(plan.header, cells).encode("utf-8")
+        cut = len(data) // 2
+        wide = [i for i in range(len(data) // 3, len(data) - 1) if data[i] >= 0xC0]  # a lead byte
+        yield BrokenLine(data[: wide[0] + 1] if wide else data[:cut], last=True), BROKEN_LINE, False
+    else:
+        yield pending
+
+
+def other_sheets(plan: FilePlan) -> tuple[list, list]:
+    """Sheets around the data of a multi-sheet workbook: 填表说明 before; a summary, an empty sheet after."""
+    instructions = [["填表说明"], ["1. 本表由业务系统导出，请勿修改表头。"], ["2. 数据见“明细”工作表。"],
+                    [f"3. 报送单位：{plan.spec.bureau}"]]
+    summary = [[plan.spec.title + "（汇总）"], ["统计项", "数值"], ["记录数", "见明细"], ["制表人", plan.tabler]]
+    return [("填表说明", instructions)], [("汇总", summary), ("Sheet3", [])]
 
 
 def dirty_rows_of(

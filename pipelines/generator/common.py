@@ -634,7 +634,7 @@ class RenderStyle:
             missing_tokens=tokens,
             fullwidth_numbers=0.1 if rng.random() < 0.1 else 0.0,
             mixed_timestamps=rng.random() < 0.1,
-            native_cells=fmt == "xlsx" and rng.random() < 0.5,
+            native_cells=fmt in ("xlsx", "xls") and rng.random() < 0.5,
             rng=random.Random(rng.getrandbits(64)),
         )
 

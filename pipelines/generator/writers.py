@@ -31,7 +31,24 @@ FORMATS: dict[str, tuple[str, str | None]] = {
     "csv_gb18030": ("csv", "gb18030"),
     "xlsx": ("xlsx", None),
     "jsonl": ("jsonl", "utf-8"),  # JSON Lines (IoT feeds): one object a line, keys = header
+    # Variants, never chosen by default (ask for them by name):
+    "xls": ("xls", None),  # legacy Excel 97-2003 (BIFF8), as xlsx: title, blank row, footer
+    "xlsx_sheets": ("xlsx", None),  # a 填表说明 sheet before the data, a summary and an empty sheet after
+    "xls_sheets": ("xls", None),
+    "jsonl_broken": ("jsonl", "utf-8"),  # stray lines that are not JSON objects, last line cut off
 }
+# Variants allowed for a dataset exported in the base format (key).
+VARIANTS: dict[str, tuple[str, ...]] = {"xlsx": ("xls", "xlsx_sheets", "xls_sheets"), "jsonl": ("jsonl_broken",)}
+MULTI_SHEET = ("xlsx_sheets", "xls_sheets")
+WORKBOOKS = ("xlsx", "xls")
+
+
+@dataclass(frozen=True)
+class BrokenLine:
+    """A JSON Lines line written as these bytes (not a JSON object); ``last``: no newline after it."""
+
+    data: bytes
+    last: bool = False
 XLSX_MAX_ROWS = 1_048_576
 
 
@@ -85,6 +102,8 @@ def write_file(
     footer: Sequence[Sequence[Any]] | Callable[[int], Sequence[Sequence[Any]]] | None = None,
     sheet_name: str = "Sheet1",
     created: datetime = datetime(2026, 1, 1, 8, 0),
+    sheets_before: Sequence[tuple[str, Sequence[Sequence[Any]]]] = (),
+    sheets_after: Sequence[tuple[str, Sequence[Sequence[Any]]]] = (),
 ) -> WriteResult:
     """Write rows to ``path`` as ``fmt`` ("csv", "xlsx" or "jsonl").
 
@@ -98,6 +117,9 @@ def write_file(
     number of data rows returning them) follow a blank row; in CSV they follow directly.
     Cells may be strings, numbers, dates or datetimes. The xlsx document properties
     and zip entry times are set to ``created`` so the same input gives the same bytes.
+    xls: the same layout in a legacy BIFF8 workbook (:mod:`.xls`). Workbooks may carry other
+    sheets (``sheets_before`` / ``sheets_after``: (name, rows)) around the data sheet.
+    jsonl: a row that is a :class:`BrokenLine` is written as its bytes.
     """
     if header is None and isinstance(frame_or_rows, pl.DataFrame):
         header = frame_or_rows.columns
@@ -107,9 +129,11 @@ def write_file(
     if fmt == "jsonl":
         return _write_jsonl(frame_or_rows, path, header)
     if fmt == "xlsx":
-        res = _write_xlsx(frame_or_rows, path, header, title, footer, sheet_name)
+        res = _write_xlsx(frame_or_rows, path, header, title, footer, sheet_name, sheets_before, sheets_after)
         _pin_xlsx_times(path, created)
         return res
+    if fmt == "xls":
+        return _write_xls(frame_or_rows, path, header, title, footer, sheet_name, sheets_before, sheets_after)
     raise ValueError(f"unknown format {fmt!r}")
 
 
@@ -165,23 +189,56 @@ def _write_jsonl(data, path, header) -> WriteResult:
         raise ValueError("jsonl needs a header (the object keys)")
     keys = list(header)
     n = 0
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     with path.open("wb") as fh:
         for chunk in _chunks(data):
-            lines = [dumps(dict(zip(keys, map(_json_cell, row), strict=True))) for row in chunk]
+            lines = [
+                (row.data + (b"" if row.last else b"\n")) if isinstance(row, BrokenLine)
+                else (jsonl_line(keys, row) + "\n").encode("utf-8")
+                for row in chunk
+            ]
             n += len(lines)
-            if lines:
-                fh.write(("\n".join(lines) + "\n").encode("utf-8"))
+            fh.write(b"".join(lines))
     return WriteResult(path, n, "utf-8", "jsonl")
 
 
-def _write_xlsx(data, path, header, title, footer, sheet_name) -> WriteResult:
+_DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def jsonl_line(keys: Sequence[str], row: Sequence[Any]) -> str:
+    """One JSON Lines record (no newline) as :func:`write_file` writes it."""
+    return _DUMPS(dict(zip(keys, map(_json_cell, row), strict=True)))
+
+
+def _write_xls(data, path, header, title, footer, sheet_name, before, after) -> WriteResult:
+    """The xlsx layout (title, blank row, header, rows, blank row, footer) in a BIFF8 ``.xls``."""
+    from .xls import XLS_MAX_ROWS, write_xls
+
+    rows: list[list] = ([[title], []] if title else []) + ([list(header)] if header else [])
+    n = 0
+    for chunk in _chunks(data):
+        for row in chunk:
+            rows.append(list(row))
+            n += 1
+            if len(rows) > XLS_MAX_ROWS - 3:
+                raise ValueError(f"{path.name}: too many rows for one xls sheet")
+    if footer:
+        rows.append([])
+        rows += [list(r) for r in (footer(n) if callable(footer) else footer)]
+    write_xls(path, [*before, (sheet_name, rows), *after])
+    return WriteResult(path, n, None, "xls")
+
+
+def _write_xlsx(data, path, header, title, footer, sheet_name, before=(), after=()) -> WriteResult:
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
 
     wb = Workbook(write_only=True)
     wb.properties.creator = "openpyxl"
+    for name, other in before:
+        extra = wb.create_sheet(name)
+        for row in other:
+            extra.append(list(row))
     ws = wb.create_sheet(sheet_name)
     bold = Font(bold=True)
     used = 0
@@ -222,6 +279,10 @@ def _write_xlsx(data, path, header, title, footer, sheet_name) -> WriteResult:
         ws.append([])
         for row in footer(n) if callable(footer) else footer:
             ws.append(list(row))
+    for name, other in after:
+        extra = wb.create_sheet(name)
+        for row in other:
+            extra.append(list(row))
     wb.save(path)
     return WriteResult(path, n, None, "xlsx")
 
