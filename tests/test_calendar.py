@@ -16,9 +16,9 @@ import pyarrow as pa
 import pytest
 from dagster import SkipReason, build_sensor_context
 from deltalake import write_deltalake
-from helpers import query, run_dbt
 
 from pipelines import status, workdays
+from tests.helpers import query, run_dbt
 
 SH = ZoneInfo("Asia/Shanghai")
 
@@ -180,3 +180,29 @@ def test_dq_mart_deadlines_follow_the_working_day_calendar(dq_mart: Path) -> Non
     assert _on_time(dq_mart, "hotline.tickets", "2026-12-01")[2] is True  # Dec 31 → due in 2027
     assert _on_time(dq_mart, "hotline.tickets", "2027-01-01") == (1, 0, True)
     assert _on_time(dq_mart, "ecology.air_quality_hourly", "2026-09-01") == (1, 0, False)
+
+
+# -- receipts (real S3 and Delta, through ingest.process) -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("business_date", "deadline", "provisional"),
+    [
+        ("2027-01-04", "2027-01-05T09:00:00+08:00", True),  # 2027 not in the calendar: Mon–Fri
+        ("2026-09-30", "2026-10-08T09:00:00+08:00", False),  # 国庆 Oct 1–7 off
+    ],
+)
+def test_receipt_carries_the_deadline(lake_root: str, unique: str, business_date: str, deadline: str,
+                                      provisional: bool) -> None:
+    from pipelines import ingest
+    from tests.helpers import csv_bytes, submit_and_ingest, ticket
+
+    ymd = business_date.replace("-", "")
+    rows = [ticket(1, 工单编号=f"ZZ12345-{ymd}-000001", 受理时间=f"{business_date} 09:00")]
+    key = f"hotline/tickets/{business_date}/calendar-{unique}.csv"
+    receipt = submit_and_ingest(key, csv_bytes(rows))
+    assert receipt.status == "accepted" and receipt.rows_accepted == 1  # intake goes on
+    read = ingest.read_receipt(key, identity="hotline")  # as the bureau reads it back
+    assert read is not None
+    assert (read["deadline"], read["deadline_provisional"]) == (deadline, provisional)
+    assert ("暂定" in receipt.summary_zh()) is provisional

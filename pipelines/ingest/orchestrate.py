@@ -101,6 +101,7 @@ def _prepare(obj: LandingObject, data: bytes | None, batch: Batch) -> Receipt | 
         write_receipt(receipt)
         return receipt
     receipt.contract_id, receipt.contract_version = contract.id, contract.version
+    receipt.set_deadline(contract.cadence, contract.deadline)
 
     if data is None:
         try:

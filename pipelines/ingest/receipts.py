@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from botocore.exceptions import ClientError
 
-from pipelines import s3, settings
+from pipelines import s3, settings, workdays
 from pipelines.faults import crash_point
 from pipelines.ingest.keys import receipt_key_for
 
@@ -20,6 +20,8 @@ class Receipt:
     bureau: str | None = None
     dataset: str | None = None
     business_date: str | None = None
+    deadline: str | None = None  # ISO, Asia/Shanghai (spec §1); None for reference data
+    deadline_provisional: bool | None = None  # its year is not in the working-day calendar yet
     etag: str | None = None
     file_sha256: str | None = None
     reason: str | None = None
@@ -44,6 +46,12 @@ class Receipt:
     run_id: str | None = None
     receipt_key: str | None = None
 
+    def set_deadline(self, cadence: str, deadline: dict | None) -> None:
+        """The submission deadline of the business date (pipelines.workdays)."""
+        due = workdays.deadline_for(cadence, date.fromisoformat(self.business_date), deadline)
+        if due:
+            self.deadline, self.deadline_provisional = due[0].isoformat(), due[1]
+
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=2)
 
@@ -56,6 +64,9 @@ class Receipt:
             f"业务日期：{self.business_date or '-'}    数据规范版本：{self.contract_version or '-'}",
             f"处理时间：{self.processed_at}",
         ]
+        if self.deadline:
+            note = "（暂定：该年度节假日安排尚未纳入日历，按周一至周五计算）" if self.deadline_provisional else ""
+            lines.append(f"报送时限：{self.deadline[:16].replace('T', ' ')}{note}")
         if self.reason:
             lines.append(f"说明：{self.reason}")
         if self.status == "accepted":
