@@ -10,6 +10,8 @@
   shuzhong sql "SELECT ..."          query the published (read-only) warehouse
   shuzhong ledger verify             check the hash-chained ledger and the archived files
   shuzhong leak-scan --defaults      scan published files, receipts, dbt and Dagster logs for PII
+  shuzhong calendar generate|check   the working-day calendar seed from chinese-calendar
+  shuzhong status [--today DATE]     warnings for the engineers on duty (e.g. a missing calendar year)
 """
 
 from __future__ import annotations
@@ -129,6 +131,33 @@ def _sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _calendar(args: argparse.Namespace) -> int:
+    from pipelines import workdays
+
+    path = workdays.CALENDAR_PATH
+    if args.action == "check":
+        bad = workdays.library_mismatches()
+        for year in bad:
+            print(f"{path.name}: {year} differs from chinese-calendar", file=sys.stderr)
+        return 1 if bad else 0
+    years = args.years or sorted(workdays.load().years)
+    path.write_text(workdays.generate(years), encoding="utf-8")
+    print(f"wrote {path.relative_to(settings.REPO_ROOT)} ({', '.join(map(str, years))} from chinese-calendar)")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from pipelines import status
+
+    today = date.fromisoformat(args.today) if args.today else None
+    lines = status.duty_warnings(today=today)
+    for line in lines:
+        print(f"WARNING {line}")
+    if not lines:
+        print("no warnings")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from pipelines import demo
 
@@ -170,6 +199,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rows", type=int, default=200)
     p.add_argument("--seed", type=int, default=7)
     p.set_defaults(func=_sample)
+
+    p = sub.add_parser("calendar", help="the working-day calendar seed (holidays, 调休 make-up days)")
+    p.add_argument("action", choices=["generate", "check"])
+    p.add_argument("--years", type=int, nargs="+", help="years to (re)write from chinese-calendar "
+                   "(default: the years the file holds); other years are kept as they are")
+    p.set_defaults(func=_calendar)
+
+    p = sub.add_parser("status", help="warnings for the engineers on duty")
+    p.add_argument("--today", help="the date to check as of (default: today in Asia/Shanghai)")
+    p.set_defaults(func=_status)
 
     p = sub.add_parser("demo", help="run the whole flow through Dagster and print a summary")
     p.add_argument("--days", type=int, default=4)

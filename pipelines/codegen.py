@@ -73,13 +73,19 @@ def sources_path(bureau: str) -> Path:
 
 
 def deadlines_seed() -> str:
-    """``seeds/dataset_deadlines.csv``: each dataset's cadence and submission deadline."""
-    lines = ["bureau,dataset,contract_version,sharing,cadence,has_deadline,deadline_day_offset,deadline_time"]
+    """``seeds/dataset_deadlines.csv``: each dataset's cadence and submission deadline.
+
+    ``deadline_days``: ``working`` (the deadline moves to the first working day of the official
+    calendar, daily datasets) or ``calendar`` (machine feeds), see :mod:`pipelines.workdays`."""
+    from pipelines.workdays import day_basis
+
+    lines = ["bureau,dataset,contract_version,sharing,cadence,has_deadline,deadline_day_offset,deadline_time,"
+             "deadline_days"]
     for c in sorted(all_contracts().values(), key=lambda c: c.key):
         d = c.deadline or {}
         lines.append(
             f"{c.bureau},{c.dataset},{c.version},{c.sharing},{c.cadence},{str(bool(d)).lower()},"
-            f"{d.get('day_offset', '')},{d.get('time', '')}"
+            f"{d.get('day_offset', '')},{d.get('time', '')},{day_basis(c.cadence, d) if d else ''}"
         )
     return "\n".join(lines) + "\n"
 

@@ -82,7 +82,6 @@ def build_ingest_asset(contract: Contract) -> AssetsDefinition:
         tags={"bureau": contract.bureau},
     )
     def _ingest(context, config: IngestConfig):
-        stages_before = dict(ingest.STAGE_SECONDS)
         objects = [
             ingest.LandingObject(
                 key=ref.key,
@@ -104,10 +103,9 @@ def build_ingest_asset(contract: Contract) -> AssetsDefinition:
         if result.errors:
             raise Failure(f"{len(result.errors)} object(s) failed and will be retried: {list(result.errors)[:5]}")
         receipts = result.receipts
-        stage_seconds = {k: round(v - stages_before.get(k, 0.0), 3) for k, v in ingest.STAGE_SECONDS.items()}
-        peak_mb = {k: round(v / 2**20) for k, v in ingest.STAGE_PEAK_RSS.items() if k in stage_seconds}
-        metadata = {**_metadata(contract, receipts), "stage_seconds": MetadataValue.json(stage_seconds),
-                    "stage_peak_rss_mb": MetadataValue.json(peak_mb)}
+        metadata = {**_metadata(contract, receipts),
+                    "stage_seconds": MetadataValue.json(result.timings.rounded_seconds()),
+                    "stage_peak_rss_mb": MetadataValue.json(result.timings.peak_rss_mb())}
         return MaterializeResult(metadata=metadata, check_results=_checks(rules, receipts))
 
     return _ingest

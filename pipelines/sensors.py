@@ -26,7 +26,7 @@ from dagster import (
     sensor,
 )
 
-from pipelines import s3, settings
+from pipelines import s3, settings, workdays
 from pipelines.contracts import all_contracts
 from pipelines.ingestion_assets import ingest_job_name, ingest_jobs, raw_asset_key, reject_unroutable_objects
 
@@ -211,3 +211,20 @@ def transform_sensor(context: SensorEvaluationContext):
 
 def raw_keys() -> list[AssetKey]:
     return [raw_asset_key(c) for c in all_contracts().values()]
+
+
+@sensor(
+    name="calendar_sensor",
+    minimum_interval_seconds=3600,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="From 1 December, reports a next year missing from the working-day calendar "
+    "(seed cn_workday_calendar). Only reports: intake goes on, with provisional deadlines.",
+)
+def calendar_sensor(context: SensorEvaluationContext) -> SkipReason:
+    message = workdays.missing_year_message()
+    if message:
+        context.log.warning(message)
+        return SkipReason(message)
+    year = workdays.today().year
+    return SkipReason(f"working-day calendar holds {year}"
+                      + (f" and {year + 1}" if workdays.load().holds(year + 1) else ""))

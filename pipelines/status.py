@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
-from pipelines import ingest
+from pipelines import ingest, workdays
 from pipelines.contracts import all_contracts
 from pipelines.ingestion_assets import raw_asset_key
 from pipelines.sensors import ACTIVE, TRANSFORM_JOB
+
+
+def duty_warnings(today: date | None = None) -> list[str]:
+    """What the engineers on duty must act on (intake goes on regardless): a missing calendar year."""
+    message = workdays.missing_year_message(today)
+    return [message] if message else []
 
 
 def missing_receipts(keys_etags: dict[str, str]) -> list[str]:

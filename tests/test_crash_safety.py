@@ -18,7 +18,7 @@ import polars as pl
 import pytest
 from dagster import DagsterInstance, build_sensor_context
 
-from pipelines import faults, ingest, lake, ledger, publish, sensors, settings
+from pipelines import faults, ingest, lake, ledger, publish, s3, sensors, settings
 from pipelines.contracts import all_contracts
 from tests.helpers import csv_bytes, submit, ticket
 
@@ -54,7 +54,7 @@ def _state(keys: list[str]) -> dict:
         r = ingest.read_receipt(key)
         receipts[key] = {k: v for k, v in r.items() if k not in VOLATILE}
         bucket = settings.buckets().receipts
-        txt = ingest.s3.client().get_object(Bucket=bucket, Key=f"{key}.receipt.txt")["Body"].read().decode()
+        txt = s3.client().get_object(Bucket=bucket, Key=f"{key}.receipt.txt")["Body"].read().decode()
         receipts[key]["txt"] = "\n".join(line for line in txt.splitlines() if not line.startswith("处理时间"))
     return {
         "raw": rows(lake.raw_uri(CONTRACT)),

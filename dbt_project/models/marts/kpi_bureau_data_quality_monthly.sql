@@ -3,11 +3,13 @@
 -- (seed dataset_deadlines). Month = month of the business date.
 --
 -- dq_on_time_rate (datasets with a deadline): business dates D of the month whose
---   deadline (D + deadline_day_offset days at deadline_time, Asia/Shanghai) has passed at
---   the report time; on time when the first accepted file for D was uploaded (uploaded_at,
+--   deadline (deadline_time on D + deadline_day_offset days, Asia/Shanghai, moved to the next
+--   working day of the official calendar for deadline_days = 'working', macro
+--   submission_deadline) has passed at the report time; on time when the first accepted file for D was uploaded (uploaded_at,
 --   UTC, converted to Asia/Shanghai) by the deadline. A date with no accepted file uploaded
 --   by the report time counts as late (missing). Dates start at var('dq_start_date')
---   (default: the earliest business date in the registry).
+--   (default: the earliest business date in the registry). is_deadline_provisional: a due
+--   date's deadline falls in a year the calendar (seed cn_workday_calendar) does not hold.
 -- dq_rows_accepted_rate: rows accepted / rows received over the files processed for the
 --   month's business dates (every processed file version, accepted or rejected).
 -- dq_files_rejected: number of rejected files (numerator), of all processed files
@@ -46,7 +48,8 @@ deadlines as (
         cast(dataset as varchar) as dataset,
         cast(has_deadline as boolean) as has_deadline,
         cast(deadline_day_offset as integer) as deadline_day_offset,
-        cast(cast(deadline_time as varchar) as time) as deadline_time
+        cast(cast(deadline_time as varchar) as time) as deadline_time,
+        cast(deadline_days as varchar) as deadline_days
     from {{ ref('dataset_deadlines') }}
 
 ),
@@ -81,13 +84,15 @@ due_dates as (
         deadlines.bureau,
         deadlines.dataset,
         calendar.business_date,
-        (calendar.business_date + deadlines.deadline_day_offset) + deadlines.deadline_time
-            as deadline_at
+        {{ submission_deadline('calendar.business_date', 'deadlines', 'working_days') }} as deadline_at,
+        {{ submission_deadline_is_provisional('deadlines', 'working_days') }} as is_deadline_provisional
     from deadlines
     cross join calendar
     cross join report
+    left join {{ ref('int_calendar__working_days') }} as working_days
+        on working_days.calendar_date = calendar.business_date + deadlines.deadline_day_offset
     where deadlines.has_deadline
-        and (calendar.business_date + deadlines.deadline_day_offset) + deadlines.deadline_time
+        and {{ submission_deadline('calendar.business_date', 'deadlines', 'working_days') }}
             <= report.report_at
 
 ),
@@ -112,7 +117,8 @@ timeliness as (
             as dates_on_time,
         count(*) filter (where first_accepted.first_accepted_at > due_dates.deadline_at)
             as dates_late,
-        count(*) filter (where first_accepted.first_accepted_at is null) as dates_missing
+        count(*) filter (where first_accepted.first_accepted_at is null) as dates_missing,
+        bool_or(due_dates.is_deadline_provisional) as is_deadline_provisional
     from due_dates
     left join first_accepted
         on due_dates.bureau = first_accepted.bureau
@@ -155,6 +161,7 @@ combined as (
         timeliness.dates_on_time,
         timeliness.dates_late,
         timeliness.dates_missing,
+        timeliness.is_deadline_provisional,
         coalesce(volumes.files_processed, 0) as files_processed,
         coalesce(volumes.files_accepted, 0) as files_accepted,
         coalesce(volumes.files_rejected, 0) as files_rejected,
@@ -227,6 +234,7 @@ select
     cast(measures.dates_on_time as bigint) as dates_on_time,
     cast(measures.dates_late as bigint) as dates_late,
     cast(measures.dates_missing as bigint) as dates_missing,
+    measures.is_deadline_provisional,
     cast(measures.files_processed as bigint) as files_processed,
     cast(measures.files_accepted as bigint) as files_accepted,
     cast(measures.files_rejected as bigint) as files_rejected,

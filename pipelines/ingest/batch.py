@@ -1,0 +1,93 @@
+"""What a batch works on: landing objects, files waiting to land, registry rows and the result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+import polars as pl
+
+from pipelines import parsing
+from pipelines.contracts import Contract
+from pipelines.ingest.keys import receipt_key_for
+from pipelines.ingest.profiler import StageProfiler, StageTimings
+from pipelines.ingest.receipts import Receipt
+
+
+@dataclass(frozen=True)
+class LandingObject:
+    key: str
+    etag: str
+    size: int = 0
+    last_modified: datetime | None = None
+
+
+@dataclass
+class PendingFile:
+    """A readable file of the batch: its rows wait for the batch's one commit per table."""
+
+    obj: LandingObject
+    receipt: Receipt
+    contract: Contract
+    business_date: date
+    filename: str
+    data: bytes
+    parsed: parsing.ParsedFile
+    frame: pl.DataFrame  # typed rows, last row per key
+    superseded: int
+    failures: dict[str, list[int]] = field(default_factory=dict)
+    descriptions: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Batch:
+    """What one batch has decided: files to land, registry rows and receipts still to write."""
+
+    run_id: str
+    registry: pl.DataFrame
+    profiler: StageProfiler
+    landing: list[PendingFile] = field(default_factory=list)
+    registry_rows: list[dict] = field(default_factory=list)
+    receipts: list[Receipt] = field(default_factory=list)
+
+    def register(self, receipt: Receipt, obj: LandingObject, contract: Contract, business_date: date) -> None:
+        """Record the processed file once per (key, ETag, status): a rerun after a crash adds nothing."""
+        known = self.registry.filter(
+            (pl.col("source_key") == obj.key) & (pl.col("source_etag") == receipt.etag)
+            & (pl.col("status") == receipt.status)
+        )
+        if known.height:
+            return
+        now = datetime.now(UTC)
+        self.registry_rows.append({
+            "source_key": obj.key,
+            "source_etag": receipt.etag,
+            "file_sha256": receipt.file_sha256,
+            "bureau": contract.bureau,
+            "dataset": contract.dataset,
+            "business_date": business_date,
+            "status": receipt.status,
+            "rows_received": receipt.rows_received,
+            "rows_accepted": receipt.rows_accepted,
+            "rows_quarantined": receipt.rows_quarantined,
+            "rows_superseded": receipt.rows_superseded,
+            "raw_table_version": receipt.raw_table_version,
+            "contract_version": contract.version,
+            "uploaded_at": obj.last_modified or now,
+            "processed_at": now,
+            "run_id": receipt.run_id,
+            "receipt_key": receipt_key_for(obj.key),
+            "reason": receipt.reason,
+        })
+
+    def finish(self, receipt: Receipt, obj: LandingObject, contract: Contract, business_date: date) -> Receipt:
+        self.register(receipt, obj, contract, business_date)
+        self.receipts.append(receipt)
+        return receipt
+
+
+@dataclass
+class BatchResult:
+    receipts: list[Receipt] = field(default_factory=list)
+    errors: dict[str, Exception] = field(default_factory=dict)  # object key → infrastructure failure
+    timings: StageTimings = field(default_factory=StageTimings)  # per ingestion stage, this batch only
