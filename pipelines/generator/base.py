@@ -292,8 +292,8 @@ def broken_lines(
         pending = row
     if pending is None:
         return
-    cells, kind, superseded = pending
-    if kind is None and not superseded and not previous_superseded:
+    cells, _, superseded = pending
+    if not superseded and not previous_superseded:  # a dirty last row is cut off all the same
         data = jsonl_line(plan.header, cells).encode("utf-8")
         cut = len(data) // 2
         wide = [i for i in range(len(data) // 3, len(data) - 1) if data[i] >= 0xC0]  # a lead byte

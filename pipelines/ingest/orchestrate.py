@@ -153,6 +153,7 @@ def _prepare(obj: LandingObject, data: bytes | None, batch: Batch) -> Receipt | 
         receipt.reason = str(exc)
         return batch.finish(receipt, obj, contract, business_date)
     receipt.file_format, receipt.encoding = parsed.file_format, parsed.encoding
+    receipt.sheet_name = parsed.sheet_name
     receipt.unknown_columns = parsed.unknown_columns
     receipt.missing_optional_columns = parsed.missing_optional_columns
     receipt.rows_received = parsed.rows_received
@@ -175,6 +176,13 @@ def _validate(items: list[PendingFile]) -> None:
             raise RuntimeError(f"{r.rule_id}: GX counted {r.unexpected_count} rows but listed {len(r.row_numbers)}")
         for row_id in r.row_numbers:
             items[row_id >> ROW_BITS].failures.setdefault(r.rule_id, []).append(row_id & ((1 << ROW_BITS) - 1))
+    for item in items:
+        # A row superseded by a later row with its key is counted as superseded only, never also
+        # quarantined (received = accepted + quarantined + superseded); a present value that cannot
+        # be typed breaks its type rule, not also ``required`` (spec §4).
+        gone = set(item.parsed.frame[parsing.ROW_NUMBER]) - set(item.frame[parsing.ROW_NUMBER])
+        failures = {rule: [n for n in rows if n not in gone] for rule, rows in item.failures.items()}
+        item.failures = validation.type_rule_wins(failures)
 
 
 def _land(batch: Batch) -> None:

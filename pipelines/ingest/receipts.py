@@ -29,6 +29,7 @@ class Receipt:
     contract_version: str | None = None
     file_format: str | None = None
     encoding: str | None = None
+    sheet_name: str | None = None  # the workbook sheet read (xls / xlsx)
     rows_received: int = 0
     rows_accepted: int = 0
     rows_quarantined: int = 0
@@ -69,6 +70,8 @@ class Receipt:
             lines.append(f"报送时限：{self.deadline[:16].replace('T', ' ')}{note}")
         if self.reason:
             lines.append(f"说明：{self.reason}")
+        if self.sheet_name:
+            lines.append(f"读取的工作表：{self.sheet_name}")
         if self.status == "accepted":
             lines.append(
                 f"收到 {self.rows_received} 行，接收 {self.rows_accepted} 行，"
