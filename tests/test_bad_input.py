@@ -152,7 +152,7 @@ def test_bad_input_corpus_gets_clear_receipts_and_spares_the_good_files(burst, u
     assert [f["rules"] for f in ragged["failures"]] == [["row.field_count"]] and ragged["rows_accepted"] == 2
     dates = ingest.read_receipt(by_kind["dates out of range"])
     assert {f["row_number"]: f["rules"] for f in dates["failures"]} == {
-        2: ["received_at.required", "received_at.type"], 3: ["received_at.required", "received_at.type"]}
+        2: ["received_at.type"], 3: ["received_at.type"]}  # present values: the type rule only (v1.3 §4)
     formula = raw.filter(pl.col("_source_key") == by_kind["formula injection in a value"])
     assert formula["content"].to_list() == ["=cmd|' /C calc'!A0"]  # kept as text, never evaluated
     mixed = ingest.read_receipt(by_kind["mixed encodings in one file"])
