@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import signal
@@ -56,7 +57,7 @@ def serve_and_run_daemon(startup_timeout: float = 120) -> None:
     server = subprocess.Popen(
         [_bin("dagster"), "api", "grpc", "-m", "pipelines.definitions", "--working-directory",
          str(settings.REPO_ROOT), "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        cwd=settings.REPO_ROOT,
+        cwd=settings.REPO_ROOT, preexec_fn=functools.partial(_exit_with_parent, os.getpid()),
     )
     deadline = time.monotonic() + startup_timeout
     while True:
@@ -80,20 +81,56 @@ def serve_and_run_daemon(startup_timeout: float = 120) -> None:
 
 
 LOCATION_NAME = "pipelines.definitions"
+_PR_SET_PDEATHSIG = 1
+
+
+def _exit_with_parent(parent: int) -> None:
+    """In the code server, before exec: SIGTERM when its parent (the daemon) dies, however it
+    dies (a SIGKILLed daemon otherwise leaves its code server running for ever, orphaned)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes of a process group, from ``/proc``."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":  # state, ppid, pgrp
+            members.append(int(entry.name))
+    return members
 
 
 def stop(proc: subprocess.Popen, timeout: float = 30) -> None:
-    """SIGTERM the process group, SIGKILL after ``timeout`` seconds."""
-    if proc.poll() is not None:
-        return
+    """SIGTERM the daemon's process group, SIGKILL what is left after ``timeout`` seconds.
+
+    The group is signalled even when the daemon itself has already exited (e.g. SIGKILLed):
+    its code server may still be running in it."""
     try:
         os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
+    except ProcessLookupError:
+        proc.poll()
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        proc.poll()
+        if not group_members(proc.pid):
+            return
+        time.sleep(0.2)
+    try:
         os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
     except ProcessLookupError:
         pass
+    proc.wait()
 
 
 def kill(proc: subprocess.Popen) -> None:

@@ -33,6 +33,8 @@ JSON with its min/max stats), :func:`scan_delta_tables` (every Delta table under
 :func:`scan_tree` (local directories: dbt ``target/``, logs, the docs site, a
 ``DAGSTER_HOME`` including its SQLite storage), :func:`scan_s3_prefix` (objects, e.g.
 receipts) and :func:`scan_dagster` (all event records of all runs of an instance).
+``leak-scan --defaults`` (:func:`default_targets`) covers every published file and exits 2
+when a source it must scan is unavailable, rather than skipping it.
 """
 
 from __future__ import annotations
@@ -528,7 +530,8 @@ def add_arguments(p) -> None:
     p.add_argument("--s3", action="append", default=[], metavar="URI", help="every object under s3://bucket/prefix")
     p.add_argument("--dagster", action="store_true", help="every event of every run of $DAGSTER_HOME's instance")
     p.add_argument("--defaults", action="store_true",
-                   help="published DuckDB and Delta, dbt target/ and logs/, receipts bucket, Dagster event log")
+                   help="every published DuckDB file (main and conditional) and Delta table, dbt target/ and "
+                   "logs/, receipts bucket, Dagster event log; exit 2 if any of them is unavailable")
     p.add_argument("--planted", action="append", default=[], metavar="VALUE",
                    help="a known value to look for in every spelling (repeatable)")
     p.add_argument("--planted-file", metavar="FILE", help="known values, one a line")
@@ -539,10 +542,74 @@ def add_arguments(p) -> None:
     p.add_argument("--json", action="store_true", help="findings as JSON lines")
 
 
-def cmd_leak_scan(args) -> int:
-    """``shuzhong leak-scan``: exit 1 on any finding (0 with ``--expect-found`` iff found)."""
-    from pipelines import settings
+class Unavailable(Exception):
+    """A source the scan must cover is missing or unreadable."""
 
+
+def default_targets(scan: Scan, identity: str) -> list[tuple[str, Callable[[], object]]]:
+    """What ``--defaults`` scans: every published DuckDB file (main and conditional), every
+    published Delta table, the receipts bucket, dbt's target and log directories (``$DBT_TARGET_PATH``
+    and ``$DBT_LOG_PATH`` when set, as dbt itself reads them) and Dagster's event log. A source that
+    should be there and is not is an :class:`Unavailable` target, never silently left out."""
+    import os
+
+    from pipelines import publish, settings
+
+    targets: list[tuple[str, Callable[[], object]]] = []
+
+    def unavailable(name: str, why: str) -> None:
+        def fail() -> None:
+            raise Unavailable(why)
+        targets.append((name, fail))
+
+    pub = settings.published_db_path()
+    if not pub.exists():
+        unavailable(f"duckdb {pub}", f"the published warehouse {pub} does not exist (set SHUZHONG_PUBLISHED_DB)")
+    for path in publish.published_files(pub).values():  # main file, then every conditional file
+        targets.append((f"duckdb {path}", lambda p=path: scan_duckdb(p, scan=scan)))
+
+    root = settings.published_uri()
+
+    def delta() -> None:
+        tables = delta_tables(root, identity)
+        if not tables:
+            raise Unavailable(f"no Delta table under the published root {root}")
+        for uri in tables:
+            scan_delta(uri, identity=identity, scan=scan)
+    targets.append((f"delta {root}", delta))
+    targets.append(("s3 receipts", lambda: scan_s3_prefix(
+        f"s3://{settings.buckets().receipts}/", identity=identity, scan=scan)))
+
+    for name, var in (("target", "DBT_TARGET_PATH"), ("logs", "DBT_LOG_PATH")):
+        d = Path(os.environ.get(var) or settings.DBT_PROJECT_DIR / name)
+        if d.is_dir():
+            targets.append((f"tree {d}", lambda d=d: scan_tree(d, scan=scan)))
+        else:
+            unavailable(f"tree {d}", f"dbt's {name} directory {d} does not exist (set {var})")
+    return targets
+
+
+def dagster_target(scan: Scan) -> tuple[str, Callable[[], object]]:
+    """Dagster's event log of ``$DAGSTER_HOME``: unavailable when it is unset or missing."""
+    import os
+
+    home = os.environ.get("DAGSTER_HOME")
+
+    def run() -> None:
+        if not home:
+            raise Unavailable("DAGSTER_HOME is not set, so Dagster's event log cannot be scanned")
+        if not Path(home).is_dir():
+            raise Unavailable(f"DAGSTER_HOME={home} is not a directory")
+        from dagster import DagsterInstance
+
+        with DagsterInstance.get() as instance:
+            scan_dagster(instance, scan=scan)
+    return f"dagster event log ({home or 'DAGSTER_HOME unset'})", run
+
+
+def cmd_leak_scan(args) -> int:
+    """``shuzhong leak-scan``: exit 1 on any finding (0 with ``--expect-found`` iff found), 2 when a
+    source to scan is unavailable (after scanning all the others)."""
     planted = list(args.planted or [])
     if getattr(args, "planted_file", None):
         planted += [v.strip() for v in Path(args.planted_file).read_text().splitlines() if v.strip()]
@@ -558,37 +625,32 @@ def cmd_leak_scan(args) -> int:
     for uri in args.s3:
         targets.append((f"s3 {uri}", lambda u=uri: scan_s3_prefix(u, identity=identity, scan=scan)))
     if args.defaults:
-        pub = settings.published_db_path()
-        if pub.exists():
-            targets.append((f"duckdb {pub}", lambda: scan_duckdb(pub, scan=scan)))
-        if settings.published_uri().startswith("s3://"):
-            targets.append((f"delta {settings.published_uri()}",
-                            lambda: scan_delta_tables(settings.published_uri(), identity=identity, scan=scan)))
-            targets.append(("s3 receipts", lambda: scan_s3_prefix(
-                f"s3://{settings.buckets().receipts}/", identity=identity, scan=scan)))
-        for sub in ("target", "logs"):
-            d = settings.DBT_PROJECT_DIR / sub
-            if d.exists():
-                targets.append((f"tree {d}", lambda d=d: scan_tree(d, scan=scan)))
+        targets += default_targets(scan, identity)
     if args.dagster or args.defaults:
-        import os
-
-        if "DAGSTER_HOME" in os.environ:
-            from dagster import DagsterInstance
-
-            targets.append(("dagster event log", lambda: scan_dagster(DagsterInstance.get(), scan=scan)))
+        targets.append(dagster_target(scan))
     if not targets:
         print("leak-scan: nothing to scan (give --duckdb/--delta/--tree/--s3/--dagster or --defaults)",
               file=sys.stderr)
         return 2
+    failed: list[str] = []
     for name, run in targets:
         before = len(scan.findings)
-        run()
+        try:
+            run()
+        except Exception as exc:  # noqa: BLE001 - every source is tried; each failure is reported
+            failed.append(name)
+            print(f"leak-scan: CANNOT SCAN {name}: {type(exc).__name__}: {pii.scrub_text(str(exc))}",
+                  file=sys.stderr)
+            continue
         print(f"scanned {name}: {len(scan.findings) - before} finding(s)", file=sys.stderr)
     for f in scan.findings:
         print(json.dumps(asdict(f), ensure_ascii=False) if args.json else f.line())
     found = bool(scan.findings)
     print(f"leak-scan: {len(scan.findings)} finding(s) in {len(scan.scanned)} object(s)", file=sys.stderr)
+    if failed:
+        print(f"leak-scan: FAILED: {len(failed)} source(s) could not be scanned: {'; '.join(failed)}",
+              file=sys.stderr)
+        return 2
     return (0 if found else 1) if args.expect_found else (1 if found else 0)
 
 

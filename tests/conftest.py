@@ -4,11 +4,17 @@
 with freshly generated keys, so it never touches (or collides with) a developer's
 running demo or their ``.state/shuzhong.env``. Tests should use their own keys or
 prefixes (e.g. :func:`unique`) rather than expect empty buckets.
+
+``no_leftover_processes`` (session, autouse) fails the run when a process the tests started
+(weed, a Dagster daemon or code server, dbt, ...) outlives the session.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +23,93 @@ from typing import Any
 import pytest
 
 from pipelines import s3, s3server, settings
+
+_PR_SET_CHILD_SUBREAPER = 36
+LEFTOVER_GRACE_S = 15.0
+
+
+def _processes() -> dict[int, dict[str, Any]]:
+    """Every process of this machine from ``/proc``: pid → ppid, state, cmdline, cwd."""
+    out: dict[int, dict[str, Any]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        try:
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            cwd = ""
+        out[int(entry.name)] = {"state": fields[0], "ppid": int(fields[1]), "cmdline": cmdline, "cwd": cwd}
+    return out
+
+
+def _started_by_tests(root: int, temp_dir: str) -> dict[int, dict[str, Any]]:
+    """Live (not zombie) processes descending from ``root``, or whose cwd or command line is
+    inside ``temp_dir`` (this session's pytest temporary directory)."""
+    procs = _processes()
+    inside = temp_dir.rstrip("/") + "/"
+
+    def descends(pid: int) -> bool:
+        seen = set()
+        while pid in procs and pid not in seen and pid > 1:
+            seen.add(pid)
+            pid = procs[pid]["ppid"]
+            if pid == root:
+                return True
+        return False
+
+    return {pid: p for pid, p in procs.items()
+            if pid != root and p["state"] != "Z"
+            and (descends(pid) or (p["cwd"] + "/").startswith(inside) or inside in p["cmdline"] + "/")}
+
+
+def _reap_zombie_children() -> None:
+    for pid, p in _processes().items():
+        if p["ppid"] == os.getpid() and p["state"] == "Z":
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_leftover_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Fail the session if a process started by the tests is still alive when it ends.
+
+    The pytest process becomes a child subreaper (Linux), so processes orphaned by the tests
+    (a daemon's code server whose daemon was SIGKILLed) are re-parented to it and still count
+    as its descendants. Leftovers get ``LEFTOVER_GRACE_S`` to exit, are then listed, stopped
+    (SIGTERM, then SIGKILL) and the session fails."""
+    if not sys.platform.startswith("linux"):
+        yield
+        return
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    temp_dir = str(tmp_path_factory.getbasetemp().resolve())
+    yield
+    deadline = time.monotonic() + LEFTOVER_GRACE_S
+    while (left := _started_by_tests(os.getpid(), temp_dir)) and time.monotonic() < deadline:
+        _reap_zombie_children()
+        time.sleep(0.5)
+    _reap_zombie_children()
+    if not left:
+        return
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in set(left) & set(_started_by_tests(os.getpid(), temp_dir)):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        time.sleep(3)
+        _reap_zombie_children()
+    listing = "\n".join(f"  pid {pid} (cwd {p['cwd']}): {p['cmdline'][:300]}" for pid, p in sorted(left.items()))
+    pytest.fail(f"{len(left)} process(es) started by the tests were still running {LEFTOVER_GRACE_S:.0f} s "
+                f"after the session ended (now stopped):\n{listing}", pytrace=False)
 
 
 def _read_env_file(path: Path) -> dict[str, str]:

@@ -100,32 +100,83 @@ def test_sigkill_then_recovery_converges_to_a_clean_run(point, clean_state, lake
     assert _normalise(state, unique) == _normalise(clean_state, "ref")
 
 
-def test_crash_during_publish_keeps_the_previous_warehouse(tmp_path, monkeypatch):
+PUBLISH_POINTS = [p for p in faults.POINTS if "publish" in p]
+# What readers must find after a crash at each point: the previous publish or the new one, whole.
+AFTER_CRASH = {"before_publish_swap": "old", "after_publish_swap": "new"}
+
+
+def _write_work_db(work, version: str) -> None:
+    """The working tables of one publish: ``old`` or ``new`` (other values, one more row)."""
+    import duckdb
+
+    n = 1 if version == "old" else 2
+    with duckdb.connect(str(work)) as con:
+        con.execute("CREATE OR REPLACE TABLE main.kpi_demo AS SELECT i AS v, ? AS version FROM range(?) t(i)",
+                    [version, n])
+        con.execute("CREATE OR REPLACE TABLE main.fct_demo_tickets AS SELECT 'T' || i AS ticket_id, ? AS version "
+                    "FROM range(?) t(i)", [version, n + 1])
+
+
+def _warehouse(target) -> dict[str, dict[str, list]]:
+    """Every published file (main and conditional) → table → sorted rows."""
+    import duckdb
+
+    out = {}
+    for key, path in publish.published_files(target).items():
+        with duckdb.connect(str(path), read_only=True) as con:
+            tables = [r[0] for r in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' ORDER BY 1").fetchall()]
+            out[key] = {t: sorted(con.execute(f'SELECT * FROM main."{t}"').fetchall()) for t in tables}
+    return out
+
+
+@pytest.mark.parametrize("point", PUBLISH_POINTS)
+def test_crash_during_publish_leaves_the_old_or_the_new_warehouse_whole(point, tmp_path, monkeypatch):
+    """SIGKILL at each publish point: every published file (main and conditional) is still the old
+    publish, or every one is the new; the rerun leaves the whole new warehouse and no temp files."""
     import duckdb
 
     work = tmp_path / "work.duckdb"
-    con = duckdb.connect(str(work))
-    con.execute("CREATE TABLE main.kpi_demo AS SELECT 1 AS v")
-    con.close()
     manifest = tmp_path / "manifest.json"
-    node = {"resource_type": "model", "original_file_path": "models/marts/kpi_demo.sql", "name": "kpi_demo",
-            "schema": "main", "description": "demo", "columns": {}}
-    manifest.write_text(json.dumps({"nodes": {"model.x.kpi_demo": node}}))
+
+    def node(name: str, meta: dict) -> dict:
+        return {"resource_type": "model", "original_file_path": f"models/marts/{name}.sql", "name": name,
+                "schema": "main", "description": "demo", "columns": {}, "meta": meta, "config": {"meta": meta},
+                "depends_on": {"nodes": []}}
+
+    manifest.write_text(json.dumps({"nodes": {
+        "model.x.kpi_demo": node("kpi_demo", {}),
+        "model.x.fct_demo_tickets": node("fct_demo_tickets", {"sharing": "conditional", "dataset": "hotline.tickets"}),
+    }, "sources": {}}))
     target = tmp_path / "published" / "warehouse.duckdb"
-    monkeypatch.setenv("SHUZHONG_PUBLISHED_URI", str(tmp_path / "published_delta"))
+    delta_root = str(tmp_path / "published_delta")  # local: the DuckDB files are what is checked here
+    monkeypatch.setenv("SHUZHONG_PUBLISHED_URI", delta_root)
+
+    states = {}
+    for version in ("new", "old"):  # what the warehouse holds after each publish, read from the work tables
+        _write_work_db(work, version)
+        with duckdb.connect(str(work), read_only=True) as con:
+            states[version] = {file: {t: sorted(con.execute(f"SELECT * FROM main.{t}").fetchall())}
+                               for file, t in (("unconditional", "kpi_demo"), ("hotline.tickets", "fct_demo_tickets"))}
+    for key in states["old"]:
+        assert states["old"][key] != states["new"][key], key  # each file tells old from new
     publish.publish(manifest, work, target)
+    assert _warehouse(target) == states["old"]
+
+    _write_work_db(work, "new")
     code = (f"from pipelines import publish; from pathlib import Path; "
             f"publish.publish(Path({str(manifest)!r}), Path({str(work)!r}), Path({str(target)!r}))")
-    for point in ("before_publish_swap", "after_publish_swap"):
-        env = {**os.environ, "SHUZHONG_CRASH_AT": point, "SHUZHONG_PUBLISHED_URI": str(tmp_path / "published_delta")}
-        rc = subprocess.run([sys.executable, "-c", code], env=env, cwd=settings.REPO_ROOT, timeout=120).returncode
-        assert rc == -signal.SIGKILL
-        # readers always find a complete warehouse: the old one before the swap, the new one after
-        con = duckdb.connect(str(target), read_only=True)
-        assert con.execute("SELECT v FROM kpi_demo").fetchall() == [(1,)]
-        con.close()
-    publish.publish(manifest, work, target)  # the rerun cleans up what the crash left
-    assert [p.name for p in target.parent.iterdir()] == ["warehouse.duckdb"]
+    env = {**os.environ, "SHUZHONG_CRASH_AT": point, "SHUZHONG_PUBLISHED_URI": delta_root}
+    rc = subprocess.run([sys.executable, "-c", code], env=env, cwd=settings.REPO_ROOT, timeout=120).returncode
+    assert rc == -signal.SIGKILL
+    after_crash = _warehouse(target)
+    assert after_crash in (states["old"], states["new"]), "a mix of the old and the new publish"
+    assert after_crash == states[AFTER_CRASH[point]]
+
+    publish.publish(manifest, work, target)  # the rerun
+    assert _warehouse(target) == states["new"]
+    left = sorted(str(p.relative_to(target.parent)) for p in target.parent.rglob("*") if p.is_file())
+    assert left == ["conditional/hotline.tickets.duckdb", "warehouse.duckdb"]
 
 
 def test_sensor_crash_before_cursor_save_repeats_no_run(lake_root, unique):

@@ -14,8 +14,10 @@ import hmac
 import json
 import os
 import subprocess
+import sys
 import uuid
 from argparse import ArgumentParser
+from pathlib import Path
 
 import pytest
 from dagster import DagsterInstance
@@ -311,3 +313,90 @@ def test_dbt_docs_site_holds_no_identifiers(tmp_path, monkeypatch):
     assert (site / "index.html").exists()
     findings = leakscan.scan_tree(site)
     assert not findings, "\n".join(f.line() for f in findings)
+
+
+# --- the command line: `shuzhong leak-scan --defaults` -------------------------------------
+
+
+def _planted_mobile() -> str:
+    """A mobile number made up at test time (never a literal in the repository)."""
+    return "139" + f"{uuid.uuid4().int % 10**8:08d}"
+
+
+def _cli_env(tmp_path, unique: str) -> dict[str, str]:
+    """Environment of a `--defaults` scan of this test's own published files, Delta root, dbt
+    directories and Dagster home (the session's S3 server and receipts bucket)."""
+    import shutil
+
+    home = tmp_path / "dagster"
+    home.mkdir()
+    shutil.copyfile(settings.REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    for d in ("dbt_target", "dbt_logs"):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "run_results.json").write_text('{"results": []}')
+    return {**os.environ, "PYTHONPATH": str(settings.REPO_ROOT),
+            "SHUZHONG_PUBLISHED_DB": str(tmp_path / "published" / "warehouse.duckdb"),
+            "SHUZHONG_PUBLISHED_URI": f"s3://{settings.buckets().published}/t-{unique}",
+            "DBT_TARGET_PATH": str(tmp_path / "dbt_target"), "DBT_LOG_PATH": str(tmp_path / "dbt_logs"),
+            "DAGSTER_HOME": str(home)}
+
+
+def _publish_with_planted(tmp_path, env: dict[str, str], phone: str, resident_id: str) -> str:
+    """A clean main file, a conditional file holding ``phone``, and a published Delta table holding
+    ``resident_id``; returns that table's URI."""
+    import duckdb
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    from pipelines import publish, s3
+
+    main = Path(env["SHUZHONG_PUBLISHED_DB"])
+    main.parent.mkdir(parents=True)
+    with duckdb.connect(str(main)) as con:
+        con.execute("CREATE TABLE kpi_t AS SELECT 'ok' AS v")
+    conditional = publish.conditional_db_path("hotline.tickets", main)
+    conditional.parent.mkdir()
+    with duckdb.connect(str(conditional)) as con:
+        con.execute("CREATE TABLE fct_t_tickets AS SELECT 'T1' AS ticket_id, ? AS note", [f"回电 {phone}"])
+    uri = f"{env['SHUZHONG_PUBLISHED_URI']}/unconditional/dim_t_people"
+    write_deltalake(uri, pa.table({"k": ["a"], "note": [f"证件 {resident_id}"]}),
+                    storage_options=s3.delta_storage_options())
+    return uri
+
+
+def _leak_scan_cli(env: dict[str, str]) -> subprocess.CompletedProcess:
+    shuzhong = str(Path(sys.executable).parent / "shuzhong")
+    return subprocess.run([shuzhong, "leak-scan", "--defaults", "--json"], env=env, cwd=settings.REPO_ROOT,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_cli_defaults_scan_conditional_files_and_published_delta(s3_env, tmp_path, unique):
+    phone, resident_id = _planted_mobile(), _resident_id(birth="19850611", start=uuid.uuid4().int % 900)
+    env = _cli_env(tmp_path, unique)
+    delta_uri = _publish_with_planted(tmp_path, env, phone, resident_id)
+    proc = _leak_scan_cli(env)
+    assert proc.returncode == 1, proc.stderr
+    findings = [json.loads(line) for line in proc.stdout.splitlines()]
+    where = {(f["kind"], f["sample"]): f["location"] for f in findings}
+    assert "conditional/hotline.tickets.duckdb" in where.get(("mobile", mask(phone)), ""), proc.stdout
+    assert delta_uri in where.get(("resident_id", mask(resident_id)), ""), proc.stdout
+    assert phone not in proc.stdout + proc.stderr and resident_id not in proc.stdout + proc.stderr
+    assert "scanned dagster event log" in proc.stderr
+
+
+def test_cli_defaults_fail_loudly_without_dagster_home(s3_env, tmp_path, unique):
+    env = _cli_env(tmp_path, unique)
+    _publish_with_planted(tmp_path, env, _planted_mobile(), _resident_id(start=uuid.uuid4().int % 900))
+    del env["DAGSTER_HOME"]
+    proc = _leak_scan_cli(env)
+    assert proc.returncode == 2, proc.stderr
+    assert "CANNOT SCAN dagster event log" in proc.stderr and "DAGSTER_HOME is not set" in proc.stderr
+    assert "could not be scanned" in proc.stderr.splitlines()[-1]
+
+
+def test_cli_defaults_fail_loudly_without_the_published_files(s3_env, tmp_path, unique):
+    env = _cli_env(tmp_path, unique)  # nothing published: no DuckDB file, no Delta table
+    proc = _leak_scan_cli(env)
+    assert proc.returncode == 2, proc.stderr
+    assert "published warehouse" in proc.stderr and "does not exist" in proc.stderr
+    assert f"no Delta table under the published root {env['SHUZHONG_PUBLISHED_URI']}" in proc.stderr
