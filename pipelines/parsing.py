@@ -408,7 +408,10 @@ def _parse_temporal(expr: pl.Expr, logical_type: str) -> pl.Expr:
 
 
 def _parse_number(expr: pl.Expr, logical_type: str) -> pl.Expr:
-    text = expr.str.replace_all(r"[,\s]", "")  # thousands separators (full-width ones are NFKC'd to ",")
+    # Spec v1.3: commas only between groups of three digits (full-width ones are NFKC'd to ","); any
+    # other comma or space inside a number is a type error.
+    grouped = expr.str.contains(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")
+    text = pl.when(grouped | ~expr.str.contains(r"[,\s]")).then(expr.str.replace_all(",", ""))
     if logical_type == "integer":
         return pl.when(text.str.contains(r"^[+-]?\d+(\.0+)?$")).then(
             text.str.replace(r"\.0+$", "").cast(pl.Int64, strict=False)
