@@ -1,5 +1,5 @@
 """``make bench``: the whole pipeline (sensor → ingestion → dbt → publish, through the Dagster
-daemon) against a hand-written DuckDB baseline on the same files, at two or more scales, plus
+daemon) against the plain polars + DuckDB baseline (``bench_baseline``) on the same files, at two or more scales, plus
 the cost of one more day. Prints a table per stage and writes a JSON file per run.
 
 The bulk of a city's data is machine feeds, so the benchmark's files are traffic flow

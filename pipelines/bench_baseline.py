@@ -113,19 +113,42 @@ def _read(path: Path, fields: list[Field]) -> pl.DataFrame:
     data = path.read_bytes()
     by_header = {_norm_header(k): f.name for f in fields for k in (f.header, f.name)}
     if path.suffix.lower() == ".jsonl":
-        lines = data.split(b"\n")
-        keys = list(json.loads(next(ln for ln in lines if ln.strip())))
-        frame = pl.read_ndjson(data, schema={k: pl.String for k in keys})
-        numbers = pl.Series("row_number", [i + 1 for i, ln in enumerate(lines) if ln.strip()], dtype=pl.Int64)
-        frame = frame.with_columns(numbers)
+        frame, keys = _read_jsonl(data)
     else:
         frame = pl.read_csv(_decode(data), infer_schema=False, truncate_ragged_lines=True)
         keys = frame.columns
         frame = frame.with_row_index("row_number", offset=2).with_columns(pl.col("row_number").cast(pl.Int64))
     rename = {k: by_header[_norm_header(k)] for k in keys if _norm_header(k) in by_header}
-    frame = frame.select([pl.col(k).alias(v) for k, v in rename.items()] + [pl.col("row_number")])
+    if "_malformed" not in frame.columns:
+        frame = frame.with_columns(_malformed=pl.lit(False))
+    frame = frame.select([pl.col(k).alias(v) for k, v in rename.items()] + [pl.col("row_number", "_malformed")])
     missing = [pl.lit(None, dtype=pl.String).alias(f.name) for f in fields if f.name not in frame.columns]
-    return frame.with_columns(missing).select([f.name for f in fields] + ["row_number"])
+    return frame.with_columns(missing).select([f.name for f in fields] + ["row_number", "_malformed"])
+
+
+def _read_jsonl(data: bytes) -> tuple[pl.DataFrame, list[str]]:
+    """JSON Lines as strings; a line that is not a JSON object is kept as a row marked ``_malformed``."""
+    lines = [(i + 1, ln) for i, ln in enumerate(data.split(b"\n")) if ln.strip()]
+    numbers = pl.Series("row_number", [n for n, _ in lines], dtype=pl.Int64)
+    try:
+        keys = list(json.loads(lines[0][1])) if lines else []
+        frame = pl.read_ndjson(data, schema={k: pl.String for k in keys}) if lines else pl.DataFrame()
+        if frame.height == len(lines):
+            return frame.with_columns(numbers, _malformed=pl.lit(False)), keys
+    except (ValueError, AttributeError, pl.exceptions.PolarsError):
+        pass
+    records: list[dict] = []  # the slow path, only for a file with a broken line
+    for _, ln in lines:
+        try:
+            rec = json.loads(ln)
+        except ValueError:
+            rec = None
+        ok = isinstance(rec, dict)
+        records.append({**({k: None if v is None else v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+                            for k, v in rec.items()} if ok else {}), "_malformed": not ok})
+    keys = list(dict.fromkeys(k for r in records for k in r if k != "_malformed"))
+    frame = pl.DataFrame(records, schema={**{k: pl.String for k in keys}, "_malformed": pl.Boolean})
+    return frame.with_columns(numbers), keys
 
 
 def _clean(col: str, nfkc: bool) -> pl.Expr:
@@ -148,7 +171,9 @@ def check_file(path: Path, fields: list[Field], pk: list[str]) -> tuple[pl.DataF
     """(accepted rows, quarantined rows, counts) of one file, by the contract's rules."""
     raw = _read(path, fields)
     counts = FileCounts(received=raw.height)
-    ascii_only = {c: not raw[c].str.contains(r"[^\x00-\x7f]").any() for c in raw.columns if c != "row_number"}
+    malformed = raw.filter(pl.col("_malformed")).drop("_malformed")  # quarantined as they are, not typed
+    raw = raw.filter(~pl.col("_malformed")).drop("_malformed")
+    ascii_only = {f.name: not raw[f.name].str.contains(r"[^\x00-\x7f]").any() for f in fields}
     text = raw.with_columns([_clean(f.name, f.logical_type != "string" or f.valid_values is not None)
                              if not ascii_only[f.name] else _clean(f.name, False) for f in fields])
     typed, bad = [], []
@@ -190,7 +215,7 @@ def check_file(path: Path, fields: list[Field], pk: list[str]) -> tuple[pl.DataF
                       out.filter(~keyed)])
     counts.superseded = out.height - kept.height
     accepted, quarantined = kept.filter(~pl.col("_bad")).drop("_bad"), kept.filter(pl.col("_bad")).drop("_bad")
-    counts.accepted, counts.quarantined = accepted.height, quarantined.height
+    counts.accepted, counts.quarantined = accepted.height, quarantined.height + malformed.height
     return accepted, quarantined, counts
 
 
