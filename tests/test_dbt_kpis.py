@@ -292,9 +292,11 @@ def test_data_quality_missing_date_counts_late(built: dict) -> None:
     assert (num, den, target, met) == (1, 3, 1.0, False)
     assert value == pytest.approx(1 / 3) and gap == pytest.approx(1 / 3 - 1)
 
-    # A dataset with a deadline and no file at all: every due date is late.
-    value, num, den, *_ = _scorecard(db, "dq_on_time_rate", "grid.events")
-    assert (value, num, den) == (0.0, 0, 3)
+    # A dataset with a deadline and no file at all: its calendar has not started (no 0 % rows);
+    # it is listed as not submitted instead.
+    assert _query(db, "select count(*) from kpi_scorecard_monthly where dimension_code = 'grid.events'") == [(0,)]
+    pending = {r[0] for r in _query(db, "select dataset_key from kpi_bureau_data_quality_not_submitted")}
+    assert "grid.events" in pending and "hotline.tickets" not in pending
     # Reference data has no deadline: rows and files only.
     codes = {
         r[0]

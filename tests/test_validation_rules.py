@@ -323,3 +323,17 @@ def test_identifiers_are_normalised_on_parsing():
     parsed = parsing.parse_file(text.encode("utf-8"), "e.csv", contract)
     assert parsed.frame["uscc"].to_list() == [good, good]
     assert parsed.frame["legal_rep_id"].to_list() == [id_with_check_x(), "E1234567"]
+
+
+def test_grid_code_prefix_must_be_a_district():
+    """Spec §2: the first six digits of a grid code are one of the six district codes."""
+    events = [
+        {"event_id": f"E{n}", "grid_code": grid, "reported_at": "2026-03-05 09:00", "category": "其他"}
+        for n, grid in enumerate(["370402001001001", "999999001001001", "370400001001001", "37048100100100"])
+    ]
+    assert failures("grid.events", events, only="grid_code.pattern") == {"grid_code.pattern": [3, 4, 5]}
+    requests = [
+        {"request_id": f"R{n}", "community_name": "光明社区", "grid_code": grid, "submitted_at": "2026-03-05 09:00"}
+        for n, grid in enumerate(["370481001001001", "999999001001001"])
+    ]
+    assert failures("community.service_requests", requests, only="grid_code.pattern") == {"grid_code.pattern": [3]}

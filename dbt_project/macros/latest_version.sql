@@ -54,15 +54,42 @@ where not exists (
 {%- endmacro %}
 
 {#-
+    Corrected files of a dataset since the newest row of the model being built: object keys
+    with a new accepted version (another earlier accepted version of the key had other
+    bytes) processed after the model's newest ingested row, from the file registry. One row
+    per key: source_key, file_sha256 (of its latest version), business_date. A correction
+    whose rows were all quarantined (or that holds no rows) lands nothing in the raw zone,
+    so only the registry tells that the key's earlier rows are gone (spec §1).
+    The model must declare   -- depends_on: {{ ref('stg_meta__files') }}
+-#}
+{% macro corrected_source_keys(bureau, dataset) -%}
+select
+    source_key,
+    arg_max(file_sha256, processed_at) as file_sha256,
+    arg_max(business_date, processed_at) as business_date
+from {{ ref('stg_meta__files') }}
+where bureau = '{{ bureau }}'
+    and dataset = '{{ dataset }}'
+    and status = 'accepted'
+group by source_key
+having count(distinct file_sha256) > 1
+    and max(processed_at) > (
+        select coalesce(max(ingested_at), '1900-01-01'::timestamptz) from {{ this }}
+    )
+{%- endmacro %}
+
+{#-
     Pre-hook of the incremental machine-feed facts: a file re-submitted under the same
     object key replaces exactly the rows its earlier version contributed (spec §1). Before
     the batch is merged, delete the rows of every object key that has newly ingested rows,
-    so rows missing from the corrected file disappear too. The batch then re-inserts the
-    corrected rows (their ingested_at is newer than anything left here).
+    so rows missing from the corrected file disappear too, and the rows of an earlier
+    version of every key the registry shows corrected (also when the correction landed no
+    row at all). The batch then re-inserts the corrected rows (their ingested_at is newer
+    than anything left here).
 
-        config(pre_hook="{{ delete_resubmitted_source_rows(ref('stg_x')) }}")
+        config(pre_hook="{{ delete_resubmitted_source_rows(ref('stg_x'), 'bureau', 'dataset') }}")
 -#}
-{% macro delete_resubmitted_source_rows(staging_relation) -%}
+{% macro delete_resubmitted_source_rows(staging_relation, bureau, dataset) -%}
 {%- if is_incremental() -%}
 delete from {{ this }}
 where source_key in (
@@ -71,6 +98,31 @@ where source_key in (
     where ingested_at > (
         select coalesce(max(ingested_at), '1900-01-01'::timestamptz) from {{ this }}
     )
+)
+or (
+    source_key in (select source_key from ({{ corrected_source_keys(bureau, dataset) }}))
+    and file_sha256 not in (
+        select file_sha256 from ({{ corrected_source_keys(bureau, dataset) }})
+    )
+)
+{%- else -%}
+select 1
+{%- endif -%}
+{%- endmacro %}
+
+{#-
+    Pre-hook of the hourly aggregates of a machine feed: the hours on the business dates of
+    corrected files (corrected_source_keys) are deleted here and recomputed by the model
+    (which adds those dates to its touched hours), so an hour a correction removed
+    completely disappears and a partly removed one is re-aggregated.
+
+        config(pre_hook="{{ delete_corrected_hours('transport', 'traffic_flow', 'hour_date') }}")
+-#}
+{% macro delete_corrected_hours(bureau, dataset, date_column) -%}
+{%- if is_incremental() -%}
+delete from {{ this }}
+where {{ date_column }} in (
+    select business_date from ({{ corrected_source_keys(bureau, dataset) }})
 )
 {%- else -%}
 select 1

@@ -3,9 +3,11 @@
 --
 -- A valid hour has all six pollutants measured. The daily AQI exists only for station-
 -- days with at least 20 valid hours (otherwise aqi is null and has_daily_aqi is false).
--- 24-hour averages are over the day's measured hours. O3 8-hour moving averages are the
--- windows 00–07 … 16–23 of the day with at least 6 measured hours; the daily value is the
--- highest. Above 800 µg/m³ the O3 8-hour IAQI is not defined: the IAQI of the day's
+-- 24-hour averages are over the day's measured hours. O3 8-hour moving averages (spec
+-- §4.4, HJ 663-2012/2013): the window ending at hour h is the mean of the valid O3 values
+-- observed at h-7 … h and exists when at least 6 of those 8 hours are valid; a missing
+-- row and a row with an empty O3 value are the same. Windows end at 07:00 … 23:00 of the
+-- day (so they never cross midnight); the daily value is the highest. Above 800 µg/m³ the O3 8-hour IAQI is not defined: the IAQI of the day's
 -- highest 1-hour O3 (1-hour breakpoints) is used instead.
 {%- set keys = ['station_code', 'observation_date'] %}
 
@@ -15,20 +17,28 @@ with hourly as (
 
 ),
 
+window_ends as (
+
+    select distinct station_code, observation_date, end_hour
+    from hourly
+    cross join range(7, 24) as w(end_hour)
+
+),
+
 o3_windows as (
 
     select
-        station_code,
-        observation_date,
-        observed_at,
-        avg(o3) over w as o3_8h_avg,
-        count(o3) over w as o3_8h_hours
-    from hourly
-    window w as (
-        partition by station_code, observation_date
-        order by observed_at
-        range between current row and interval 7 hours following
-    )
+        window_ends.station_code,
+        window_ends.observation_date,
+        window_ends.end_hour,
+        avg(hourly.o3) as o3_8h_avg,
+        count(hourly.o3) as o3_8h_hours
+    from window_ends
+    left join hourly
+        on hourly.station_code = window_ends.station_code
+        and hourly.observation_date = window_ends.observation_date
+        and hour(hourly.observed_at) between window_ends.end_hour - 7 and window_ends.end_hour
+    group by all
 
 ),
 
@@ -36,7 +46,7 @@ o3_8h as (
 
     select station_code, observation_date, max(o3_8h_avg) as o3_8h_max
     from o3_windows
-    where hour(observed_at) <= 16 and o3_8h_hours >= 6
+    where o3_8h_hours >= 6
     group by all
 
 ),

@@ -1,6 +1,6 @@
 -- Governed smart-community service requests (智慧社区服务请求): one row per request in
 -- its latest state. Resident phone is a keyed hash. District = first six digits of the
--- grid code (spec §2).
+-- grid code when one of the six district codes, else null (spec §2).
 with requests as (
 
     select * from {{ ref('int_community__service_requests_latest') }}
@@ -11,7 +11,7 @@ select
     request_id,
     community_name,
     grid_code,
-    left(grid_code, 6) as district_code,
+    {{ district_of_grid('grid_code') }} as district_code,
     service_type,
     channel,
     submitted_at,

@@ -1,5 +1,6 @@
 -- Governed grid events (网格事件): one row per event in its latest state. The district is
--- the first six digits of the grid code (spec §2). Description scrubbed of IDs/phones.
+-- the first six digits of the grid code when one of the six district codes, else null
+-- (spec §2). Description scrubbed of IDs/phones.
 with events as (
 
     select * from {{ ref('int_grid__events_latest') }}
@@ -9,7 +10,7 @@ with events as (
 select
     event_id,
     grid_code,
-    left(grid_code, 6) as district_code,
+    {{ district_of_grid('grid_code') }} as district_code,
     reporter_id,
     reported_at,
     category,

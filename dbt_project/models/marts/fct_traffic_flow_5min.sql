@@ -3,13 +3,15 @@
 -- only rows ingested after the newest row here, keeps the latest version of each key in
 -- that batch, and never replaces a row with a version from an older business date.
 -- A file re-submitted under the same object key first has its earlier rows deleted
--- (pre-hook), so the correction replaces exactly what the earlier version contributed.
+-- (pre-hook), so the correction replaces exactly what the earlier version contributed;
+-- the file registry also names corrections that landed no row (all quarantined).
+-- depends_on: {{ ref('stg_meta__files') }}
 {{ config(
     materialized='incremental',
     unique_key=['checkpoint_id', 'interval_start'],
     incremental_strategy='delete+insert',
     on_schema_change='fail',
-    pre_hook="{{ delete_resubmitted_source_rows(ref('stg_transport__traffic_flow')) }}"
+    pre_hook="{{ delete_resubmitted_source_rows(ref('stg_transport__traffic_flow'), 'transport', 'traffic_flow') }}"
 ) }}
 {%- set keys = ['checkpoint_id', 'interval_start'] %}
 

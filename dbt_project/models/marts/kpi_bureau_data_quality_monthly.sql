@@ -4,10 +4,14 @@
 --
 -- dq_on_time_rate (datasets with a deadline): business dates D of the month whose
 --   deadline (D + deadline_day_offset days at deadline_time, Asia/Shanghai) has passed at
---   the report time; on time when the first accepted file for D was uploaded (uploaded_at,
---   UTC, converted to Asia/Shanghai) by the deadline. A date with no accepted file uploaded
---   by the report time counts as late (missing). Dates start at var('dq_start_date')
---   (default: the earliest business date in the registry).
+--   the report time, or whose file already arrived on time (spec v1.3); on time when the
+--   first accepted or no-op identical (duplicate) file for D was uploaded (uploaded_at,
+--   UTC, converted to Asia/Shanghai) by the deadline: a bureau with no events may send the
+--   same header-only file every day (spec §1). A date with no such file uploaded by the
+--   report time counts as late (missing). Each dataset's calendar starts at its own first
+--   submitted business date (any processed file; var('dq_start_date'), when set, is a
+--   later lower bound); a dataset never submitted has no dates (it is listed in
+--   dq_datasets_not_submitted instead of showing 0 % on time).
 -- dq_rows_accepted_rate: rows accepted / rows received over the files processed for the
 --   month's business dates (every processed file version, accepted or rejected).
 -- dq_files_rejected: number of rejected files (numerator), of all processed files
@@ -54,24 +58,39 @@ deadlines as (
 bounds as (
 
     select
+        files.bureau,
+        files.dataset,
     {%- if start_date %}
-        cast('{{ start_date }}' as date) as start_date,
+        greatest(min(files.business_date), cast('{{ start_date }}' as date)) as start_date,
     {%- else %}
-        (select min(business_date) from files) as start_date,
+        min(files.business_date) as start_date,
     {%- endif %}
-        cast(report.report_at as date) as end_date
-    from report
+        cast(any_value(report.report_at) as date) as end_date
+    from files
+    cross join report
+    where files.business_date is not null
+    group by files.bureau, files.dataset
 
 ),
 
 calendar as (
 
-    select cast(d as date) as business_date
+    select bounds.bureau, bounds.dataset, cast(d as date) as business_date
     from bounds,
         generate_series(
             cast(bounds.start_date as timestamp), cast(bounds.end_date as timestamp), interval 1 day
         ) as g(d)
-    where bounds.start_date is not null
+    where bounds.start_date <= bounds.end_date
+
+),
+
+-- the first accepted or no-op identical file of each business date
+first_accepted as (
+
+    select bureau, dataset, business_date, min(uploaded_at_local) as first_accepted_at
+    from files
+    where status in ('accepted', 'duplicate')
+    group by all
 
 ),
 
@@ -84,20 +103,23 @@ due_dates as (
         (calendar.business_date + deadlines.deadline_day_offset) + deadlines.deadline_time
             as deadline_at
     from deadlines
-    cross join calendar
+    inner join calendar
+        on deadlines.bureau = calendar.bureau
+        and deadlines.dataset = calendar.dataset
     cross join report
+    left join first_accepted
+        on calendar.bureau = first_accepted.bureau
+        and calendar.dataset = first_accepted.dataset
+        and calendar.business_date = first_accepted.business_date
     where deadlines.has_deadline
-        and (calendar.business_date + deadlines.deadline_day_offset) + deadlines.deadline_time
-            <= report.report_at
-
-),
-
-first_accepted as (
-
-    select bureau, dataset, business_date, min(uploaded_at_local) as first_accepted_at
-    from files
-    where status = 'accepted'
-    group by all
+        and (
+            (calendar.business_date + deadlines.deadline_day_offset) + deadlines.deadline_time
+                <= report.report_at
+            -- already arrived on time: counts before its deadline (spec v1.3)
+            or first_accepted.first_accepted_at
+                <= (calendar.business_date + deadlines.deadline_day_offset)
+                    + deadlines.deadline_time
+        )
 
 ),
 

@@ -1,7 +1,8 @@
 -- City KPIs by month × district [× department / community / network type / peak period]
 -- (spec §5), one long table with targets, baselines and gaps from the kpi_targets seed.
--- Hotline on-time closure and citizen satisfaction are in kpi_hotline_monthly; bureau
--- data quality in kpi_bureau_data_quality_monthly; kpi_scorecard_monthly unions all.
+-- The district totals of hotline on-time closure and citizen satisfaction are in
+-- kpi_hotline_monthly, their department breakdown here (int_kpi__hotline_departments);
+-- bureau data quality in kpi_bureau_data_quality_monthly; kpi_scorecard_monthly unions all.
 --
 -- dimension_type = 'district': the district total (dimension_code = district_code).
 --   Every district gets a row for every (month, KPI) that has data anywhere (a district
@@ -15,6 +16,7 @@
     'int_kpi__mobile_handling',
     'int_kpi__risk_warnings',
     'int_kpi__hotline_conduct',
+    'int_kpi__hotline_departments',
     'int_kpi__grid_event_handling',
     'int_kpi__ev_charging_safety',
     'int_kpi__community_requests',

@@ -29,6 +29,7 @@ rated as (
     from {{ ref('fct_community_requests') }} as requests
     cross join report
     where requests.rating is not null
+        and requests.district_code is not null  -- grid code outside the six districts
         and coalesce(requests.completed_at, requests.submitted_at) <= report.report_at
 
 ),

@@ -5,6 +5,10 @@
 --   households: kpi_value null).
 -- ev_charging_hazards_found: 电动车充电隐患 grid events reported in the month (count;
 --   numerator = count, denominator null).
+-- A zero numerator is 0, not missing (spec §5): every district gets a row for every month
+-- covered by the source dataset, i.e. a month in which the bureau submitted a file
+-- (accepted or a no-op identical one) or which has a record, up to the report month. A
+-- district without households has no denominator: kpi_value null for the rate.
 {{ config(materialized='view') }}
 {%- set report_at = var('report_at', none) %}
 
@@ -47,36 +51,89 @@ hazards as (
 
 ),
 
-households as (
+-- months covered by each source dataset: submitted business dates and record months
+covered_months as (
+
+    select distinct
+        case files.dataset when 'incidents' then 'incidents' else 'hazards' end as measure,
+        cast(date_trunc('month', files.business_date) as date) as kpi_month
+    from {{ ref('stg_meta__files') }} as files
+    cross join report
+    where ((files.bureau = 'emergency' and files.dataset = 'incidents')
+            or (files.bureau = 'grid' and files.dataset = 'events'))
+        and files.status in ('accepted', 'duplicate')
+        and files.business_date <= cast(report.report_at as date)
+
+    union
+
+    select 'incidents', cast(date_trunc('month', occurred_at) as date)
+    from {{ ref('fct_incidents') }}
+    cross join report
+    where occurred_at <= report.report_at
+
+    union
+
+    select 'hazards', cast(date_trunc('month', reported_at) as date)
+    from {{ ref('fct_grid_events') }}
+    cross join report
+    where reported_at <= report.report_at
+
+),
+
+districts as (
 
     select district_code, households
     from {{ ref('dim_districts') }}
 
+),
+
+incident_grid as (
+
+    select covered_months.kpi_month, districts.district_code, districts.households
+    from covered_months
+    cross join districts
+    where covered_months.measure = 'incidents'
+
+),
+
+hazard_grid as (
+
+    select covered_months.kpi_month, districts.district_code
+    from covered_months
+    cross join districts
+    where covered_months.measure = 'hazards'
+
 )
 
 select
-    incidents.kpi_month,
+    incident_grid.kpi_month,
     'ev_charging_incidents_per_10k_households' as kpi_code,
-    incidents.district_code,
+    incident_grid.district_code,
     'district' as dimension_type,
-    incidents.district_code as dimension_code,
+    incident_grid.district_code as dimension_code,
     cast(null as varchar) as dimension_name,
-    cast(incidents.incident_count as double) as numerator,
-    nullif(households.households, 0) / 10000.0 as denominator,
-    incidents.incident_count / (nullif(households.households, 0) / 10000.0) as kpi_value
-from incidents
-left join households on incidents.district_code = households.district_code
+    cast(coalesce(incidents.incident_count, 0) as double) as numerator,
+    nullif(incident_grid.households, 0) / 10000.0 as denominator,
+    coalesce(incidents.incident_count, 0) / (nullif(incident_grid.households, 0) / 10000.0)
+        as kpi_value
+from incident_grid
+left join incidents
+    on incident_grid.kpi_month = incidents.kpi_month
+    and incident_grid.district_code = incidents.district_code
 
 union all
 
 select
-    kpi_month,
+    hazard_grid.kpi_month,
     'ev_charging_hazards_found' as kpi_code,
-    district_code,
+    hazard_grid.district_code,
     'district' as dimension_type,
-    district_code as dimension_code,
+    hazard_grid.district_code as dimension_code,
     cast(null as varchar) as dimension_name,
-    cast(hazard_count as double) as numerator,
+    cast(coalesce(hazards.hazard_count, 0) as double) as numerator,
     cast(null as double) as denominator,
-    cast(hazard_count as double) as kpi_value
-from hazards
+    cast(coalesce(hazards.hazard_count, 0) as double) as kpi_value
+from hazard_grid
+left join hazards
+    on hazard_grid.kpi_month = hazards.kpi_month
+    and hazard_grid.district_code = hazards.district_code

@@ -29,6 +29,7 @@ resolved as (
     cross join report
     where events.resolved_at is not null
         and events.reported_at is not null
+        and events.district_code is not null  -- grid code outside the six districts
         and events.resolved_at <= report.report_at
 
 ),
