@@ -119,7 +119,7 @@ class Oracle:
             for r in recs:
                 pk = tuple(r[c] for c in PK[ds])
                 rank = (bd, up)
-                if pk not in best[ds] or best[ds][pk][0] < rank:
+                if pk not in best[ds] or best[ds][pk][0] <= rank:
                     best[ds][pk] = (rank, r)
         self.records = {ds: [r for _, r in v.values()] for ds, v in best.items()}
 
@@ -151,23 +151,25 @@ class Oracle:
             closed = t["closed_at"] if t["closed_at"] and t["closed_at"] <= R else None
             if closed is None and due > R:
                 continue
-            g[(month(due), t["district_code"], "district", t["district_code"])].append(
-                1.0 if closed is not None and closed <= due else 0.0
-            )
+            flag = 1.0 if closed is not None and closed <= due else 0.0
+            g[(month(due), t["district_code"], "district", t["district_code"])].append(flag)
+            if t["handling_dept"]:  # by department: the ticket's handling department
+                g[(month(due), t["district_code"], "department", dept_id(str(t["handling_dept"])))].append(flag)
         self._ratio("hotline_on_time_closure_rate", g, {k[0] for k in g})
 
         # citizen satisfaction: rated tickets (month closed) + rated cases (month completed)
         g = defaultdict(list)
         for t in tickets:
             if t["closed_at"] and t["closed_at"] <= R and t["satisfaction"] in SCORE:
-                g[(month(t["closed_at"]), t["district_code"], "district", t["district_code"])].append(
-                    float(SCORE[t["satisfaction"]])
-                )
+                m, d, v = month(t["closed_at"]), t["district_code"], float(SCORE[t["satisfaction"]])
+                g[(m, d, "district", d)].append(v)
+                if t["handling_dept"]:  # by department: handling department of tickets, department of cases
+                    g[(m, d, "department", dept_id(str(t["handling_dept"])))].append(v)
         for c in cases:
             if c["completed_at"] and c["completed_at"] <= R and c["rating"] in SCORE:
-                g[(month(c["completed_at"]), c["district_code"], "district", c["district_code"])].append(
-                    float(SCORE[c["rating"]])
-                )
+                m, d, v = month(c["completed_at"]), c["district_code"], float(SCORE[c["rating"]])
+                g[(m, d, "district", d)].append(v)
+                g[(m, d, "department", dept_id(str(c["dept"])))].append(v)
         self._ratio("citizen_satisfaction_score", g, {k[0] for k in g})
 
         # mobile handling: cases of the month among the 100 highest-volume items of the trailing 12 months

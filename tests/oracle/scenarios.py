@@ -137,6 +137,17 @@ def local_to_utc(t: datetime) -> datetime:
     return (t - SHANGHAI).replace(tzinfo=UTC)
 
 
+USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+USCC_WEIGHTS = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28]
+
+
+def uscc(n: int) -> str:
+    """A valid 统一社会信用代码 (GB 32100-2015 check character) for organisation ``n``."""
+    body = f"91370400MA{n:07d}"
+    check = (31 - sum(USCC_CHARS.index(c) * w for c, w in zip(body, USCC_WEIGHTS, strict=True)) % 31) % 31
+    return body + USCC_CHARS[check]
+
+
 class _Gen:
     def __init__(self, seed: int, prefix: str) -> None:
         self.rng = random.Random(seed)
@@ -308,7 +319,7 @@ def generate(seed: int, prefix: str, *, workday) -> Scenario:  # noqa: C901 - on
                 "dept": rng.choice(DEPTS[:3]),
                 "district_code": rng.choice(DISTRICTS),
                 "applicant_type": "法人",
-                "applicant_id": "91370400MA3C0XXXX0",
+                "applicant_id": uscc(rng.randrange(10**7)),
                 "visits": 0,
                 "rating": None,
             }
@@ -359,7 +370,7 @@ def generate(seed: int, prefix: str, *, workday) -> Scenario:  # noqa: C901 - on
         out = []
         for _ in range(rng.choice([0, 1, 2, 3])):
             rep_at = g.ts(d)
-            code = rng.choice(grid_codes) if rng.random() > 0.1 else f"{OUTSIDE_DISTRICT}001001001"
+            code = rng.choice(grid_codes)
             r: Record = {
                 "event_id": f"E-{g.n()}",
                 "grid_code": code,
@@ -489,7 +500,7 @@ def generate(seed: int, prefix: str, *, workday) -> Scenario:  # noqa: C901 - on
             "dept": DEPTS[j],
             "district_code": DISTRICTS[i % 6],
             "applicant_type": "法人",
-            "applicant_id": "91370400MA3C0XXXX0",
+            "applicant_id": uscc(rng.randrange(10**7)),
             "visits": 0,
             "rating": None,
         }
@@ -517,16 +528,22 @@ def generate(seed: int, prefix: str, *, workday) -> Scenario:  # noqa: C901 - on
                     put(ds, day, f"group{gi}.jsonl", encode(ds, rows, jsonl=True), up + timedelta(minutes=gi), rows)
                 continue
             rows = builders[ds](day) if fate != "empty" else []
-            rows += [r for dd, r in pending.get(ds, []) if dd == day]
+            by_pk = {tuple(r[c] for c in PK[ds]): r for r in rows}
+            for dd, r in pending.get(ds, []):
+                if dd == day:
+                    by_pk[tuple(r[c] for c in PK[ds])] = r  # one row per key: the latest state of the day
+            rows = list(by_pk.values())
             pending[ds] = [(dd, r) for dd, r in pending.get(ds, []) if dd != day]
             bad = 0
-            if rows and ds in ("hotline.tickets", "community.service_requests") and rng.random() < 0.3:
+            if rows and ds in ("hotline.tickets", "community.service_requests", "grid.events") and rng.random() < 0.3:
                 bad = 1  # a row that breaks an enum / range rule: quarantined
             data_rows = list(rows)
             if bad:
                 broken = dict(rows[0])
                 if ds == "hotline.tickets":
                     broken.update(ticket_id=f"ZZ12345-{day:%Y%m%d}-{g.n():06d}", channel="传真")
+                elif ds == "grid.events":  # a grid code outside the six districts (§2)
+                    broken.update(event_id=f"E-{g.n()}", grid_code=f"{OUTSIDE_DISTRICT}001001001")
                 else:
                     broken.update(request_id=f"R-{g.n()}", rating=9)
                 data_rows.append(broken)
