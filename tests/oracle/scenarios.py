@@ -510,7 +510,7 @@ def generate(seed: int, prefix: str, *, workday) -> Scenario:  # noqa: C901 - on
 
     header_only: dict[str, bytes] = {}
     day = start
-    starts = {ds: start + timedelta(days=rng.randint(0, 6)) for ds in DAILY | FEEDS}
+    starts = {ds: start + timedelta(days=rng.randint(0, 6)) for ds in sorted(DAILY | FEEDS)}
     while day < rep:
         for ds in sorted(DAILY | FEEDS):
             if day < starts[ds]:
