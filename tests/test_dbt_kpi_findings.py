@@ -220,6 +220,7 @@ def _case_rows() -> list[dict]:
 AQ_DAY = "2026-03-03"
 COR_DAY = "2026-03-04"
 AQ_COR_KEY = f"ecology/air_quality_hourly/{COR_DAY}/cor.jsonl"
+AQ_EARLY_KEY = f"ecology/air_quality_hourly/{COR_DAY}/cor-early.jsonl"
 
 
 def _aq(station: str, district: str, day: str, hour: int, o3: float | None, key: str) -> dict:
@@ -248,8 +249,12 @@ def _air_rows() -> list[dict]:
     rows = [_aq("S_MISS", "370402", AQ_DAY, h, _o3(h), key) for h in range(24) if h != 7]
     rows += [_aq("S_EMPTY", "370403", AQ_DAY, h, None if h == 7 else _o3(h), key) for h in range(24)]
     rows += [_aq("S_FEW", "370404", AQ_DAY, h, 20.0 if h % 2 == 0 else None, key) for h in range(24)]
+    # ingested after the 03-04 files: the newest rows left once cor.jsonl's rows are deleted
+    rows = [{**r, "_ingested_at": _utc(f"{COR_DAY} 20:00:00")} for r in rows]
     rows += [_aq("S_COR", "370405", COR_DAY, h, 20.0, AQ_COR_KEY) for h in range(24)]
-    return rows
+    # an earlier upload of the same date also sent S_COR 00:00 (O3 30); cor.jsonl's version wins
+    early = _aq("S_COR", "370405", COR_DAY, 0, 30.0, AQ_EARLY_KEY)
+    return [*rows, {**early, "_uploaded_at": _utc(f"{COR_DAY} 15:00:00")}]
 
 
 # --- traffic: k.csv 08:00–09:55 (10 vehicles), k2.csv re-sends 08:05 later (30 vehicles) ---
@@ -349,6 +354,7 @@ def _registry() -> list[dict]:
         _reg("grid/grids/2026-02-02/a.csv", "accepted", "2026-02-02 12:00:00", rows=3),
         _reg(f"ecology/air_quality_hourly/{AQ_DAY}/a.jsonl", "accepted", f"{AQ_DAY} 16:00:00",
              f"{AQ_DAY} 18:05:00", rows=71),
+        _reg(AQ_EARLY_KEY, "accepted", f"{COR_DAY} 15:00:00", f"{COR_DAY} 18:05:00", rows=1),
         _reg(AQ_COR_KEY, "accepted", f"{COR_DAY} 16:00:00", f"{COR_DAY} 18:05:00", rows=24),
         _reg(K_KEY, "accepted", f"{COR_DAY} 16:00:00", f"{COR_DAY} 18:05:00", rows=24),
         _reg(K2_KEY, "accepted", f"{COR_DAY} 16:30:00", f"{COR_DAY} 18:05:00", rows=1),
@@ -528,7 +534,8 @@ def test_corrections_that_remove_rows_reach_the_facts(built: dict) -> None:
     """Finding 3: corrections replace their key's rows in every downstream fact, whatever they hold.
 
     - cor.jsonl (air quality) is corrected by a file whose rows are all quarantined: its
-      24 hours leave the hourly fact, the daily AQI and the good-day ratio of 370405.
+      24 hours leave the hourly fact, the daily AQI and the good-day ratio of 370405; its
+      00:00 shows the earlier upload's version (cor-early.jsonl) again.
     - k.csv (traffic) likewise: its intervals leave the 5-minute fact; hour 09 (k.csv only)
       leaves the hourly fact and hour 08 keeps k2.csv's 08:05 (1 interval, 30 vehicles).
     - p.jsonl (pipe pressure) is corrected with hour 11 only: hour 10 and its breach go.
@@ -569,8 +576,11 @@ def test_corrections_that_remove_rows_reach_the_facts(built: dict) -> None:
     _dbt(tmp, lake, "build", "--select", "fct_air_quality_hourly+", "fct_traffic_flow_5min+",
          "fct_pipe_pressure_hourly+")  # fmt: skip
 
-    assert query(db, "select count(*) from fct_air_quality_hourly where station_code = 'S_COR'") == [(0,)]
-    assert query(db, "select count(*) from fct_air_quality_daily where station_code = 'S_COR'") == [(0,)]
+    # only 00:00 of the earlier upload is left (its version was superseded by cor.jsonl's)
+    s_cor = query(db, "select strftime(observed_at, '%H'), o3, source_key from fct_air_quality_hourly"
+                      " where station_code = 'S_COR'")  # fmt: skip
+    assert s_cor == [("00", 30.0, AQ_EARLY_KEY)]
+    assert query(db, "select has_daily_aqi from fct_air_quality_daily where station_code = 'S_COR'") == [(False,)]
     assert _scorecard(db, "air_quality_good_day_ratio", "370405", "district")[0] is None
     # the other stations are untouched
     assert query(db, "select count(*) from fct_air_quality_hourly where station_code <> 'S_COR'") == [(71,)]

@@ -39,6 +39,31 @@ where {{ ingested_column }} > (
 {%- endif %}
 {%- endmacro %}
 
+{#-
+    The same, plus the rows a correction uncovered: on the business date of a file the
+    registry shows corrected (corrected_source_keys), staging rows whose key is no longer
+    in the target (the corrected file's earlier version held the winning version of the
+    key and the pre-hook deleted it) come back, so the next-latest version of the key
+    (another file of that date) is shown again. Staging must be aliased `alias`.
+-#}
+{% macro incremental_new_or_uncovered_rows_filter(alias, key_columns, bureau, dataset) -%}
+{%- if is_incremental() %}
+where {{ alias }}.ingested_at > (
+    select coalesce(max(ingested_at), '1900-01-01'::timestamptz) from {{ this }}
+)
+or (
+    {{ alias }}.business_date in (
+        select business_date from ({{ corrected_source_keys(bureau, dataset) }})
+    )
+    and not exists (
+        select 1
+        from {{ this }} as existing
+        where {% for k in key_columns %}existing.{{ k }} = {{ alias }}.{{ k }}{% if not loop.last %} and {% endif %}{% endfor %}
+    )
+)
+{%- endif %}
+{%- endmacro %}
+
 {% macro incremental_not_superseded(batch_alias, key_columns) -%}
 {%- if is_incremental() %}
 where not exists (

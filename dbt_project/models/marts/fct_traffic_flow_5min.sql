@@ -5,6 +5,8 @@
 -- A file re-submitted under the same object key first has its earlier rows deleted
 -- (pre-hook), so the correction replaces exactly what the earlier version contributed;
 -- the file registry also names corrections that landed no row (all quarantined).
+-- A key whose winning version the correction removed shows its next-latest version
+-- (another file of that business date) again.
 -- depends_on: {{ ref('stg_meta__files') }}
 {{ config(
     materialized='incremental',
@@ -17,8 +19,8 @@
 
 with new_rows as (
 
-    select * from {{ ref('stg_transport__traffic_flow') }}
-    {{ incremental_new_rows_filter() }}
+    select * from {{ ref('stg_transport__traffic_flow') }} as s
+    {{ incremental_new_or_uncovered_rows_filter('s', keys, 'transport', 'traffic_flow') }}
 
 ),
 
