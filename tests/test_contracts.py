@@ -70,8 +70,10 @@ def test_columns_names_types_and_required_follow_the_spec(contracts):
                 assert list(f.valid_values) == spec_values, (key, f.name)
             if f.name == "district_code":
                 assert f.valid_values == SIX_DISTRICTS, key
-            if f.name == "grid_code":
+            if f.name == "grid_code" and any(g.name == "district_code" for g in c.fields):
                 assert f.pattern == "^[0-9]{15}$", key
+            elif f.name == "grid_code":  # spec §2: no district_code, the grid code's first six digits are it
+                assert f.pattern == "^(" + "|".join(SIX_DISTRICTS) + ")[0-9]{9}$", key
             if "sharing: none" in row["rules"]:
                 assert f.sharing == "none", (key, f.name)
     risk, incident = contracts["emergency.risk_warnings"], contracts["emergency.incidents"]
