@@ -4,6 +4,7 @@ corrections, quarantine with row numbers and rules, receipts without clear-text 
 from __future__ import annotations
 
 import json
+import time
 
 import polars as pl
 
@@ -161,3 +162,26 @@ def test_archive_keeps_the_accepted_bytes(lake_root, unique, s3_client):
     bucket, key = lake.object_location(f"archive/hotline/tickets/2026-03-05/{receipt.file_sha256}/arch-{unique}.csv")
     assert key.startswith(lake_root.removeprefix(f"s3://{bucket}/"))
     assert s3_client().get_object(Bucket=bucket, Key=key)["Body"].read() == data
+
+
+
+def test_stage_timings_are_per_batch(lake_root, unique):
+    """Each batch returns the timings of its own stages (Dagster metadata and bench read them)."""
+    obj = submit(f"hotline/tickets/2026-03-05/timings-{unique}.csv",
+                 csv_bytes([ticket(1, 诉求内容=f"计时 {unique}")], "utf-8"))
+    result = ingest.process_batch([obj], run_id="timings")
+    assert not result.errors and result.receipts[0].status == "accepted"
+    timings = result.timings
+    assert {"download", "parse", "validate", "delta_write", "ledger", "registry", "receipts"} <= set(timings.seconds)
+    assert set(timings.peak_rss_mb()) <= set(timings.seconds)
+
+
+def test_stage_profilers_are_independent():
+    with ingest.StageProfiler() as a, ingest.StageProfiler() as b:
+        with a.stage("parse"):
+            time.sleep(0.12)
+        with b.stage("validate"):
+            pass
+    assert set(a.timings().seconds) == {"parse"} and a.timings().rounded_seconds()["parse"] >= 0.1
+    assert a.timings().peak_rss_mb()["parse"] > 0
+    assert set(b.timings().seconds) == {"validate"}
