@@ -105,7 +105,11 @@ def _ledger(args: argparse.Namespace) -> int:
 def _s3(args: argparse.Namespace) -> int:
     from pipelines import s3server
 
-    {"start": s3server.cmd_start, "stop": s3server.cmd_stop, "status": s3server.cmd_status}[args.action]()
+    try:
+        {"start": s3server.cmd_start, "stop": s3server.cmd_stop, "status": s3server.cmd_status}[args.action]()
+    except s3server.StartError as exc:
+        print(exc, file=sys.stderr)
+        return 1
     return 0
 
 

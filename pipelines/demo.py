@@ -47,7 +47,11 @@ def run(days: int = 4, rows_per_day: int = 300, timeout: int = 1200, start: date
     settings.load_env_file()
     if not s3server.is_running():
         _say("• starting the embedded S3 server (SeaweedFS) on 127.0.0.1 ...")
-        s3server.start()
+        try:
+            s3server.start_local()
+        except s3server.StartError as exc:
+            _say(f"✗ {exc}")
+            return 1
     s3server.ensure_buckets()
     settings.export_defaults()
 

@@ -288,6 +288,49 @@ def free_ports() -> dict[str, int]:
     return ports
 
 
+PORTS_FILE = "ports.json"
+
+
+class StartError(RuntimeError):
+    """The embedded server cannot start; the message is one sentence for the user."""
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as weed's listeners do
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def local_ports(data_dir: Path) -> dict[str, int]:
+    """weed's internal ports for ``data_dir``: those recorded in ``ports.json`` while still free,
+    fresh free ones otherwise (never weed's fixed defaults: 8888 is Jupyter's); recorded again."""
+    path = Path(data_dir) / PORTS_FILE
+    try:
+        recorded = {k: int(v) for k, v in json.loads(path.read_text()).items()}
+    except (OSError, ValueError, AttributeError):
+        recorded = {}
+    ports: dict[str, int] = {}
+    for option in PORT_OPTIONS:
+        port = recorded.get(option)
+        if port is None or port in ports.values() or not _port_free(port):
+            port = free_port()
+            while port in ports.values():
+                port = free_port()
+        ports[option] = port
+    return ports
+
+
+def _record_ports(data_dir: Path, ports: dict[str, int], s3_port: int) -> None:
+    path = Path(data_dir) / PORTS_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"s3.port": s3_port, **ports}, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
 def _pid(data_dir: Path) -> int | None:
     try:
         return int((Path(data_dir) / PID_FILE).read_text().strip())
@@ -416,7 +459,7 @@ def start(
     """Start ``weed mini`` for ``data_dir`` in its own session; None if already running.
 
     ``ports`` maps weed's port options (``master.port``, ``filer.port.grpc``, ...) to
-    ports; missing ones take :data:`DEFAULT_PORTS`. With ``wait``, returns once S3
+    ports; missing ones come from :func:`local_ports` (recorded in ``ports.json``). With ``wait``, returns once S3
     answers the pipeline identity and the buckets exist.
     """
     data_dir = Path(data_dir or default_data_dir()).resolve()
@@ -432,7 +475,8 @@ def start(
     # weed mini saves its options in DATA/mini.options and reuses them on the next
     # start; every option is explicit here, so drop the file to avoid stale ports.
     (data_dir / "mini.options").unlink(missing_ok=True)
-    all_ports = {**DEFAULT_PORTS, **(ports or {})}
+    all_ports = {**local_ports(data_dir), **(ports or {})}
+    _record_ports(data_dir, all_ports, s3_port)
     with open(data_dir / LOG_FILE, "ab") as log:
         proc = subprocess.Popen(
             _command(data_dir, s3_port, all_ports, config),
@@ -565,6 +609,50 @@ def _configured_s3_port() -> int:
     return endpoint.port or DEFAULT_S3_PORT
 
 
+def _file_endpoint(path: Path) -> str | None:
+    for line in path.read_text().splitlines() if path.exists() else []:
+        if line.startswith("SHUZHONG_S3_ENDPOINT="):
+            return line.split("=", 1)[1].strip()
+    return None
+
+
+def _record_endpoint(endpoint: str) -> None:
+    """Put ``endpoint`` in the env file (0600) and this process's environment."""
+    path = settings.env_file()
+    lines = [f"SHUZHONG_S3_ENDPOINT={endpoint}" if ln.startswith("SHUZHONG_S3_ENDPOINT=") else ln
+             for ln in path.read_text().splitlines()]
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+    os.replace(tmp, path)
+    os.environ["SHUZHONG_S3_ENDPOINT"] = endpoint
+
+
+def start_local(data_dir: Path | None = None) -> subprocess.Popen | None:
+    """What ``shuzhong s3 start`` and the demo run: the S3 port of the env file if free, else a
+    free one (recorded there); an endpoint exported by the user is kept, and if its port is taken
+    a :class:`StartError` names it. None if already running."""
+    init_local_env()
+    data_dir = Path(data_dir or default_data_dir())
+    if is_running(data_dir):
+        return None
+    recorded = _file_endpoint(settings.env_file())
+    pinned = os.environ.get("SHUZHONG_S3_ENDPOINT") not in (None, recorded)
+    port = _configured_s3_port()
+    if not _port_free(port):
+        if pinned:
+            raise StartError(f"Port {port} for the embedded S3 server is in use by another program: "
+                             f"set SHUZHONG_S3_ENDPOINT to http://127.0.0.1:<a free port> or stop that program.")
+        port = free_port()
+        _record_endpoint(f"http://127.0.0.1:{port}")
+    try:
+        return start(data_dir, s3_port=port, endpoint=settings.s3_endpoint())
+    except (RuntimeError, TimeoutError) as exc:
+        raise StartError(f"SeaweedFS did not start ({str(exc).splitlines()[0]}); "
+                         f"see {data_dir / LOG_FILE}.") from None
+
+
 def cmd_start() -> None:
     if init_local_env():
         print(f"Generated local credentials in {settings.env_file()}")
@@ -573,7 +661,7 @@ def cmd_start() -> None:
         print(f"SeaweedFS already running (pid {_pid(data_dir)}) at {settings.s3_endpoint()}")
         return
     t0 = time.monotonic()
-    proc = start(data_dir, s3_port=_configured_s3_port(), endpoint=settings.s3_endpoint())
+    proc = start_local(data_dir)
     assert proc is not None
     print(
         f"SeaweedFS started (pid {proc.pid}) at {settings.s3_endpoint()} in "
