@@ -107,7 +107,11 @@ def _ledger(args: argparse.Namespace) -> int:
 def _s3(args: argparse.Namespace) -> int:
     from pipelines import s3server
 
-    {"start": s3server.cmd_start, "stop": s3server.cmd_stop, "status": s3server.cmd_status}[args.action]()
+    try:
+        {"start": s3server.cmd_start, "stop": s3server.cmd_stop, "status": s3server.cmd_status}[args.action]()
+    except s3server.StartError as exc:
+        print(exc, file=sys.stderr)
+        return 1
     return 0
 
 
@@ -165,6 +169,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import os
+
+    os.umask(0o077)  # everything the CLI writes under the state folder stays private
     parser = argparse.ArgumentParser(prog="shuzhong", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)

@@ -30,6 +30,7 @@ def _bin(name: str) -> str:
 def start_daemon(home: Path, log: Path | None = None) -> subprocess.Popen:
     """Start the Dagster daemon with its code server, in their own process group (so both can
     be stopped cleanly): see :func:`serve_and_run_daemon`."""
+    os.umask(0o077)  # the daemon, code server and run workers inherit it: private state
     settings.export_defaults()
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     log = log or home / "daemon.log"

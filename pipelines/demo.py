@@ -37,14 +37,21 @@ DEMO_SCALE = {
 
 def run(days: int = 4, rows_per_day: int = 300, timeout: int = 1200, start: date = date(2026, 3, 2)) -> int:
     """The demo; ``rows_per_day`` scales every dataset relative to its default (300 = as listed)."""
+    import os
+
     from pipelines import generator, ingest, s3, s3server
 
+    os.umask(0o077)  # private state: dirs 0700, files 0600
     if s3server.init_local_env():
         _say(f"• created local credentials and PII key in {settings.env_file()} (ignored by git)")
     settings.load_env_file()
     if not s3server.is_running():
         _say("• starting the embedded S3 server (SeaweedFS) on 127.0.0.1 ...")
-        s3server.start()
+        try:
+            s3server.start_local()
+        except s3server.StartError as exc:
+            _say(f"✗ {exc}")
+            return 1
     s3server.ensure_buckets()
     settings.export_defaults()
 

