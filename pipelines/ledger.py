@@ -73,7 +73,7 @@ def sign(entry_hash_hex: str, key: bytes | None = None) -> str:
 def rows_digest(table: pa.Table | pl.DataFrame) -> str:
     """Canonical digest of a set of rows, independent of their order and of column order.
 
-    Each row is hashed by polars (``hash_rows`` with fixed seeds, over the columns in name
+    Each row is hashed by polars (``hash_rows`` with a fixed seed, over the columns in name
     order, minus :data:`VOLATILE_COLUMNS`); the sorted 64-bit row hashes and the row count
     are hashed with SHA-256. One pass over rows already in memory at landing time; ``verify``
     recomputes it from the table at HEAD. (Row hashes are stable for the pinned polars.)
@@ -83,7 +83,7 @@ def rows_digest(table: pa.Table | pl.DataFrame) -> str:
     frame = frame.select(sorted(c for c in frame.columns if c not in VOLATILE_COLUMNS))
     digest = hashlib.sha256(f"{frame.height}:{','.join(frame.columns)}:".encode())
     if frame.height:
-        hashes = frame.hash_rows(seed=0, seed_1=1, seed_2=2, seed_3=3).sort()
+        hashes = frame.hash_rows(seed=0).sort()
         digest.update(hashes.to_numpy().astype("<u8").tobytes())
     return digest.hexdigest()
 
