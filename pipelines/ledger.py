@@ -292,8 +292,15 @@ def _check_published(entries: list[dict]) -> list[Problem]:
         return []
     recorded = last["payload"].get("files_sha256", {})
     current = {name: publish.file_sha256(path) for name, path in publish.published_files().items()}
-    return [Problem(last["seq"], "published", f"published file {name} differs from the latest publish entry")
-            for name in sorted(set(recorded) | set(current)) if recorded.get(name) != current.get(name)]
+    problems = [Problem(last["seq"], "published", f"published file {name} differs from the latest publish entry")
+                for name in sorted(set(recorded) | set(current)) if recorded.get(name) != current.get(name)]
+    if "delta" in last["payload"]:
+        recorded_delta, current_delta = last["payload"]["delta"], _published_delta()
+        problems += [Problem(last["seq"], "published", f"published Delta table {name} differs from the latest "
+                                                       "publish entry (version or files)")
+                     for name in sorted(set(recorded_delta) | set(current_delta))
+                     if recorded_delta.get(name) != current_delta.get(name)]
+    return problems
 
 
 def witness_path() -> Path:
@@ -363,11 +370,15 @@ def _published_delta() -> dict[str, dict]:
     """Version and add-action paths of every Delta table in the published bucket."""
     from deltalake import DeltaTable
 
-    bucket = settings.buckets().published
+    uri = settings.published_uri()
+    if not uri.startswith("s3://"):
+        return {}
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
     client = s3.client("pipeline")
+    prefix = prefix.rstrip("/") + "/" if prefix else ""
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
     roots = sorted({o["Key"].split("/_delta_log/")[0]
-                    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
-                    for o in page.get("Contents", []) if "/_delta_log/" in o["Key"]})
+                    for page in pages for o in page.get("Contents", []) if "/_delta_log/" in o["Key"]})
     out: dict[str, dict] = {}
     for root in roots:
         dt = DeltaTable(f"s3://{bucket}/{root}", storage_options=s3.delta_storage_options())
