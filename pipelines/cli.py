@@ -79,11 +79,12 @@ def _sql(args: argparse.Namespace) -> int:
 def _ledger(args: argparse.Namespace) -> int:
     from pipelines import ledger
 
-    expected = ledger.Head.parse(args.head) if args.head else None
-    source = "--head"
-    if expected is None and not args.no_dagster:
-        import os
+    witnesses: list[tuple[str, ledger.Head]] = []
+    if args.head:
+        witnesses.append(("--head", ledger.Head.parse(args.head)))
+    import os
 
+    if not args.no_dagster:
         from pipelines import dagster_home
 
         if "DAGSTER_HOME" not in os.environ:
@@ -92,14 +93,25 @@ def _ledger(args: argparse.Namespace) -> int:
 
         from pipelines import status
 
-        expected = status.recorded_ledger_head(DagsterInstance.get())
-        source = "Dagster metadata"
-    problems = ledger.verify(expected_head=expected)
+        recorded = status.recorded_ledger_head(DagsterInstance.get())
+        if recorded is not None:
+            witnesses.append(("Dagster metadata", recorded))
+    try:
+        witnesses += ledger.gather_witnesses()
+        problems = ledger.verify(witnesses=witnesses)
+    except RuntimeError as exc:
+        print(f"ledger FAILED: {exc}", file=sys.stderr)
+        return 2
     entries = ledger.read_entries()
+    sources = sorted({source.split(" ", 1)[0] for source, _ in witnesses})
     print(f"ledger: {len(entries)} entries; head {entries[-1]['seq'] if entries else '-'}; "
-          f"recorded head ({source}): {expected or 'none'}")
+          f"{len(witnesses)} witness(es) outside the lake: {', '.join(sources) or 'none'}")
     for p in problems:
         print(f"  ✗ {p}")
+    if not witnesses and entries:
+        print("ledger FAILED: no witness of the head outside the lake (no Dagster metadata, no published "
+              f"{ledger.WITNESS_FILE}, no receipt with a ledger head): the chain cannot be trusted")
+        return 1
     print("ledger OK" if not problems else f"ledger FAILED: {len(problems)} problem(s)")
     return 1 if problems else 0
 

@@ -106,12 +106,7 @@ def published_warehouse(context: AssetExecutionContext) -> MaterializeResult:
         os.chmod(path, 0o400)
     for name, n in counts.items():
         context.log.info(f"published {name}: {n} rows" + (" (rewritten)" if name in counts.changed else " (unchanged)"))
-    entry = ledger.append(
-        "publish",
-        {"tables": counts, "run_id": context.run_id,
-         "files_sha256": {name: publish.file_sha256(path) for name, path in publish.published_files().items()}},
-        dedupe_key=f"publish:{context.run_id}",
-    )
+    entry = ledger.record_publish(dict(counts), context.run_id)
     return MaterializeResult(
         metadata={
             "ledger_head": f"{entry['seq']}:{entry['hash']}",

@@ -6,23 +6,39 @@ that. Appends use a conditional write (``If-None-Match: *``) so concurrent write
 fork the chain: the loser re-reads the tail and retries. The head after each run is also
 recorded outside the ledger (Dagster materialization metadata), so a cut-off tail is
 detected too. ``shuzhong ledger verify`` re-checks the chain and the archived bytes.
+
+Every entry is also signed (``sig``: HMAC-SHA256 of its hash) with ``SHUZHONG_LEDGER_KEY``,
+which is never stored in the lake, so whoever can write the lake bucket cannot rebuild a
+consistent chain. Witnesses of the head live outside the lake: every receipt carries the
+entry it produced (``ledger_seq``, ``ledger_hash``) and every publish writes
+``ledger-head.json`` beside the published warehouse. A file entry commits the rows it
+produced (:func:`rows_digest` of the key's raw rows) and a publish entry the published
+files' SHA-256, so ``verify`` also checks what analysts are served against the chain.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
+import polars as pl
+import pyarrow as pa
 from botocore.exceptions import ClientError
 
 from pipelines import s3, settings
 
 GENESIS = "0" * 64
+LEDGER_KEY_ENV = "SHUZHONG_LEDGER_KEY"
+WITNESS_FILE = "ledger-head.json"
+# Columns that differ between reruns of the same landing (crash recovery): left out of the digest.
+VOLATILE_COLUMNS = ("_ingested_at", "_run_id")
 _CACHE: dict[str, dict[int, dict]] = {}
 _LOCK = threading.Lock()
 
@@ -35,8 +51,45 @@ def _location() -> tuple[str, str]:
     return bucket, (prefix.rstrip("/") + "/" if prefix else "") + "ledger/entries/"
 
 
+def ledger_key() -> bytes:
+    """The HMAC key from ``SHUZHONG_LEDGER_KEY`` (environment or the local env file)."""
+    try:
+        key = settings.get(LEDGER_KEY_ENV)
+    except RuntimeError:
+        key = ""
+    if not key.strip():
+        raise RuntimeError(
+            f"{LEDGER_KEY_ENV} is not set: ledger entries cannot be signed or verified. Export the "
+            "secret (kept outside the lake and the repository) or run `shuzhong init`."
+        )
+    return key.encode("utf-8")
+
+
+def sign(entry_hash_hex: str, key: bytes | None = None) -> str:
+    """HMAC-SHA256 of an entry's hash with the ledger key."""
+    return hmac.new(key or ledger_key(), entry_hash_hex.encode(), hashlib.sha256).hexdigest()
+
+
+def rows_digest(table: pa.Table | pl.DataFrame) -> str:
+    """Canonical digest of a set of rows, independent of their order and of column order.
+
+    Each row is hashed by polars (``hash_rows`` with a fixed seed, over the columns in name
+    order, minus :data:`VOLATILE_COLUMNS`); the sorted 64-bit row hashes and the row count
+    are hashed with SHA-256. One pass over rows already in memory at landing time; ``verify``
+    recomputes it from the table at HEAD. (Row hashes are stable for the pinned polars.)
+    """
+    frame = table if isinstance(table, pl.DataFrame) else pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    frame = frame.select(sorted(c for c in frame.columns if c not in VOLATILE_COLUMNS))
+    digest = hashlib.sha256(f"{frame.height}:{','.join(frame.columns)}:".encode())
+    if frame.height:
+        hashes = frame.hash_rows(seed=0).sort()
+        digest.update(hashes.to_numpy().astype("<u8").tobytes())
+    return digest.hexdigest()
+
+
 def entry_hash(entry: dict) -> str:
-    body = {k: v for k, v in entry.items() if k != "hash"}
+    body = {k: v for k, v in entry.items() if k not in ("hash", "sig")}
     return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
@@ -111,6 +164,7 @@ def append_many(items: list[tuple[str, dict, str | None]], attempts: int = 50) -
     client = s3.client("pipeline")
     cache = _CACHE.setdefault(f"{bucket}/{prefix}", {})
     out: list[dict] = []
+    key_bytes = ledger_key()  # fail before anything is written
     with _LOCK:
         entries = read_entries()
         for kind, payload, dedupe_key in items:
@@ -129,6 +183,7 @@ def append_many(items: list[tuple[str, dict, str | None]], attempts: int = 50) -
                     "prev_hash": prev["hash"] if prev else GENESIS,
                 }
                 entry["hash"] = entry_hash(entry)
+                entry["sig"] = sign(entry["hash"], key_bytes)
                 key = _key(prefix, entry["seq"])
                 try:
                     client.put_object(
@@ -161,33 +216,127 @@ class Problem:
         return f"[{self.kind}] entry {self.seq if self.seq is not None else '-'}: {self.detail}"
 
 
-def verify(expected_head: Head | None = None, check_archive: bool = True) -> list[Problem]:
-    """Every problem found: edits, gaps, reorders, forks, truncation, altered archive bytes."""
+def verify(expected_head: Head | None = None, check_archive: bool = True,
+           witnesses: list[tuple[str, Head]] | None = None, check_state: bool = True) -> list[Problem]:
+    """Every problem found: edits, bad signatures, gaps, reorders, forks, truncation, witnesses off
+    the chain, altered archive bytes, raw rows or published files that differ from the latest entry."""
     forget_cache()
     problems: list[Problem] = []
     entries = read_entries()
+    key = ledger_key()
     prev_hash = GENESIS
     for position, e in enumerate(entries):
-        key = e.get("_object_key", "")
+        obj = e.get("_object_key", "")
         seq = e.get("seq")
-        if not key.endswith(f"{position:012d}.json") or seq != position:
-            problems.append(Problem(seq, "order", f"object {key.rsplit('/', 1)[-1]} at position {position} "
+        if not obj.endswith(f"{position:012d}.json") or seq != position:
+            problems.append(Problem(seq, "order", f"object {obj.rsplit('/', 1)[-1]} at position {position} "
                                                   f"holds seq {seq}: an entry was removed or reordered"))
         if entry_hash({k: v for k, v in e.items() if k != "_object_key"}) != e.get("hash"):
             problems.append(Problem(seq, "edited", "the entry's content does not match its hash"))
+        if not hmac.compare_digest(str(e.get("sig", "")), sign(str(e.get("hash", "")), key)):
+            problems.append(Problem(seq, "signature", "the entry's signature is not valid for SHUZHONG_LEDGER_KEY"))
         if e.get("prev_hash") != prev_hash:
             problems.append(Problem(seq, "chain", "prev_hash does not match the previous entry's hash"))
         prev_hash = e.get("hash", "")
         if check_archive and e.get("kind") == "file":
             problems += _check_archive(e)
+    heads = list(witnesses or [])
     if expected_head is not None:
-        match = next((e for e in entries if e.get("seq") == expected_head.seq), None)
+        heads.append(("recorded head", expected_head))
+    by_seq = {e.get("seq"): e for e in entries}
+    for source, witness in heads:
+        match = by_seq.get(witness.seq)
         if match is None:
-            problems.append(Problem(expected_head.seq, "truncated",
-                                    f"the recorded head {expected_head.seq} is missing: the tail was cut off"))
-        elif match.get("hash") != expected_head.hash:
-            problems.append(Problem(expected_head.seq, "head", "the recorded head's hash differs from the ledger"))
+            problems.append(Problem(witness.seq, "truncated", f"{source} names seq {witness.seq}, beyond the "
+                                                              "ledger's end: the tail was cut off"))
+        elif match.get("hash") != witness.hash:
+            problems.append(Problem(witness.seq, "head", f"{source}'s hash differs from the ledger's entry"))
+    if check_state:
+        problems += _check_raw_rows(entries) + _check_published(entries)
     return problems
+
+
+def _check_raw_rows(entries: list[dict]) -> list[Problem]:
+    """The rows of every source key at HEAD must hash to the digest of that key's latest entry."""
+    from pipelines import lake
+
+    latest: dict[tuple[str, str], dict[str, dict]] = {}
+    for e in entries:
+        p = e.get("payload", {})
+        if e.get("kind") == "file" and "rows_digest" in p:
+            latest.setdefault((p["table"], "rows_digest"), {})[p["source_key"]] = e
+            latest.setdefault((p["quarantine_table"], "quarantine_digest"), {})[p["source_key"]] = e
+    problems: list[Problem] = []
+    for (uri, field), by_key in sorted(latest.items()):
+        frame = lake.read_table(uri)
+        if frame is None:
+            problems.append(Problem(None, "raw", f"table {uri} is missing"))
+            continue
+        frame = frame.filter(pl.col("_source_key").is_in(list(by_key)))
+        groups = {k[0]: g for k, g in frame.group_by("_source_key")}
+        empty = frame.clear()
+        for source_key, e in sorted(by_key.items()):
+            if rows_digest(groups.get(source_key, empty)) != e["payload"][field]:
+                problems.append(Problem(e["seq"], "raw", f"the rows of {e['payload']['archive_key'].rsplit('/', 1)[-1]}"
+                                                         f" in {uri.rsplit('/', 2)[-2]}/{uri.rsplit('/', 1)[-1]} no "
+                                                         "longer match the entry's digest"))
+    return problems
+
+
+def _check_published(entries: list[dict]) -> list[Problem]:
+    """The published DuckDB files must be the ones of the latest publish entry."""
+    from pipelines import publish
+
+    last = next((e for e in reversed(entries) if e.get("kind") == "publish"), None)
+    if last is None:
+        return []
+    recorded = last["payload"].get("files_sha256", {})
+    current = {name: publish.file_sha256(path) for name, path in publish.published_files().items()}
+    problems = [Problem(last["seq"], "published", f"published file {name} differs from the latest publish entry")
+                for name in sorted(set(recorded) | set(current)) if recorded.get(name) != current.get(name)]
+    if "delta" in last["payload"]:
+        recorded_delta, current_delta = last["payload"]["delta"], _published_delta()
+        problems += [Problem(last["seq"], "published", f"published Delta table {name} differs from the latest "
+                                                       "publish entry (version or files)")
+                     for name in sorted(set(recorded_delta) | set(current_delta))
+                     if recorded_delta.get(name) != current_delta.get(name)]
+    return problems
+
+
+def witness_path() -> Path:
+    """``ledger-head.json`` beside the published warehouse."""
+    return settings.published_db_path().parent / WITNESS_FILE
+
+
+def write_witness(entry: dict) -> None:
+    """Write the head (seq + hash) beside the published warehouse, atomically."""
+    path = witness_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps({"seq": entry["seq"], "hash": entry["hash"], "time": entry["time"]}) + "\n")
+    tmp.replace(path)
+
+
+def gather_witnesses() -> list[tuple[str, Head]]:
+    """Heads held outside the lake: the published witness file and every receipt's entry."""
+    out: list[tuple[str, Head]] = []
+    path = witness_path()
+    if path.exists():
+        w = json.loads(path.read_text())
+        out.append((f"published witness {path.name}", Head(int(w["seq"]), str(w["hash"]))))
+    bucket, root = settings.buckets().receipts, settings.lake_uri()
+    client = s3.client("pipeline")
+    keys = [o["Key"] for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+            for o in page.get("Contents", []) if o["Key"].endswith(".receipt.json")]
+
+    def fetch(key: str) -> dict:
+        return json.loads(client.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+    with ThreadPoolExecutor(16) as pool:
+        for key, r in zip(keys, pool.map(fetch, keys), strict=True):
+            if r.get("ledger_seq") is not None and r.get("ledger_hash") and r.get("ledger_root") == root:
+                out.append((f"receipt {key}", Head(int(r["ledger_seq"]), str(r["ledger_hash"]))))
+    return out
 
 
 def _check_archive(entry: dict) -> list[Problem]:
@@ -201,3 +350,37 @@ def _check_archive(entry: dict) -> list[Problem]:
         return [Problem(entry["seq"], "archive", f"archived file {payload['archive_key']} no longer matches "
                                                  "its sha256")]
     return []
+
+
+def record_publish(tables: dict, run_id: str) -> dict:
+    """Append the ``publish`` entry (SHA-256 of every published DuckDB file, the published Delta
+    tables' versions and add-action paths) and write the head beside the warehouse."""
+    from pipelines import publish
+
+    entry = append("publish", {
+        "tables": tables, "run_id": run_id,
+        "files_sha256": {name: publish.file_sha256(path) for name, path in publish.published_files().items()},
+        "delta": _published_delta(),
+    }, dedupe_key=f"publish:{run_id}")
+    write_witness(entry)
+    return entry
+
+
+def _published_delta() -> dict[str, dict]:
+    """Version and add-action paths of every Delta table in the published bucket."""
+    from deltalake import DeltaTable
+
+    uri = settings.published_uri()
+    if not uri.startswith("s3://"):
+        return {}
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    client = s3.client("pipeline")
+    prefix = prefix.rstrip("/") + "/" if prefix else ""
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    roots = sorted({o["Key"].split("/_delta_log/")[0]
+                    for page in pages for o in page.get("Contents", []) if "/_delta_log/" in o["Key"]})
+    out: dict[str, dict] = {}
+    for root in roots:
+        dt = DeltaTable(f"s3://{bucket}/{root}", storage_options=s3.delta_storage_options())
+        out[root] = {"version": dt.version(), "files": sorted(dt.file_uris())}
+    return out

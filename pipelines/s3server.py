@@ -168,6 +168,7 @@ def init_local_env(
         lines.append(f"{prefix}_ACCESS_KEY={_access_key()}")
         lines.append(f"{prefix}_SECRET_KEY={_secret_key()}")
     lines.append(f"SHUZHONG_PII_KEY={secrets.token_hex(32)}")
+    lines.append(f"SHUZHONG_LEDGER_KEY={secrets.token_hex(32)}")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
@@ -191,6 +192,8 @@ def _add_missing_identities(path: Path) -> bool:
             continue
         lines.append(f"{prefix}_ACCESS_KEY={_access_key()}")
         lines.append(f"{prefix}_SECRET_KEY={_secret_key()}")
+    if "SHUZHONG_LEDGER_KEY" not in present and "SHUZHONG_LEDGER_KEY" not in os.environ:
+        lines.append(f"SHUZHONG_LEDGER_KEY={secrets.token_hex(32)}")  # env files written before the key existed
     if not lines:
         return False
     fd = os.open(path, os.O_WRONLY | os.O_APPEND)

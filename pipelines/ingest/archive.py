@@ -37,7 +37,9 @@ def ledger_files(items: list[PendingFile], archive_keys: list[str]) -> list[dict
             "delta_version": i.receipt.raw_table_version, "business_date": str(i.business_date),
             "contract_version": i.contract.version, "rows_received": i.receipt.rows_received,
             "rows_accepted": i.receipt.rows_accepted, "rows_quarantined": i.receipt.rows_quarantined,
-            "rows_superseded": i.receipt.rows_superseded,
+            "rows_superseded": i.receipt.rows_superseded, "rows_digest": i.rows_digest,
+            "quarantine_table": lake.quarantine_uri(i.contract), "quarantine_version": i.quarantine_version,
+            "quarantine_digest": i.quarantine_digest,
         }, f"file:{i.obj.key}:{i.receipt.file_sha256}")
         for i, archive_key in zip(items, archive_keys, strict=True)
     ])

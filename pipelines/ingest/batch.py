@@ -37,6 +37,9 @@ class PendingFile:
     superseded: int
     failures: dict[str, list[int]] = field(default_factory=dict)
     descriptions: dict[str, str] = field(default_factory=dict)
+    rows_digest: str = ""  # ledger.rows_digest of the raw rows, from the rows in memory
+    quarantine_digest: str = ""
+    quarantine_version: int | None = None
 
 
 @dataclass

@@ -11,7 +11,7 @@ import polars as pl
 import pyarrow as pa
 from botocore.exceptions import ClientError
 
-from pipelines import lake, parsing, s3, settings, validation
+from pipelines import lake, ledger, parsing, s3, settings, validation
 from pipelines.contracts import get_contract
 from pipelines.faults import crash_point
 from pipelines.ingest.archive import archive_file, ledger_files
@@ -213,6 +213,7 @@ def _land_files(batch: Batch) -> None:
             for item in items:
                 raw_table, quarantine = file_tables(item, batch.run_id)
                 raw_tables[key].append(raw_table)
+                item.rows_digest, item.quarantine_digest = ledger.rows_digest(raw_table), ledger.rows_digest(quarantine)
                 quarantine_tables[key].append(quarantine)
 
     crash_point("before_archive")
@@ -225,7 +226,10 @@ def _land_files(batch: Batch) -> None:
             item.receipt.raw_table_version = version
     crash_point("after_raw_commit")
     for key, items in groups.items():
-        replace_rows(lake.quarantine_uri(items[0].contract), quarantine_tables[key], items, batch.run_id, profiler)
+        q_version = replace_rows(lake.quarantine_uri(items[0].contract), quarantine_tables[key], items, batch.run_id,
+                                 profiler)
+        for item in items:
+            item.quarantine_version = q_version
 
     for item in batch.landing:
         item.receipt.status = "accepted"
@@ -233,5 +237,6 @@ def _land_files(batch: Batch) -> None:
     with profiler.stage("ledger"):
         entries = ledger_files(batch.landing, archive_keys)
     for item, entry in zip(batch.landing, entries, strict=True):
-        item.receipt.ledger_seq = entry["seq"]
+        item.receipt.ledger_seq, item.receipt.ledger_hash = entry["seq"], entry["hash"]
+        item.receipt.ledger_root = settings.lake_uri()
         batch.finish(item.receipt, item.obj, item.contract, item.business_date)

@@ -43,6 +43,8 @@ class Receipt:
     duplicate_of: str | None = None
     raw_table_version: int | None = None
     ledger_seq: int | None = None
+    ledger_hash: str | None = None  # the entry this file produced: a witness of the ledger held by the bureau
+    ledger_root: str | None = None
     processed_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     run_id: str | None = None
     receipt_key: str | None = None
