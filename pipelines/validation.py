@@ -16,6 +16,7 @@ from functools import cache
 from pathlib import Path
 
 import pandas as pd
+import polars as pl
 
 from pipelines import settings
 from pipelines.contracts import Contract, Field, Rule
@@ -232,7 +233,7 @@ def _validation_definition(suite_json: str):
 
 
 def validate(frame: pd.DataFrame, suite: dict) -> list[RuleResult]:
-    """Run the suite on a pandas frame that has a ``_row_number`` column."""
+    """Run the suite on a pandas frame that has a ``_row_number`` column (row by row)."""
     with _GX_LOCK:
         vd = _validation_definition(json.dumps(suite, sort_keys=True))
         result = vd.run(
@@ -267,4 +268,64 @@ def validate(frame: pd.DataFrame, suite: dict) -> list[RuleResult]:
                 row_numbers=sorted(set(rows)),
             )
         )
+    return out
+
+
+# Kwargs of a map expectation that name the columns it reads or shape its per-row verdict.
+_PER_VALUE_KWARGS = frozenset({"column", "column_A", "column_B", "regex", "value_set", "min_value", "max_value",
+                               "strict_min", "strict_max", "or_equal", "ignore_row_if", "only_length", "minutes",
+                               "timezone"})
+
+
+def _value_columns(expectation: dict) -> tuple[str, ...] | None:
+    """The columns whose values alone decide each row's verdict of ``expectation`` (a column or
+    column-pair map expectation); None when it cannot be judged per distinct value (a row
+    condition, ``mostly``, another kind): such an expectation runs on the whole frame."""
+    kind, kwargs = expectation["type"], expectation["kwargs"]
+    if not set(kwargs) <= _PER_VALUE_KWARGS:
+        return None
+    if kind.startswith("expect_column_values_") and "column" in kwargs:
+        return (kwargs["column"],)
+    if kind.startswith("expect_column_pair_values_") and {"column_A", "column_B"} <= set(kwargs):
+        return (kwargs["column_A"], kwargs["column_B"])
+    return None
+
+
+def validate_distinct(frame: pl.DataFrame, suite: dict) -> list[RuleResult]:
+    """:func:`validate` with the same results, GX judging each distinct value once.
+
+    A map expectation's verdict on a row depends only on the values of its columns, so the
+    expectations reading the same columns run (GX, same suite entries) on a frame of those
+    columns' distinct value tuples, and each failing tuple is mapped back to every row that
+    holds it. Expectations that cannot be judged so run on the whole frame. Results are in
+    suite order; counts are of the frame's rows."""
+    expectations = suite["expectations"]
+    groups: dict[tuple[str, ...] | None, list[int]] = {}
+    for i, e in enumerate(expectations):
+        groups.setdefault(_value_columns(e), []).append(i)
+    by_index: dict[int, RuleResult] = {}
+    for columns, indexes in groups.items():
+        sub = {**suite, "name": f"{suite['name']}[{','.join(columns or ('*',))}]",
+               "expectations": [expectations[i] for i in indexes]}
+        if columns is None:
+            results = validate(frame.to_pandas(), sub)
+        else:
+            results = _validate_tuples(frame, list(columns), sub)
+        by_index.update(zip(indexes, results, strict=True))
+    return [by_index[i] for i in range(len(expectations))]
+
+
+def _validate_tuples(frame: pl.DataFrame, columns: list[str], suite: dict) -> list[RuleResult]:
+    """Run ``suite`` on the distinct tuples of ``columns`` (null is a value too: a column has a
+    null tuple iff it has a null row, so pandas gives it the same dtype) and map back to rows."""
+    tuples = frame.group_by(columns, maintain_order=True).agg(pl.col(ROW_NUMBER).alias("_rows"))
+    distinct = tuples.select(columns).with_row_index(ROW_NUMBER)
+    out = []
+    for r in validate(distinct.with_columns(pl.col(ROW_NUMBER).cast(pl.Int64)).to_pandas(), suite):
+        if r.unexpected_count != len(r.row_numbers):
+            raise RuntimeError(f"{r.rule_id}: GX counted {r.unexpected_count} values but listed {len(r.row_numbers)}")
+        rows = tuples["_rows"].gather(r.row_numbers).explode().to_list() if r.row_numbers else []
+        out.append(RuleResult(rule_id=r.rule_id, expectation=r.expectation, column=r.column,
+                              description=r.description, success=r.success, element_count=frame.height,
+                              unexpected_count=len(rows), row_numbers=sorted(set(rows))))
     return out

@@ -167,7 +167,7 @@ def _validate(items: list[PendingFile]) -> None:
     contract = items[0].contract
     combined = pl.concat([i.frame.with_columns(pl.col(parsing.ROW_NUMBER) + (n << ROW_BITS))
                           for n, i in enumerate(items)])
-    results = validation.validate(combined.to_pandas(), validation.load_suite(contract))
+    results = validation.validate_distinct(combined, validation.load_suite(contract))
     descriptions = {r.rule_id: r.description for r in results}
     for item in items:
         item.failures, item.descriptions = dict(item.parsed.type_failures), descriptions
