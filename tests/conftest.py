@@ -12,6 +12,7 @@ prefixes (e.g. :func:`unique`) rather than expect empty buckets.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
 import time
@@ -47,6 +48,11 @@ def _processes() -> dict[int, dict[str, Any]]:
     return out
 
 
+# multiprocessing's resource tracker / forkserver belong to the pytest process itself: they
+# exit when it exits (their pipe closes), so they cannot outlive the test run.
+_OWN_HELPERS = re.compile(r"multiprocessing\.(resource_tracker|forkserver)")
+
+
 def _started_by_tests(root: int, temp_dir: str) -> dict[int, dict[str, Any]]:
     """Live (not zombie) processes descending from ``root``, or whose cwd or command line is
     inside ``temp_dir`` (this session's pytest temporary directory)."""
@@ -63,7 +69,7 @@ def _started_by_tests(root: int, temp_dir: str) -> dict[int, dict[str, Any]]:
         return False
 
     return {pid: p for pid, p in procs.items()
-            if pid != root and p["state"] != "Z"
+            if pid != root and p["state"] != "Z" and not _OWN_HELPERS.search(p["cmdline"])
             and (descends(pid) or (p["cwd"] + "/").startswith(inside) or inside in p["cmdline"] + "/")}
 
 
