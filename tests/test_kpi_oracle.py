@@ -39,11 +39,6 @@ XFAIL: dict[str, str] = {
         "station-days with 20-23 rows but < 20 O3 values get no daily AQI; spec §4.4 (HJ 663-2013) makes the empty "
         "O3 value a missing hour for the O3 8-hour windows only (the other pollutants of that row are valid)"
     ),
-    "dq_on_time_rate": (
-        "daily datasets are due 09:00 on D+1 calendar day here, not on the first working day after D (spec §1 v1.3): "
-        "h-calendar's working-day deadlines conflict with h-dbt in kpi_bureau_data_quality_monthly.sql/.yml and are "
-        "not merged on this branch; with D+1 deadlines the oracle equals the pipeline for every dataset and month"
-    ),
 }
 
 
