@@ -45,3 +45,13 @@ def test_receipt_of_a_key_with_an_empty_segment_is_found_by_the_exact_key(lake_r
                          capture_output=True, text=True, env={**os.environ}, timeout=120)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["file_sha256"] == back["file_sha256"]
+
+
+def test_source_file_id_is_the_same_in_python_and_duckdb():
+    import duckdb
+
+    from pipelines.ingest.keys import source_file_id
+
+    key = "market/enterprises/2026-03-05/张三_" + "138" + "12345678.csv"
+    got = duckdb.execute("SELECT left(sha256(?), 16)", [key]).fetchone()[0]
+    assert got == source_file_id(key) and len(got) == 16

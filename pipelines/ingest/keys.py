@@ -80,3 +80,9 @@ def receipt_key_for(key: str) -> str:
 
 def object_name(key: str) -> str:
     return PurePosixPath(key).name
+
+
+def source_file_id(key: str) -> str:
+    """The stable id that published tables use for a source file instead of its key (spec §1):
+    the first 16 hex digits of sha256 of the UTF-8 key; in DuckDB ``left(sha256(source_key), 16)``."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
