@@ -38,10 +38,11 @@ def _submit(args: argparse.Namespace) -> int:
 
 def _receipt(args: argparse.Namespace) -> int:
     from pipelines import ingest
+    from pipelines.ingest.keys import log_safe
 
     receipt = ingest.read_receipt(args.key, identity=args.bureau)
     if receipt is None:
-        print(f"no receipt yet for {args.key}", file=sys.stderr)
+        print(f"no receipt yet for {log_safe(args.key)}", file=sys.stderr)
         return 1
     print(json.dumps(receipt, ensure_ascii=False, indent=2))
     return 0

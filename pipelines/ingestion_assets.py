@@ -29,6 +29,7 @@ from dagster import (
 
 from pipelines import ingest, lake, ledger, validation
 from pipelines.contracts import Contract, all_contracts
+from pipelines.ingest.keys import log_safe
 
 MAX_ROWS_IN_METADATA = 50
 
@@ -95,7 +96,7 @@ def build_ingest_asset(contract: Contract) -> AssetsDefinition:
         result = ingest.process_batch(objects, context.run_id, log=context.log.info)
         for receipt in result.receipts:
             context.log.info(
-                f"{receipt.object_key}: {receipt.status}, received {receipt.rows_received}, accepted "
+                f"{log_safe(receipt.object_key)}: {receipt.status}, received {receipt.rows_received}, accepted "
                 f"{receipt.rows_accepted}, quarantined {receipt.rows_quarantined}, superseded {receipt.rows_superseded}"
             )
         for key, exc in result.errors.items():

@@ -17,7 +17,7 @@ from pipelines.faults import crash_point
 from pipelines.ingest.archive import archive_file, ledger_files
 from pipelines.ingest.batch import Batch, BatchResult, LandingObject, PendingFile
 from pipelines.ingest.chunks import plan_chunks
-from pipelines.ingest.keys import InvalidKey, parse_key
+from pipelines.ingest.keys import InvalidKey, log_safe, parse_key
 from pipelines.ingest.landing import dedupe_last_row_wins, file_tables, replace_rows
 from pipelines.ingest.profiler import StageProfiler
 from pipelines.ingest.receipts import Receipt, read_receipt, write_receipt
@@ -64,7 +64,7 @@ def _process_chunk(objs: list[LandingObject], run_id: str, data: dict[str, bytes
             final[obj.key] = receipt
         if log:
             got = receipt or batch.landing[-1].receipt
-            log(f"[{n}/{len(objs)}] {obj.key}: {got.status if receipt else 'read'}, {got.rows_received} rows")
+            log(f"[{n}/{len(objs)}] {log_safe(obj.key)}: {got.status if receipt else 'read'}, {got.rows_received} rows")
     try:
         _land(batch)
     except Exception as exc:  # noqa: BLE001 — nothing of the batch is registered: all of it is retried
@@ -91,7 +91,7 @@ def _prepare(obj: LandingObject, data: bytes | None, batch: Batch) -> Receipt | 
     try:
         bureau, dataset, business_date, filename = parse_key(obj.key)
     except InvalidKey as exc:
-        receipt.reason = str(exc)
+        receipt.reason, receipt.rule = str(exc), exc.rule
         write_receipt(receipt)
         return receipt
     receipt.bureau, receipt.dataset, receipt.business_date = bureau, dataset, str(business_date)

@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 
 from pipelines import s3, settings, workdays
 from pipelines.faults import crash_point
-from pipelines.ingest.keys import receipt_key_for
+from pipelines.ingest.keys import log_safe, receipt_key_for
 
 
 @dataclass
@@ -25,6 +25,7 @@ class Receipt:
     etag: str | None = None
     file_sha256: str | None = None
     reason: str | None = None
+    rule: str | None = None  # the rule of a whole-file rejection, e.g. key.unsafe_characters
     contract_id: str | None = None
     contract_version: str | None = None
     file_format: str | None = None
@@ -62,7 +63,7 @@ class Receipt:
         """A short human-readable summary in Chinese for the clerk."""
         status = {"accepted": "已接收", "rejected": "已拒收", "duplicate": "重复提交（未重复入库）"}[self.status]
         lines = [
-            f"数据报送回执  {self.object_key}",
+            f"数据报送回执  {log_safe(self.object_key)}",
             f"处理结果：{status}",
             f"业务日期：{self.business_date or '-'}    数据规范版本：{self.contract_version or '-'}",
             f"处理时间：{self.processed_at}",
