@@ -4,6 +4,14 @@ The landing sensor keys every object on object key + ETag, so an object is never
 missed (a modified time older than the cursor doesn't matter) and never processed
 twice: the cursor remembers what was requested, and Dagster's run keys make a
 request that is repeated after a daemon crash (before the cursor was saved) a no-op.
+
+``receipt_reconciler`` makes sure every requested object version ends with a receipt: it
+reads ingestion runs that FAILED (and that Dagster will not retry itself), and re-requests
+each of their key@ETag still without a receipt for that ETag, one object per run (a poison
+file cannot starve the others), with the attempt number in the run key. After
+``SHUZHONG_MAX_INGEST_ATTEMPTS`` attempts (default 3) it writes a ``failed`` receipt (处理失败,
+a reason without values) instead of silence. Its cursor is only the update time of the last
+failed run it read, so it stays small.
 """
 
 from __future__ import annotations
@@ -11,11 +19,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
+from datetime import UTC, datetime
 from functools import cache
 
 from dagster import (
     AssetKey,
     AssetSelection,
+    DagsterInstance,
     DagsterRunStatus,
     DefaultSensorStatus,
     RunRequest,
@@ -26,7 +36,7 @@ from dagster import (
     sensor,
 )
 
-from pipelines import s3, settings, workdays
+from pipelines import ingest, s3, settings, workdays
 from pipelines.contracts import all_contracts
 from pipelines.ingestion_assets import ingest_job_name, ingest_jobs, raw_asset_key, reject_unroutable_objects
 
@@ -140,6 +150,95 @@ def landing_sensor(context: SensorEvaluationContext):
     fresh = sum(1 for k, v in new_seen.items() if seen.get(k) != v)
     context.log.info(f"{fresh} new object(s) in {len(requests)} run(s)")
     return SensorResult(run_requests=requests, cursor=json.dumps(new_seen, sort_keys=True))
+
+
+def max_ingest_attempts() -> int:
+    """Ingestion attempts of one object version before it gets a ``failed`` receipt."""
+    return int(settings.get("SHUZHONG_MAX_INGEST_ATTEMPTS", "3"))
+
+
+ATTEMPT_TAG = "shuzhong/attempt"
+WILL_RETRY_TAG = "dagster/will_retry"
+RUNS_PER_RECONCILE = 100  # failed runs read per tick (the cursor continues from the last one)
+
+
+def _run_objects(run) -> tuple[str | None, list[dict]]:
+    """(job, objects) a run was handed in its run config."""
+    ops = (run.run_config or {}).get("ops", {})
+    for op in ops.values():
+        objects = op.get("config", {}).get("objects")
+        if objects is not None:
+            return run.job_name, objects
+    return run.job_name, []
+
+
+def reconcile(instance: DagsterInstance, after: float) -> tuple[list[RunRequest], list[ingest.Receipt], float]:
+    """Retry requests and ``failed`` receipts for object versions of failed ingestion runs updated
+    after ``after`` (a timestamp) that have no receipt for their ETag; and the new watermark."""
+    records = instance.get_run_records(
+        RunsFilter(statuses=[DagsterRunStatus.FAILURE], tags={"shuzhong/kind": "ingest"},
+                   updated_after=datetime.fromtimestamp(after, UTC)),
+        limit=RUNS_PER_RECONCILE, order_by="update_timestamp", ascending=True)
+    requests: list[RunRequest] = []
+    failed: list[ingest.Receipt] = []
+    watermark = after
+    for record in records:
+        watermark = max(watermark, record.update_timestamp.timestamp())
+        run = record.dagster_run
+        if run.tags.get(WILL_RETRY_TAG) == "true":  # Dagster's own run retry comes first
+            continue
+        attempt = int(run.tags.get(ATTEMPT_TAG, "1"))
+        job, objects = _run_objects(run)
+        for o in objects:
+            receipt = ingest.read_receipt(o["key"])
+            if receipt is not None and receipt.get("etag") == o["etag"]:
+                continue  # settled (by this run, another one, or an earlier reconcile)
+            if attempt >= max_ingest_attempts():
+                failed.append(failed_receipt(o, attempt, run.run_id))
+                continue
+            ident = hashlib.sha256(f"{o['key']}@{o['etag']}".encode()).hexdigest()[:24]
+            requests.append(RunRequest(
+                run_key=f"{job}:retry{attempt + 1}:{ident}", job_name=job,
+                run_config={"ops": {_op_name(job): {"config": {"objects": [o]}}}},
+                tags={"shuzhong/objects": "1", "shuzhong/first_key": o["key"][:200],
+                      ATTEMPT_TAG: str(attempt + 1), "shuzhong/retry_of": run.run_id}))
+    return requests, failed, watermark
+
+
+def failed_receipt(obj: dict, attempts: int, run_id: str) -> ingest.Receipt:
+    """The receipt of a version that could not be processed in ``attempts`` attempts (no values)."""
+    receipt = ingest.Receipt(object_key=obj["key"], status="failed", etag=obj["etag"], run_id=run_id,
+                             reason=f"处理失败：已尝试 {attempts} 次仍未完成，数据中心将排查；可重新提交 / "
+                                    f"processing failed after {attempts} attempts")
+    try:
+        bureau, dataset, business_date, _ = ingest.parse_key(obj["key"])
+        receipt.bureau, receipt.dataset, receipt.business_date = bureau, dataset, str(business_date)
+    except ingest.InvalidKey:
+        pass
+    return receipt
+
+
+@sensor(
+    name="receipt_reconciler",
+    jobs=list(ingest_jobs()),
+    minimum_interval_seconds=30,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Re-requests object versions of failed ingestion runs that have no receipt (one object per "
+    "run, attempt number in the run key); after SHUZHONG_MAX_INGEST_ATTEMPTS writes a 处理失败 receipt.",
+)
+def receipt_reconciler(context: SensorEvaluationContext):
+    after = float(json.loads(context.cursor)["after"]) if context.cursor else 0.0
+    requests, failed, watermark = reconcile(context.instance, after)
+    for receipt in failed:
+        ingest.write_receipt(receipt)
+        context.log.warning(f"{receipt.object_key[:200]!r}@{receipt.etag}: failed receipt after "
+                            f"{max_ingest_attempts()} attempts")
+    cursor = json.dumps({"after": watermark})
+    if not requests:
+        return SensorResult(skip_reason=SkipReason(f"{len(failed)} failed receipt(s), nothing to retry"),
+                            cursor=cursor)
+    context.log.info(f"retrying {len(requests)} object version(s) of failed ingestion runs")
+    return SensorResult(run_requests=requests, cursor=cursor)
 
 
 REGISTRY_KEY = AssetKey(["raw", "meta", "files"])  # the file registry: every ingestion changes it
