@@ -98,6 +98,9 @@ def build_ingest_asset(contract: Contract) -> AssetsDefinition:
                 f"{receipt.object_key}: {receipt.status}, received {receipt.rows_received}, accepted "
                 f"{receipt.rows_accepted}, quarantined {receipt.rows_quarantined}, superseded {receipt.rows_superseded}"
             )
+        for key, etag in result.superseded.items():
+            context.log.warning(f"{key}@{etag}: not landed, a newer version of the key replaced it (no receipt "
+                                "for this version; the newer version has its own run and receipt)")
         for key, exc in result.errors.items():
             context.log.error(f"{key}: {type(exc).__name__}: {exc}")
         if result.errors:
