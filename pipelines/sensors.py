@@ -2,8 +2,17 @@
 
 The landing sensor keys every object on object key + ETag, so an object is never
 missed (a modified time older than the cursor doesn't matter) and never processed
-twice: the cursor remembers what was requested, and Dagster's run keys make a
-request that is repeated after a daemon crash (before the cursor was saved) a no-op.
+twice: Dagster's run keys make a request that is repeated after a daemon crash (before
+the cursor was saved) a no-op.
+
+Its cost per tick is bounded whatever the bucket holds: each tick lists (a) the recent
+business-date prefixes ``<bureau>/<dataset>/<date>/`` of every contract (today and the two
+days before, Asia/Shanghai; one page each), where nearly all submissions arrive, and (b) at
+most ``SHUZHONG_SENSOR_PAGES`` pages (1,000 keys each) of a rotating sweep over the whole
+bucket, continuing after the last key of the previous tick (``StartAfter``; it wraps at the
+end). Whether a listed version is settled is decided by the file registry (one Delta read per
+tick) and, for the few versions not registered, by their receipt; the cursor only keeps the
+sweep position and the versions requested and not settled yet (``pending``), so it stays small.
 
 ``receipt_reconciler`` makes sure every requested object version ends with a receipt: it
 reads ingestion runs that FAILED (and that Dagster will not retry itself), and re-requests
@@ -36,7 +45,7 @@ from dagster import (
     sensor,
 )
 
-from pipelines import ingest, s3, settings, workdays
+from pipelines import ingest, lake, s3, settings, workdays
 from pipelines.contracts import all_contracts
 from pipelines.ingestion_assets import ingest_job_name, ingest_jobs, raw_asset_key, reject_unroutable_objects
 
@@ -74,21 +83,105 @@ ACTIVE = [
 ]
 
 
+LIST_PAGE = 1000
+RECENT_DAYS = 3  # business dates listed on every tick: today and the two days before
+MAX_PENDING = 20_000  # requested, unsettled versions the cursor keeps (oldest dropped beyond)
+
+
+def sensor_pages() -> int:
+    """Pages (of ``LIST_PAGE`` keys) of the rotating sweep listed per tick."""
+    return int(settings.get("SHUZHONG_SENSOR_PAGES", "5"))
+
+
+def _entry(o: dict) -> dict:
+    return {"key": o["Key"], "etag": o["ETag"].strip('"'), "size": int(o.get("Size", 0)),
+            "last_modified": o["LastModified"].isoformat()}
+
+
 def list_landing() -> list[dict]:
-    """Every object in the landing bucket: key, etag, size, last_modified."""
+    """Every object in the landing bucket: key, etag, size, last_modified (tests, tools; not the sensor)."""
     client = s3.client("pipeline")
     out = []
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=settings.buckets().landing):
-        for o in page.get("Contents", []):
-            out.append(
-                {
-                    "key": o["Key"],
-                    "etag": o["ETag"].strip('"'),
-                    "size": int(o.get("Size", 0)),
-                    "last_modified": o["LastModified"].isoformat(),
-                }
-            )
+        out += [_entry(o) for o in page.get("Contents", [])]
     return out
+
+
+def list_page(client, prefix: str = "", start_after: str = "") -> tuple[list[dict], bool]:
+    """One page of at most ``LIST_PAGE`` objects; and whether more follow."""
+    kwargs = {"Bucket": settings.buckets().landing, "MaxKeys": LIST_PAGE}
+    if prefix:
+        kwargs["Prefix"] = prefix
+    if start_after:
+        kwargs["StartAfter"] = start_after
+    page = client.list_objects_v2(**kwargs)
+    return [_entry(o) for o in page.get("Contents", [])], bool(page.get("IsTruncated"))
+
+
+def recent_prefixes() -> list[str]:
+    """``<bureau>/<dataset>/<date>/`` of every contract for the last ``RECENT_DAYS`` business dates."""
+    from datetime import timedelta
+
+    today = workdays.today()
+    return [f"{c.bureau}/{c.dataset}/{today - timedelta(days=d)}/"
+            for c in all_contracts().values() for d in range(RECENT_DAYS)]
+
+
+def list_tick(after: str) -> tuple[list[dict], str, int]:
+    """The objects one tick examines (recent prefixes + the next sweep pages), the new sweep
+    position ("" once the sweep wrapped) and the number of list calls made."""
+    client = s3.client("pipeline")
+    found: dict[str, dict] = {}
+    calls = 0
+    for prefix in recent_prefixes():
+        objs, _ = list_page(client, prefix=prefix)
+        calls += 1
+        found.update((o["key"], o) for o in objs)
+    for _ in range(sensor_pages()):
+        objs, more = list_page(client, start_after=after)
+        calls += 1
+        found.update((o["key"], o) for o in objs)
+        after = objs[-1]["key"] if objs and more else ""
+        if not after:
+            break
+    return list(found.values()), after, calls
+
+
+def registered_versions() -> set[tuple[str, str]]:
+    """(key, etag) of every version in the file registry (one Delta read)."""
+    registry = lake.registry()
+    if not registry.height:
+        return set()
+    return set(zip(registry["source_key"].to_list(), registry["source_etag"].to_list(), strict=True))
+
+
+def _with_receipt(versions: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Those of ``versions`` whose receipt is for that ETag (parallel GETs)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def has(version: tuple[str, str]) -> bool:
+        receipt = ingest.read_receipt(version[0])
+        return receipt is not None and receipt.get("etag") == version[1]
+
+    with ThreadPoolExecutor(ingest.IO_THREADS) as pool:
+        return {v for v, ok in zip(versions, pool.map(has, versions), strict=True) if ok}
+
+
+def settled(objects: list[dict], pending: dict[str, str], known: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """(key, etag) of ``objects`` that need no run: registered (``known``), requested and pending, or
+    with a receipt for that ETag (rejected unroutable keys and ``failed`` receipts are not registered)."""
+    out = {(o["key"], o["etag"]) for o in objects
+           if (o["key"], o["etag"]) in known or pending.get(o["key"]) == o["etag"]}
+    rest = [(o["key"], o["etag"]) for o in objects if (o["key"], o["etag"]) not in out]
+    return out | _with_receipt(rest)
+
+
+def prune_pending(pending: dict[str, str], known: set[tuple[str, str]]) -> dict[str, str]:
+    """Drop pending versions that are settled now (registered, or with their receipt)."""
+    rest = [(k, e) for k, e in pending.items() if (k, e) not in known]
+    done = _with_receipt(rest)
+    out = {k: e for k, e in rest if (k, e) not in done}
+    return dict(list(out.items())[-MAX_PENDING:])
 
 
 def route(key: str) -> str | None:
@@ -134,22 +227,40 @@ def _op_name(job: str) -> str:
     return "__".join(raw_asset_key(contract).path)
 
 
+def _landing_cursor(text: str | None) -> tuple[str, dict[str, str]]:
+    """(sweep position, pending versions); the cursor before the bounded sweep (every key seen) starts afresh."""
+    if not text:
+        return "", {}
+    state = json.loads(text)
+    if not isinstance(state, dict) or set(state) != {"after", "pending"}:
+        return "", {}
+    return state["after"], dict(state["pending"])
+
+
 @sensor(
     name="landing_sensor",
     jobs=[*ingest_jobs(), reject_unroutable_objects],
     minimum_interval_seconds=5,
     default_status=DefaultSensorStatus.RUNNING,
-    description="Lists the landing bucket and launches ingestion runs for new objects (key + ETag).",
+    description="Lists recent prefixes and a bounded sweep of the landing bucket and launches ingestion runs "
+    "for new object versions (key + ETag).",
 )
 def landing_sensor(context: SensorEvaluationContext):
-    seen = json.loads(context.cursor) if context.cursor else {}
-    objects = list_landing()
-    requests, new_seen = plan_runs(objects, seen)
+    after, pending = _landing_cursor(context.cursor)
+    known = registered_versions()
+    pending = prune_pending(pending, known)
+    objects, after, calls = list_tick(after)
+    done = settled(objects, pending, known)
+    fresh = [o for o in objects if (o["key"], o["etag"]) not in done]
+    requests, _ = plan_runs(fresh, {})
+    pending.update({o["key"]: o["etag"] for o in fresh})
+    cursor = json.dumps({"after": after, "pending": dict(list(pending.items())[-MAX_PENDING:])}, sort_keys=True)
     if not requests:
-        return SkipReason(f"no new objects among {len(objects)}")
-    fresh = sum(1 for k, v in new_seen.items() if seen.get(k) != v)
-    context.log.info(f"{fresh} new object(s) in {len(requests)} run(s)")
-    return SensorResult(run_requests=requests, cursor=json.dumps(new_seen, sort_keys=True))
+        return SensorResult(skip_reason=SkipReason(f"no new objects among {len(objects)} examined "
+                                                   f"({calls} list calls)"), cursor=cursor)
+    context.log.info(f"{len(fresh)} new object(s) in {len(requests)} run(s); {len(objects)} examined, "
+                     f"{calls} list calls")
+    return SensorResult(run_requests=requests, cursor=cursor)
 
 
 def max_ingest_attempts() -> int:

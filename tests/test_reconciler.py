@@ -1,14 +1,14 @@
 """Every requested object version ends with a receipt: failed ingestion runs are retried one object
 per run by ``receipt_reconciler``, and after SHUZHONG_MAX_INGEST_ATTEMPTS get a ``failed`` receipt.
 
-Failures are real: the runs execute on a real Dagster instance with the landing bucket pointed at
-a bucket that does not exist (an S3 outage as the run sees it)."""
+Failures are real runs failing on a real Dagster instance: ``SHUZHONG_FAIL_AT=download``
+(pipelines/faults.py) makes the download raise, as an S3 outage or a poison file would."""
 
 from __future__ import annotations
 
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter, build_sensor_context
 
-from pipelines import ingest, sensors, settings
+from pipelines import ingest, sensors
 from pipelines.definitions import defs
 from tests.helpers import csv_bytes, submit, ticket
 
@@ -34,11 +34,10 @@ def test_failed_batch_is_retried_one_object_per_run_and_then_lands(lake_root, un
     versions = {k: submit(k, csv_bytes([ticket(n + 1)])).etag for n, k in enumerate(keys)}
     instance = DagsterInstance.ephemeral()
     planned = _mine(sensors.landing_sensor(build_sensor_context(instance=instance)).run_requests, unique)
-    landing = settings.buckets().landing
     assert len(planned) == 1  # one batch of both objects
-    monkeypatch.setenv("SHUZHONG_LANDING_BUCKET", f"gone-{unique}")  # S3 outage for the run
+    monkeypatch.setenv("SHUZHONG_FAIL_AT", "download")  # an outage for the run
     assert _execute(instance, planned) == [False]
-    monkeypatch.setenv("SHUZHONG_LANDING_BUCKET", landing)
+    monkeypatch.delenv("SHUZHONG_FAIL_AT")
     assert all(ingest.read_receipt(k) is None for k in keys)  # before: silence
 
     retries, cursor = _reconcile(instance, None)
@@ -59,14 +58,13 @@ def test_after_max_attempts_a_failed_receipt_is_written(lake_root, unique, monke
     etag = submit(key, csv_bytes([ticket(1, 联系电话="13800001234")])).etag
     instance = DagsterInstance.ephemeral()
     requests = _mine(sensors.landing_sensor(build_sensor_context(instance=instance)).run_requests, unique)
-    landing = settings.buckets().landing
     cursor = None
     for attempt in (1, 2, 3):
         assert len(requests) == 1
         assert requests[0].tags.get(sensors.ATTEMPT_TAG, "1") == str(attempt)
-        monkeypatch.setenv("SHUZHONG_LANDING_BUCKET", f"gone-{unique}")
+        monkeypatch.setenv("SHUZHONG_FAIL_AT", "download")
         assert _execute(instance, requests) == [False]
-        monkeypatch.setenv("SHUZHONG_LANDING_BUCKET", landing)
+        monkeypatch.delenv("SHUZHONG_FAIL_AT")
         requests, cursor = _reconcile(instance, cursor)
         requests = _mine(requests, unique)
     assert requests == []
@@ -74,6 +72,6 @@ def test_after_max_attempts_a_failed_receipt_is_written(lake_root, unique, monke
     assert receipt["status"] == "failed" and receipt["etag"] == etag
     assert "处理失败" in receipt["reason"] and "13800001234" not in str(receipt)
     failed = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.FAILURE]))
-    assert len([r for r in failed if unique in r.tags.get("shuzhong/first_key", "")]) == 3
+    assert len([r for r in failed if any(o["key"] == key for o in sensors._run_objects(r)[1])]) == 3
     later, _ = _reconcile(instance, None)  # rereading every failed run: the receipt settles it
     assert _mine(later, unique) == []

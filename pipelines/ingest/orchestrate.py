@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from pipelines import lake, parsing, s3, settings, validation
 from pipelines.contracts import get_contract
-from pipelines.faults import crash_point
+from pipelines.faults import crash_point, fail_point
 from pipelines.ingest.archive import archive_file, ledger_files
 from pipelines.ingest.batch import Batch, BatchResult, LandingObject, PendingFile
 from pipelines.ingest.chunks import plan_chunks
@@ -130,6 +130,7 @@ def _prepare(obj: LandingObject, data: bytes | None, batch: Batch) -> Receipt | 
     if data is None:
         try:
             with batch.profiler.stage("download"):
+                fail_point("download", obj.key)
                 # The version the sensor planned, not whatever is current (If-Match on its ETag).
                 match = {"IfMatch": f'"{obj.etag}"'} if obj.etag else {}
                 got = s3.client("pipeline").get_object(Bucket=settings.buckets().landing, Key=obj.key, **match)
