@@ -27,7 +27,7 @@ from dagster import (
     op,
 )
 
-from pipelines import ingest, lake, ledger, validation
+from pipelines import ingest, lake, ledger, settings, validation
 from pipelines.contracts import Contract, all_contracts
 
 MAX_ROWS_IN_METADATA = 50
@@ -184,7 +184,8 @@ def ingest_jobs() -> tuple:
             ingest_job_name(c),
             selection=AssetSelection.assets(raw_asset_key(c)),
             executor_def=in_process_executor,
-            tags={"shuzhong/kind": "ingest", "shuzhong/dataset": c.key},
+            tags={"shuzhong/kind": "ingest", "shuzhong/dataset": c.key,
+                  "dagster/max_runtime": str(settings.max_run_seconds())},
         )
         for c in all_contracts().values()
     )

@@ -74,6 +74,7 @@ def batches(objs: list[dict]) -> list[list[dict]]:
     return out
 
 TRIAGE_JOB = "reject_unroutable_objects"
+MAX_RUNTIME_TAG = "dagster/max_runtime"  # enforced by Dagster's run monitoring (dagster.yaml)
 TRANSFORM_JOB = "transform_and_publish"
 ACTIVE = [
     DagsterRunStatus.QUEUED,
@@ -214,7 +215,8 @@ def plan_runs(objects: list[dict], seen: dict[str, str]) -> tuple[list[RunReques
                     run_key=f"{job}:{ident}",
                     job_name=job,
                     run_config=run_config,
-                    tags={"shuzhong/objects": str(len(batch)), "shuzhong/first_key": batch[0]["key"][:200]},
+                    tags={"shuzhong/objects": str(len(batch)), "shuzhong/first_key": batch[0]["key"][:200],
+                          MAX_RUNTIME_TAG: str(settings.max_run_seconds())},
                 )
             )
     new_seen = dict(seen)
@@ -312,7 +314,8 @@ def reconcile(instance: DagsterInstance, after: float) -> tuple[list[RunRequest]
                 run_key=f"{job}:retry{attempt + 1}:{ident}", job_name=job,
                 run_config={"ops": {_op_name(job): {"config": {"objects": [o]}}}},
                 tags={"shuzhong/objects": "1", "shuzhong/first_key": o["key"][:200],
-                      ATTEMPT_TAG: str(attempt + 1), "shuzhong/retry_of": run.run_id}))
+                      ATTEMPT_TAG: str(attempt + 1), "shuzhong/retry_of": run.run_id,
+                      MAX_RUNTIME_TAG: str(settings.max_run_seconds())}))
     return requests, failed, watermark
 
 
@@ -414,6 +417,7 @@ def transform_sensor(context: SensorEvaluationContext):
     return SensorResult(
         run_requests=[RunRequest(run_key=f"transform-{latest}", asset_selection=selection,
                                  tags={"shuzhong/raw_storage_id": str(latest),
+                                       MAX_RUNTIME_TAG: str(settings.max_run_seconds()),
                                        "shuzhong/transform": "full" if full else "incremental"})],
         cursor=json.dumps({"storage_id": latest, "project": project_fingerprint()}),
     )

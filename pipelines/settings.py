@@ -167,3 +167,13 @@ def delta_write_mode() -> str:
     if mode not in ("conditional", "locked"):
         raise RuntimeError(f"SHUZHONG_DELTA_WRITE_MODE must be 'conditional' or 'locked', not {mode!r}")
     return mode
+
+
+def max_run_seconds() -> int:
+    """Longest an ingest or transform run may take; Dagster's run monitoring fails it beyond."""
+    return int(get("SHUZHONG_MAX_RUN_SECONDS", "1800"))
+
+
+def max_object_bytes(contract_mb: int | None = None) -> int:
+    """Largest landing object read (the contract's ``maxObjectMB``, else ``SHUZHONG_MAX_OBJECT_MB``, 200)."""
+    return int(contract_mb or get("SHUZHONG_MAX_OBJECT_MB", "200")) * 2**20

@@ -127,6 +127,11 @@ def _prepare(obj: LandingObject, data: bytes | None, batch: Batch) -> Receipt | 
     receipt.contract_id, receipt.contract_version = contract.id, contract.version
     receipt.set_deadline(contract.cadence, contract.deadline)
 
+    cap = settings.max_object_bytes(contract.max_object_mb)
+    if data is None and obj.size > cap:  # the listing size, before any download
+        receipt.reason = (f"文件过大：{obj.size} 字节，超过上限 {cap} 字节，未读取 / "
+                          f"file of {obj.size} bytes exceeds the limit of {cap} bytes")
+        return batch.finish(receipt, obj, contract, business_date)
     if data is None:
         try:
             with batch.profiler.stage("download"):
