@@ -5,6 +5,10 @@ the cost of one more day. Prints a table per stage and writes a JSON file per ru
 The bulk of a city's data is machine feeds, so the benchmark's files are traffic flow
 (5-minute, per checkpoint) and pipe pressure (minute, per sensor) exports from the project's
 generator. Scales: ``SHUZHONG_BENCH_SCALES`` = comma-separated ``days x checkpoints x sensors``.
+
+``--sensor-tick`` (not run by default) instead fills the configured landing bucket with
+100,000 tiny objects (``hotline/tickets/2020-01-01/bench-*``, kept for the next run) and times
+one landing-sensor tick (target < 10 s).
 """
 
 from __future__ import annotations
@@ -415,15 +419,47 @@ def _print_targets(scales: list[dict]) -> None:
              f"{s_mem / smallest['rows']:,.0f} → {l_mem / largest['rows']:,.0f} bytes per row")
 
 
+def sensor_tick(objects: int = 100_000) -> dict[str, float]:
+    """Fill the landing bucket with ``objects`` tiny objects (once) and time one landing-sensor tick."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from dagster import DagsterInstance, build_sensor_context
+
+    from pipelines import s3, sensors
+
+    client = s3.client("hotline")
+    bucket = settings.buckets().landing
+    prefix = "hotline/tickets/2020-01-01/bench-"
+    have = sum(len(p.get("Contents", [])) for p in client.get_paginator("list_objects_v2").paginate(
+        Bucket=bucket, Prefix=prefix))
+    started = time.perf_counter()
+    with ThreadPoolExecutor(32) as pool:
+        list(pool.map(lambda n: client.put_object(Bucket=bucket, Key=f"{prefix}{n:06d}.csv", Body=b"x"),
+                      range(have, objects)))
+    fill = time.perf_counter() - started
+    started = time.perf_counter()
+    result = sensors.landing_sensor(build_sensor_context(instance=DagsterInstance.ephemeral()))
+    tick = time.perf_counter() - started
+    out = {"objects": float(objects), "fill_seconds": round(fill, 1), "tick_seconds": round(tick, 2),
+           "cursor_chars": float(len(result.cursor or ""))}
+    _say(f"sensor tick over {objects:,} objects: {tick:.2f} s (target < 10 s); cursor {len(result.cursor or '')} chars")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m pipelines.bench [--scale default|small]``."""
+    """``python -m pipelines.bench [--scale default|small] [--sensor-tick]``."""
     import argparse
 
     ap = argparse.ArgumentParser(prog="bench")
     ap.add_argument("--scale", choices=("default", "small"), default="default",
                     help=f"small: {SMALL_SCALES} (days x checkpoints x sensors); default: $SHUZHONG_BENCH_SCALES "
                          f"or {DEFAULT_SCALES}")
+    ap.add_argument("--sensor-tick", action="store_true",
+                    help="only time one landing-sensor tick over 100,000 objects in the landing bucket")
     args = ap.parse_args(argv)
+    if args.sensor_tick:
+        sensor_tick()
+        return 0
     return run(SMALL_SCALES if args.scale == "small" else None)
 
 

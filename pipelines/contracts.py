@@ -169,6 +169,7 @@ class Contract:
     fields: tuple[Field, ...]
     path: Path = field(compare=False)
     primary_key_order: tuple[str, ...] = ()  # by primaryKeyPosition, when given
+    max_object_mb: int | None = None  # customProperties maxObjectMB: largest file read
 
     @property
     def key(self) -> str:
@@ -298,6 +299,7 @@ def load_contract(path: Path) -> Contract:
         sharing=custom.get("sharing", "conditional"),
         cadence=custom.get("cadence", "daily"),
         deadline=custom.get("deadline"),
+        max_object_mb=int(custom["maxObjectMB"]) if custom.get("maxObjectMB") else None,
         update_mode=custom.get("updateMode", "upsert"),
         fields=fields,
         path=Path(path),

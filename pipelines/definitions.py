@@ -5,7 +5,7 @@ from dagster import AssetSelection, Definitions, define_asset_job, in_process_ex
 from pipelines import settings
 from pipelines.dbt_assets import dbt_models, dbt_resource, published_warehouse
 from pipelines.ingestion_assets import ingest_assets, ingest_jobs, reject_unroutable_objects
-from pipelines.sensors import TRANSFORM_JOB, calendar_sensor, landing_sensor, transform_sensor
+from pipelines.sensors import TRANSFORM_JOB, calendar_sensor, landing_sensor, receipt_reconciler, transform_sensor
 
 settings.export_defaults()
 
@@ -19,6 +19,6 @@ transform_and_publish = define_asset_job(
 defs = Definitions(
     assets=[*ingest_assets(), dbt_models, published_warehouse],
     jobs=[*ingest_jobs(), transform_and_publish, reject_unroutable_objects],
-    sensors=[landing_sensor, transform_sensor, calendar_sensor],
+    sensors=[landing_sensor, receipt_reconciler, transform_sensor, calendar_sensor],
     resources={"dbt": dbt_resource()},
 )

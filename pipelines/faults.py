@@ -25,3 +25,14 @@ POINTS = (
 def crash_point(name: str) -> None:
     if os.environ.get("SHUZHONG_CRASH_AT") == name:
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+class InjectedFault(RuntimeError):
+    """An infrastructure failure injected by ``SHUZHONG_FAIL_AT`` (tests of retries and failed receipts)."""
+
+
+def fail_point(name: str, key: str = "") -> None:
+    """Raise :class:`InjectedFault` at ``name`` when ``SHUZHONG_FAIL_AT`` names it (and, if
+    ``SHUZHONG_FAIL_KEY`` is set, only for object keys containing it): a poison file or an outage."""
+    if os.environ.get("SHUZHONG_FAIL_AT") == name and os.environ.get("SHUZHONG_FAIL_KEY", "") in key:
+        raise InjectedFault(f"injected failure at {name}")

@@ -27,7 +27,7 @@ from dagster import (
     op,
 )
 
-from pipelines import ingest, lake, ledger, validation
+from pipelines import ingest, lake, ledger, settings, validation
 from pipelines.contracts import Contract, all_contracts
 from pipelines.ingest.keys import log_safe
 
@@ -99,6 +99,9 @@ def build_ingest_asset(contract: Contract) -> AssetsDefinition:
                 f"{log_safe(receipt.object_key)}: {receipt.status}, received {receipt.rows_received}, accepted "
                 f"{receipt.rows_accepted}, quarantined {receipt.rows_quarantined}, superseded {receipt.rows_superseded}"
             )
+        for key, etag in result.superseded.items():
+            context.log.warning(f"{key}@{etag}: not landed, a newer version of the key replaced it (no receipt "
+                                "for this version; the newer version has its own run and receipt)")
         for key, exc in result.errors.items():
             context.log.error(f"{key}: {type(exc).__name__}: {exc}")
         if result.errors:
@@ -182,7 +185,8 @@ def ingest_jobs() -> tuple:
             ingest_job_name(c),
             selection=AssetSelection.assets(raw_asset_key(c)),
             executor_def=in_process_executor,
-            tags={"shuzhong/kind": "ingest", "shuzhong/dataset": c.key},
+            tags={"shuzhong/kind": "ingest", "shuzhong/dataset": c.key,
+                  "dagster/max_runtime": str(settings.max_run_seconds())},
         )
         for c in all_contracts().values()
     )

@@ -2,8 +2,25 @@
 
 The landing sensor keys every object on object key + ETag, so an object is never
 missed (a modified time older than the cursor doesn't matter) and never processed
-twice: the cursor remembers what was requested, and Dagster's run keys make a
-request that is repeated after a daemon crash (before the cursor was saved) a no-op.
+twice: Dagster's run keys make a request that is repeated after a daemon crash (before
+the cursor was saved) a no-op.
+
+Its cost per tick is bounded whatever the bucket holds: each tick lists (a) the recent
+business-date prefixes ``<bureau>/<dataset>/<date>/`` of every contract (today and the two
+days before, Asia/Shanghai; one page each), where nearly all submissions arrive, and (b) at
+most ``SHUZHONG_SENSOR_PAGES`` pages (1,000 keys each) of a rotating sweep over the whole
+bucket, continuing after the last key of the previous tick (``StartAfter``; it wraps at the
+end). Whether a listed version is settled is decided by the file registry (one Delta read per
+tick) and, for the few versions not registered, by their receipt; the cursor only keeps the
+sweep position and the versions requested and not settled yet (``pending``), so it stays small.
+
+``receipt_reconciler`` makes sure every requested object version ends with a receipt: it
+reads ingestion runs that FAILED (and that Dagster will not retry itself), and re-requests
+each of their key@ETag still without a receipt for that ETag, one object per run (a poison
+file cannot starve the others), with the attempt number in the run key. After
+``SHUZHONG_MAX_INGEST_ATTEMPTS`` attempts (default 3) it writes a ``failed`` receipt (处理失败,
+a reason without values) instead of silence. Its cursor is only the update time of the last
+failed run it read, so it stays small.
 """
 
 from __future__ import annotations
@@ -11,11 +28,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
+from datetime import UTC, datetime
 from functools import cache
 
 from dagster import (
     AssetKey,
     AssetSelection,
+    DagsterInstance,
     DagsterRunStatus,
     DefaultSensorStatus,
     RunRequest,
@@ -26,7 +45,7 @@ from dagster import (
     sensor,
 )
 
-from pipelines import s3, settings, workdays
+from pipelines import ingest, lake, s3, settings, workdays
 from pipelines.contracts import all_contracts
 from pipelines.ingestion_assets import ingest_job_name, ingest_jobs, raw_asset_key, reject_unroutable_objects
 
@@ -55,6 +74,7 @@ def batches(objs: list[dict]) -> list[list[dict]]:
     return out
 
 TRIAGE_JOB = "reject_unroutable_objects"
+MAX_RUNTIME_TAG = "dagster/max_runtime"  # enforced by Dagster's run monitoring (dagster.yaml)
 TRANSFORM_JOB = "transform_and_publish"
 ACTIVE = [
     DagsterRunStatus.QUEUED,
@@ -64,21 +84,105 @@ ACTIVE = [
 ]
 
 
+LIST_PAGE = 1000
+RECENT_DAYS = 3  # business dates listed on every tick: today and the two days before
+MAX_PENDING = 20_000  # requested, unsettled versions the cursor keeps (oldest dropped beyond)
+
+
+def sensor_pages() -> int:
+    """Pages (of ``LIST_PAGE`` keys) of the rotating sweep listed per tick."""
+    return int(settings.get("SHUZHONG_SENSOR_PAGES", "5"))
+
+
+def _entry(o: dict) -> dict:
+    return {"key": o["Key"], "etag": o["ETag"].strip('"'), "size": int(o.get("Size", 0)),
+            "last_modified": o["LastModified"].isoformat()}
+
+
 def list_landing() -> list[dict]:
-    """Every object in the landing bucket: key, etag, size, last_modified."""
+    """Every object in the landing bucket: key, etag, size, last_modified (tests, tools; not the sensor)."""
     client = s3.client("pipeline")
     out = []
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=settings.buckets().landing):
-        for o in page.get("Contents", []):
-            out.append(
-                {
-                    "key": o["Key"],
-                    "etag": o["ETag"].strip('"'),
-                    "size": int(o.get("Size", 0)),
-                    "last_modified": o["LastModified"].isoformat(),
-                }
-            )
+        out += [_entry(o) for o in page.get("Contents", [])]
     return out
+
+
+def list_page(client, prefix: str = "", start_after: str = "") -> tuple[list[dict], bool]:
+    """One page of at most ``LIST_PAGE`` objects; and whether more follow."""
+    kwargs = {"Bucket": settings.buckets().landing, "MaxKeys": LIST_PAGE}
+    if prefix:
+        kwargs["Prefix"] = prefix
+    if start_after:
+        kwargs["StartAfter"] = start_after
+    page = client.list_objects_v2(**kwargs)
+    return [_entry(o) for o in page.get("Contents", [])], bool(page.get("IsTruncated"))
+
+
+def recent_prefixes() -> list[str]:
+    """``<bureau>/<dataset>/<date>/`` of every contract for the last ``RECENT_DAYS`` business dates."""
+    from datetime import timedelta
+
+    today = workdays.today()
+    return [f"{c.bureau}/{c.dataset}/{today - timedelta(days=d)}/"
+            for c in all_contracts().values() for d in range(RECENT_DAYS)]
+
+
+def list_tick(after: str) -> tuple[list[dict], str, int]:
+    """The objects one tick examines (recent prefixes + the next sweep pages), the new sweep
+    position ("" once the sweep wrapped) and the number of list calls made."""
+    client = s3.client("pipeline")
+    found: dict[str, dict] = {}
+    calls = 0
+    for prefix in recent_prefixes():
+        objs, _ = list_page(client, prefix=prefix)
+        calls += 1
+        found.update((o["key"], o) for o in objs)
+    for _ in range(sensor_pages()):
+        objs, more = list_page(client, start_after=after)
+        calls += 1
+        found.update((o["key"], o) for o in objs)
+        after = objs[-1]["key"] if objs and more else ""
+        if not after:
+            break
+    return list(found.values()), after, calls
+
+
+def registered_versions() -> set[tuple[str, str]]:
+    """(key, etag) of every version in the file registry (one Delta read)."""
+    registry = lake.registry()
+    if not registry.height:
+        return set()
+    return set(zip(registry["source_key"].to_list(), registry["source_etag"].to_list(), strict=True))
+
+
+def _with_receipt(versions: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Those of ``versions`` whose receipt is for that ETag (parallel GETs)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def has(version: tuple[str, str]) -> bool:
+        receipt = ingest.read_receipt(version[0])
+        return receipt is not None and receipt.get("etag") == version[1]
+
+    with ThreadPoolExecutor(ingest.IO_THREADS) as pool:
+        return {v for v, ok in zip(versions, pool.map(has, versions), strict=True) if ok}
+
+
+def settled(objects: list[dict], pending: dict[str, str], known: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """(key, etag) of ``objects`` that need no run: registered (``known``), requested and pending, or
+    with a receipt for that ETag (rejected unroutable keys and ``failed`` receipts are not registered)."""
+    out = {(o["key"], o["etag"]) for o in objects
+           if (o["key"], o["etag"]) in known or pending.get(o["key"]) == o["etag"]}
+    rest = [(o["key"], o["etag"]) for o in objects if (o["key"], o["etag"]) not in out]
+    return out | _with_receipt(rest)
+
+
+def prune_pending(pending: dict[str, str], known: set[tuple[str, str]]) -> dict[str, str]:
+    """Drop pending versions that are settled now (registered, or with their receipt)."""
+    rest = [(k, e) for k, e in pending.items() if (k, e) not in known]
+    done = _with_receipt(rest)
+    out = {k: e for k, e in rest if (k, e) not in done}
+    return dict(list(out.items())[-MAX_PENDING:])
 
 
 def route(key: str) -> str | None:
@@ -111,7 +215,8 @@ def plan_runs(objects: list[dict], seen: dict[str, str]) -> tuple[list[RunReques
                     run_key=f"{job}:{ident}",
                     job_name=job,
                     run_config=run_config,
-                    tags={"shuzhong/objects": str(len(batch)), "shuzhong/first_key": batch[0]["key"][:200]},
+                    tags={"shuzhong/objects": str(len(batch)), "shuzhong/first_key": batch[0]["key"][:200],
+                          MAX_RUNTIME_TAG: str(settings.max_run_seconds())},
                 )
             )
     new_seen = dict(seen)
@@ -124,22 +229,130 @@ def _op_name(job: str) -> str:
     return "__".join(raw_asset_key(contract).path)
 
 
+def _landing_cursor(text: str | None) -> tuple[str, dict[str, str]]:
+    """(sweep position, pending versions); the cursor before the bounded sweep (every key seen) starts afresh."""
+    if not text:
+        return "", {}
+    state = json.loads(text)
+    if not isinstance(state, dict) or set(state) != {"after", "pending"}:
+        return "", {}
+    return state["after"], dict(state["pending"])
+
+
 @sensor(
     name="landing_sensor",
     jobs=[*ingest_jobs(), reject_unroutable_objects],
     minimum_interval_seconds=5,
     default_status=DefaultSensorStatus.RUNNING,
-    description="Lists the landing bucket and launches ingestion runs for new objects (key + ETag).",
+    description="Lists recent prefixes and a bounded sweep of the landing bucket and launches ingestion runs "
+    "for new object versions (key + ETag).",
 )
 def landing_sensor(context: SensorEvaluationContext):
-    seen = json.loads(context.cursor) if context.cursor else {}
-    objects = list_landing()
-    requests, new_seen = plan_runs(objects, seen)
+    after, pending = _landing_cursor(context.cursor)
+    known = registered_versions()
+    pending = prune_pending(pending, known)
+    objects, after, calls = list_tick(after)
+    done = settled(objects, pending, known)
+    fresh = [o for o in objects if (o["key"], o["etag"]) not in done]
+    requests, _ = plan_runs(fresh, {})
+    pending.update({o["key"]: o["etag"] for o in fresh})
+    cursor = json.dumps({"after": after, "pending": dict(list(pending.items())[-MAX_PENDING:])}, sort_keys=True)
     if not requests:
-        return SkipReason(f"no new objects among {len(objects)}")
-    fresh = sum(1 for k, v in new_seen.items() if seen.get(k) != v)
-    context.log.info(f"{fresh} new object(s) in {len(requests)} run(s)")
-    return SensorResult(run_requests=requests, cursor=json.dumps(new_seen, sort_keys=True))
+        return SensorResult(skip_reason=SkipReason(f"no new objects among {len(objects)} examined "
+                                                   f"({calls} list calls)"), cursor=cursor)
+    context.log.info(f"{len(fresh)} new object(s) in {len(requests)} run(s); {len(objects)} examined, "
+                     f"{calls} list calls")
+    return SensorResult(run_requests=requests, cursor=cursor)
+
+
+def max_ingest_attempts() -> int:
+    """Ingestion attempts of one object version before it gets a ``failed`` receipt."""
+    return int(settings.get("SHUZHONG_MAX_INGEST_ATTEMPTS", "3"))
+
+
+ATTEMPT_TAG = "shuzhong/attempt"
+WILL_RETRY_TAG = "dagster/will_retry"
+RUNS_PER_RECONCILE = 100  # failed runs read per tick (the cursor continues from the last one)
+
+
+def _run_objects(run) -> tuple[str | None, list[dict]]:
+    """(job, objects) a run was handed in its run config."""
+    ops = (run.run_config or {}).get("ops", {})
+    for op in ops.values():
+        objects = op.get("config", {}).get("objects")
+        if objects is not None:
+            return run.job_name, objects
+    return run.job_name, []
+
+
+def reconcile(instance: DagsterInstance, after: float) -> tuple[list[RunRequest], list[ingest.Receipt], float]:
+    """Retry requests and ``failed`` receipts for object versions of failed ingestion runs updated
+    after ``after`` (a timestamp) that have no receipt for their ETag; and the new watermark."""
+    records = instance.get_run_records(
+        RunsFilter(statuses=[DagsterRunStatus.FAILURE], tags={"shuzhong/kind": "ingest"},
+                   updated_after=datetime.fromtimestamp(after, UTC)),
+        limit=RUNS_PER_RECONCILE, order_by="update_timestamp", ascending=True)
+    requests: list[RunRequest] = []
+    failed: list[ingest.Receipt] = []
+    watermark = after
+    for record in records:
+        watermark = max(watermark, record.update_timestamp.timestamp())
+        run = record.dagster_run
+        if run.tags.get(WILL_RETRY_TAG) == "true":  # Dagster's own run retry comes first
+            continue
+        attempt = int(run.tags.get(ATTEMPT_TAG, "1"))
+        job, objects = _run_objects(run)
+        for o in objects:
+            receipt = ingest.read_receipt(o["key"])
+            if receipt is not None and receipt.get("etag") == o["etag"]:
+                continue  # settled (by this run, another one, or an earlier reconcile)
+            if attempt >= max_ingest_attempts():
+                failed.append(failed_receipt(o, attempt, run.run_id))
+                continue
+            ident = hashlib.sha256(f"{o['key']}@{o['etag']}".encode()).hexdigest()[:24]
+            requests.append(RunRequest(
+                run_key=f"{job}:retry{attempt + 1}:{ident}", job_name=job,
+                run_config={"ops": {_op_name(job): {"config": {"objects": [o]}}}},
+                tags={"shuzhong/objects": "1", "shuzhong/first_key": o["key"][:200],
+                      ATTEMPT_TAG: str(attempt + 1), "shuzhong/retry_of": run.run_id,
+                      MAX_RUNTIME_TAG: str(settings.max_run_seconds())}))
+    return requests, failed, watermark
+
+
+def failed_receipt(obj: dict, attempts: int, run_id: str) -> ingest.Receipt:
+    """The receipt of a version that could not be processed in ``attempts`` attempts (no values)."""
+    receipt = ingest.Receipt(object_key=obj["key"], status="failed", etag=obj["etag"], run_id=run_id,
+                             reason=f"处理失败：已尝试 {attempts} 次仍未完成，数据中心将排查；可重新提交 / "
+                                    f"processing failed after {attempts} attempts")
+    try:
+        bureau, dataset, business_date, _ = ingest.parse_key(obj["key"])
+        receipt.bureau, receipt.dataset, receipt.business_date = bureau, dataset, str(business_date)
+    except ingest.InvalidKey:
+        pass
+    return receipt
+
+
+@sensor(
+    name="receipt_reconciler",
+    jobs=list(ingest_jobs()),
+    minimum_interval_seconds=30,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Re-requests object versions of failed ingestion runs that have no receipt (one object per "
+    "run, attempt number in the run key); after SHUZHONG_MAX_INGEST_ATTEMPTS writes a 处理失败 receipt.",
+)
+def receipt_reconciler(context: SensorEvaluationContext):
+    after = float(json.loads(context.cursor)["after"]) if context.cursor else 0.0
+    requests, failed, watermark = reconcile(context.instance, after)
+    for receipt in failed:
+        ingest.write_receipt(receipt)
+        context.log.warning(f"{receipt.object_key[:200]!r}@{receipt.etag}: failed receipt after "
+                            f"{max_ingest_attempts()} attempts")
+    cursor = json.dumps({"after": watermark})
+    if not requests:
+        return SensorResult(skip_reason=SkipReason(f"{len(failed)} failed receipt(s), nothing to retry"),
+                            cursor=cursor)
+    context.log.info(f"retrying {len(requests)} object version(s) of failed ingestion runs")
+    return SensorResult(run_requests=requests, cursor=cursor)
 
 
 REGISTRY_KEY = AssetKey(["raw", "meta", "files"])  # the file registry: every ingestion changes it
@@ -204,6 +417,7 @@ def transform_sensor(context: SensorEvaluationContext):
     return SensorResult(
         run_requests=[RunRequest(run_key=f"transform-{latest}", asset_selection=selection,
                                  tags={"shuzhong/raw_storage_id": str(latest),
+                                       MAX_RUNTIME_TAG: str(settings.max_run_seconds()),
                                        "shuzhong/transform": "full" if full else "incremental"})],
         cursor=json.dumps({"storage_id": latest, "project": project_fingerprint()}),
     )

@@ -39,11 +39,23 @@ def env_file() -> Path:
     return state_dir() / "shuzhong.env"
 
 
+_LOADED: dict[Path, tuple[int, int]] = {}  # env file → (mtime_ns, size) when it was last read
+
+
 def load_env_file(path: Path | None = None) -> None:
-    """Put ``KEY=VALUE`` lines of the local env file into ``os.environ`` unless already set."""
+    """Put ``KEY=VALUE`` lines of the local env file into ``os.environ`` unless already set.
+
+    Read once per process and again only when the file's modification time or size changes
+    (``get`` calls this on every setting: the sensor reads settings per object)."""
     path = path or env_file()
-    if not path.exists():
+    try:
+        st = path.stat()
+    except FileNotFoundError:
         return
+    stamp = (st.st_mtime_ns, st.st_size)
+    if _LOADED.get(path) == stamp:
+        return
+    _LOADED[path] = stamp
     for line in path.read_text().splitlines():
         line = line.strip()
         if not line or line.startswith("#") or "=" not in line:
@@ -155,3 +167,13 @@ def delta_write_mode() -> str:
     if mode not in ("conditional", "locked"):
         raise RuntimeError(f"SHUZHONG_DELTA_WRITE_MODE must be 'conditional' or 'locked', not {mode!r}")
     return mode
+
+
+def max_run_seconds() -> int:
+    """Longest an ingest or transform run may take; Dagster's run monitoring fails it beyond."""
+    return int(get("SHUZHONG_MAX_RUN_SECONDS", "1800"))
+
+
+def max_object_bytes(contract_mb: int | None = None) -> int:
+    """Largest landing object read (the contract's ``maxObjectMB``, else ``SHUZHONG_MAX_OBJECT_MB``, 200)."""
+    return int(contract_mb or get("SHUZHONG_MAX_OBJECT_MB", "200")) * 2**20

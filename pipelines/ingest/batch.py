@@ -93,4 +93,7 @@ class Batch:
 class BatchResult:
     receipts: list[Receipt] = field(default_factory=list)
     errors: dict[str, Exception] = field(default_factory=dict)  # object key → infrastructure failure
+    # object key → planned ETag of a version skipped because a newer upload of the key replaced it
+    # (no receipt: the receipt key is the key's, and the newer version's receipt must stand)
+    superseded: dict[str, str] = field(default_factory=dict)
     timings: StageTimings = field(default_factory=StageTimings)  # per ingestion stage, this batch only

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from pipelines import lake, ledger, parsing, s3, settings, validation
 from pipelines.contracts import get_contract
-from pipelines.faults import crash_point
+from pipelines.faults import crash_point, fail_point
 from pipelines.ingest.archive import archive_file, ledger_files
 from pipelines.ingest.batch import Batch, BatchResult, LandingObject, PendingFile
 from pipelines.ingest.chunks import plan_chunks
@@ -26,11 +26,27 @@ IO_THREADS = 8
 ROW_BITS = 32  # a batch validates its files as one frame: row id = file index << 32 | row number
 
 
+class Superseded(Exception):
+    """The planned version of a key is no longer current (a newer upload replaced it)."""
+
+
+def _newer_upload(registry: pl.DataFrame, obj: LandingObject) -> bool:
+    """The registry already holds an accepted upload of ``obj.key`` newer than ``obj``."""
+    if obj.last_modified is None or not registry.height:
+        return False
+    return registry.filter(
+        (pl.col("source_key") == obj.key) & (pl.col("status") == "accepted")
+        & (pl.col("source_etag") != obj.etag) & (pl.col("uploaded_at") > obj.last_modified)
+    ).height > 0
+
+
 def process(obj: LandingObject, run_id: str, data: bytes | None = None) -> Receipt:
     """Ingest one landing object and return its receipt (also written to the receipts bucket)."""
     result = process_batch([obj], run_id, {obj.key: data} if data is not None else None)
     if obj.key in result.errors:
         raise result.errors[obj.key]
+    if obj.key in result.superseded:
+        raise Superseded(f"{obj.key}@{obj.etag}: a newer version replaced it")
     return result.receipts[0]
 
 
@@ -57,6 +73,11 @@ def _process_chunk(objs: list[LandingObject], run_id: str, data: dict[str, bytes
     for n, obj in enumerate(objs, start=1):
         try:
             receipt = _prepare(obj, data.get(obj.key), batch)
+        except Superseded as exc:
+            result.superseded[obj.key] = obj.etag
+            if log:
+                log(f"[{n}/{len(objs)}] {obj.key}@{obj.etag}: skipped, {exc}")
+            continue
         except Exception as exc:  # noqa: BLE001 — an infrastructure failure: the run fails and is retried
             result.errors[obj.key] = exc
             continue
@@ -66,7 +87,10 @@ def _process_chunk(objs: list[LandingObject], run_id: str, data: dict[str, bytes
             got = receipt or batch.landing[-1].receipt
             log(f"[{n}/{len(objs)}] {log_safe(obj.key)}: {got.status if receipt else 'read'}, {got.rows_received} rows")
     try:
-        _land(batch)
+        for item in _land(batch):
+            result.superseded[item.obj.key] = item.obj.etag
+            if log:
+                log(f"{item.obj.key}@{item.obj.etag}: skipped, a newer upload landed meanwhile")
     except Exception as exc:  # noqa: BLE001 — nothing of the batch is registered: all of it is retried
         for item in batch.landing:
             result.errors[item.obj.key] = exc
@@ -103,12 +127,22 @@ def _prepare(obj: LandingObject, data: bytes | None, batch: Batch) -> Receipt | 
     receipt.contract_id, receipt.contract_version = contract.id, contract.version
     receipt.set_deadline(contract.cadence, contract.deadline)
 
+    cap = settings.max_object_bytes(contract.max_object_mb)
+    if data is None and obj.size > cap:  # the listing size, before any download
+        receipt.reason = (f"文件过大：{obj.size} 字节，超过上限 {cap} 字节，未读取 / "
+                          f"file of {obj.size} bytes exceeds the limit of {cap} bytes")
+        return batch.finish(receipt, obj, contract, business_date)
     if data is None:
         try:
             with batch.profiler.stage("download"):
-                got = s3.client("pipeline").get_object(Bucket=settings.buckets().landing, Key=obj.key)
+                fail_point("download", obj.key)
+                # The version the sensor planned, not whatever is current (If-Match on its ETag).
+                match = {"IfMatch": f'"{obj.etag}"'} if obj.etag else {}
+                got = s3.client("pipeline").get_object(Bucket=settings.buckets().landing, Key=obj.key, **match)
                 data = got["Body"].read()
         except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("PreconditionFailed", "412"):
+                raise Superseded("a newer version replaced it in the landing bucket (412)") from None
             if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
                 receipt.reason = "对象已被删除，未处理 / object was deleted before it could be read"
                 write_receipt(receipt)
@@ -122,6 +156,8 @@ def _prepare(obj: LandingObject, data: bytes | None, batch: Batch) -> Receipt | 
     crash_point("after_download")
 
     registry = batch.registry
+    if _newer_upload(registry, obj):
+        raise Superseded("the registry holds a newer upload of this key")
     same = registry.filter((pl.col("source_key") == obj.key) & (pl.col("file_sha256") == sha))
     if same.height:
         # A rerun of a file already registered: its rows are in place; re-issue its receipt.
@@ -185,8 +221,16 @@ def _validate(items: list[PendingFile]) -> None:
         item.failures = validation.type_rule_wins(failures)
 
 
-def _land(batch: Batch) -> None:
-    """Land the batch's readable files, then one registry commit and the receipts of every file."""
+def _land(batch: Batch) -> list[PendingFile]:
+    """Land the batch's readable files, then one registry commit and the receipts of every file.
+    Returns the files skipped because, just before the commit, the registry held a newer upload
+    of their key (another run landed it meanwhile): an older version never replaces a newer one."""
+    skipped: list[PendingFile] = []
+    if batch.landing:
+        with batch.profiler.stage("registry"):
+            current = lake.registry()
+        skipped = [i for i in batch.landing if _newer_upload(current, i.obj)]
+        batch.landing = [i for i in batch.landing if i not in skipped]
     if batch.landing:
         _land_files(batch)
     crash_point("before_registry")
@@ -196,6 +240,7 @@ def _land(batch: Batch) -> None:
     crash_point("before_receipt")
     with batch.profiler.stage("receipts"), ThreadPoolExecutor(IO_THREADS) as pool:
         list(pool.map(write_receipt, batch.receipts))
+    return skipped
 
 
 def _land_files(batch: Batch) -> None:

@@ -16,7 +16,7 @@ from pipelines.ingest.keys import log_safe, receipt_key_for
 @dataclass
 class Receipt:
     object_key: str
-    status: str  # accepted | rejected | duplicate
+    status: str  # accepted | rejected | duplicate | failed (retries ran out)
     bureau: str | None = None
     dataset: str | None = None
     business_date: str | None = None
@@ -61,7 +61,8 @@ class Receipt:
 
     def summary_zh(self) -> str:
         """A short human-readable summary in Chinese for the clerk."""
-        status = {"accepted": "已接收", "rejected": "已拒收", "duplicate": "重复提交（未重复入库）"}[self.status]
+        status = {"accepted": "已接收", "rejected": "已拒收", "duplicate": "重复提交（未重复入库）",
+                  "failed": "处理失败"}[self.status]
         lines = [
             f"数据报送回执  {log_safe(self.object_key)}",
             f"处理结果：{status}",

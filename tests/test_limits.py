@@ -1,0 +1,31 @@
+"""Per-object size cap (checked from the listing size, before download) and the run time limit tag."""
+
+from __future__ import annotations
+
+from dagster import DagsterInstance, build_sensor_context
+
+from pipelines import ingest, sensors
+from pipelines.definitions import defs
+from tests.helpers import csv_bytes, submit, ticket
+
+
+def test_oversize_object_is_rejected_from_its_listing_size_through_the_real_run(lake_root, unique, monkeypatch):
+    monkeypatch.setenv("SHUZHONG_MAX_OBJECT_MB", "1")
+    key = f"hotline/tickets/2026-03-05/{unique}-big.csv"
+    small = f"hotline/tickets/2026-03-05/{unique}-small.csv"
+    submit(key, csv_bytes([ticket(n) for n in range(1, 15000)]))  # > 1 MB
+    submit(small, csv_bytes([ticket(1)]))
+    instance = DagsterInstance.ephemeral()
+    requests = [r for r in sensors.landing_sensor(build_sensor_context(instance=instance)).run_requests
+                if any(unique in o["key"] for o in r.run_config["ops"]["raw__hotline__tickets"]["config"]["objects"])]
+    (request,) = requests
+    assert request.tags["dagster/max_runtime"] == "1800"  # SHUZHONG_MAX_RUN_SECONDS, enforced by run monitoring
+    result = defs.resolve_job_def(request.job_name).execute_in_process(
+        run_config=request.run_config, instance=instance, tags=request.tags)
+    assert result.success
+    big = ingest.read_receipt(key)
+    assert big["status"] == "rejected" and "超过上限" in big["reason"] and big["rows_received"] == 0
+    assert str(2**20) in big["reason"]
+    assert ingest.read_receipt(small)["status"] == "accepted"
+    run = instance.get_run_by_id(result.run_id)
+    assert run.tags["dagster/max_runtime"] == "1800"  # the job's run time limit (SHUZHONG_MAX_RUN_SECONDS)
