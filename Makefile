@@ -51,7 +51,7 @@ docs: $(STAMP)  ## the dbt docs site in dbt_project/target (index.html, static_i
 	  ../$(VENV)/bin/dbt docs generate --profiles-dir . --no-compile --empty-catalog --static
 	@echo "docs: dbt_project/target/static_index.html (open directly) or \`dbt docs serve\` in dbt_project"
 
-bench: setup  ## the pipeline vs a hand-written DuckDB baseline at two scales, plus one more day
+bench: setup  ## the pipeline vs an output-equal polars+DuckDB baseline at two scales, plus one more day
 	$(PY) -m pipelines.bench
 
 lint: $(STAMP)
