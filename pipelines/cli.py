@@ -88,8 +88,9 @@ def _ledger(args: argparse.Namespace) -> int:
     if not args.no_dagster:
         from pipelines import dagster_home
 
-        if "DAGSTER_HOME" not in os.environ:
-            dagster_home.prepare()
+        home = os.environ.get("DAGSTER_HOME")
+        if not home or not os.path.isdir(home):  # a fresh clone: an empty instance records no head
+            dagster_home.prepare(home and Path(home))
         from dagster import DagsterInstance
 
         from pipelines import status

@@ -90,3 +90,8 @@ def query(db, sql: str) -> list[tuple]:
 
     with duckdb.connect(str(db), read_only=True) as con:
         return con.execute(sql).fetchall()
+
+
+def planned_objects(request) -> list[dict]:
+    """The landing objects a sensor's run request hands to its ingestion run (any dataset)."""
+    return [o for op in request.run_config["ops"].values() for o in op["config"]["objects"]]

@@ -14,15 +14,15 @@ from dagster import DagsterInstance, build_sensor_context
 from pipelines import ingest, lake, sensors
 from pipelines.contracts import all_contracts
 from pipelines.definitions import defs
-from tests.helpers import csv_bytes, submit, ticket
+from tests.helpers import csv_bytes, planned_objects, submit, ticket
 
 CONTRACT = all_contracts()["hotline.tickets"]
 
 
 def _planned(instance: DagsterInstance, key: str) -> tuple:
     (request,) = [r for r in sensors.landing_sensor(build_sensor_context(instance=instance)).run_requests
-                  if any(o["key"] == key for o in r.run_config["ops"]["raw__hotline__tickets"]["config"]["objects"])]
-    (obj,) = request.run_config["ops"]["raw__hotline__tickets"]["config"]["objects"]
+                  if any(o["key"] == key for o in planned_objects(r))]
+    (obj,) = planned_objects(request)
     return request, obj
 
 
