@@ -32,14 +32,6 @@ FACTS = {
     "emergency.incidents": "fct_incidents", "emergency.risk_warnings": "fct_risk_warnings",
     "grid.events": "fct_grid_events", "community.service_requests": "fct_community_requests",
 }  # fmt: skip
-# Known disagreements, judged against the spec (kpi_code → reason); empty when the pipeline agrees.
-XFAIL: dict[str, str] = {
-    "air_quality_good_day_ratio": (
-        "pipeline counts a row with an empty O3 value as a missing hour for the daily >= 20 valid hours rule, so "
-        "station-days with 20-23 rows but < 20 O3 values get no daily AQI; spec §4.4 (HJ 663-2013) makes the empty "
-        "O3 value a missing hour for the O3 8-hour windows only (the other pollutants of that row are valid)"
-    ),
-}
 
 
 def _ingest(sc: Scenario) -> None:
@@ -173,7 +165,7 @@ CODES = [
 
 
 @pytest.mark.parametrize(
-    "code", [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=XFAIL[c])) if c in XFAIL else c for c in CODES]
+    "code", CODES
 )
 def test_kpi_equals_oracle(run: dict[str, Any], code: str) -> None:
     want, got = run["oracle"].rows, _scorecard(run)

@@ -63,6 +63,9 @@ def phone_key(p: object) -> str | None:
     return s[2:] if s.startswith("86") and len(s) == 13 else s
 
 
+POLLUTANTS = ("pm25", "pm10", "so2", "no2", "o3", "co")
+
+
 @dataclass
 class Expected:
     kpi_value: float | None
@@ -323,7 +326,10 @@ class Oracle:
                 by_day[(str(r["district_code"]), str(r["station_code"]), t.date())][t.hour] = r
         g: dict = defaultdict(list)
         for (dist, _station, day), hours in by_day.items():
-            if len(hours) < 20:
+            # §4.4: "a missing hour and a row with an empty O3 value are the same", so an hour
+            # counts towards the 20 only when its row carries every pollutant, O3 included.
+            valid = [r for r in hours.values() if all(r[p] is not None for p in POLLUTANTS)]
+            if len(valid) < 20:
                 continue
             sub = []
             for p in ("pm25", "pm10", "so2", "no2", "co"):
