@@ -30,7 +30,7 @@ test: setup  ## the test suite on real components (SeaweedFS, Delta, DuckDB, dbt
 
 ui: setup  ## the Dagster UI on http://127.0.0.1:3000 (same instance as the demo)
 	@mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
-	umask 077 && $(VENV)/bin/dagster dev -h 127.0.0.1 -p 3000 -m pipelines.definitions
+	umask 077 && $(VENV)/bin/dagster dev -h 127.0.0.1 -p 3000  # [tool.dagster] in pyproject.toml: location zaozhuang_hub
 
 s3-start: setup
 	$(VENV)/bin/shuzhong s3 start

@@ -81,7 +81,7 @@ def serve_and_run_daemon(startup_timeout: float = 120) -> None:
     os.execv(daemon, [daemon, "run", "-w", str(workspace)])
 
 
-LOCATION_NAME = "pipelines.definitions"
+LOCATION_NAME = "zaozhuang_hub"  # = [tool.dagster] code_location_name: `dagster dev` and the daemon share it
 _PR_SET_PDEATHSIG = 1
 
 

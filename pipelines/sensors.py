@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 from collections import defaultdict
 from datetime import UTC, datetime
 from functools import cache
+from urllib.parse import urlsplit
 
 from dagster import (
     AssetKey,
@@ -239,6 +241,24 @@ def _landing_cursor(text: str | None) -> tuple[str, dict[str, str]]:
     return state["after"], dict(state["pending"])
 
 
+def s3_not_ready() -> str | None:
+    """Why the object store cannot be used yet (settings missing, endpoint not listening), or
+    None. Sensors skip with this message instead of failing every tick on a fresh clone."""
+    try:
+        endpoint = settings.s3_endpoint()
+        settings.credentials("pipeline")
+    except (RuntimeError, KeyError, OSError) as exc:
+        return f"S3 is not configured ({exc}); run `shuzhong init` and `shuzhong s3 start`, or set SHUZHONG_S3_*"
+    url = urlsplit(endpoint)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((url.hostname or "127.0.0.1", port), timeout=2).close()
+    except OSError as exc:
+        return f"S3 endpoint {url.scheme}://{url.hostname}:{port} is not reachable ({exc.strerror or exc}); " \
+               "start it with `shuzhong s3 start` (or `make s3-start`)"
+    return None
+
+
 @sensor(
     name="landing_sensor",
     jobs=[*ingest_jobs(), reject_unroutable_objects],
@@ -248,6 +268,8 @@ def _landing_cursor(text: str | None) -> tuple[str, dict[str, str]]:
     "for new object versions (key + ETag).",
 )
 def landing_sensor(context: SensorEvaluationContext):
+    if reason := s3_not_ready():
+        return SkipReason(reason)
     after, pending = _landing_cursor(context.cursor)
     known = registered_versions()
     pending = prune_pending(pending, known)
@@ -341,6 +363,8 @@ def failed_receipt(obj: dict, attempts: int, run_id: str) -> ingest.Receipt:
     "run, attempt number in the run key); after SHUZHONG_MAX_INGEST_ATTEMPTS writes a 处理失败 receipt.",
 )
 def receipt_reconciler(context: SensorEvaluationContext):
+    if reason := s3_not_ready():
+        return SkipReason(reason)
     after = float(json.loads(context.cursor)["after"]) if context.cursor else 0.0
     requests, failed, watermark = reconcile(context.instance, after)
     for receipt in failed:

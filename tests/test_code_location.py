@@ -1,0 +1,42 @@
+"""One code location: `dagster dev` in the repository root, `make ui` and the daemon share its name,
+and the sensors skip with one clear message while S3 is not configured or not up."""
+
+from __future__ import annotations
+
+import socket
+import tomllib
+
+from dagster import DagsterInstance, SkipReason, build_sensor_context
+
+from pipelines import dagster_home, sensors, settings
+
+
+def test_dagster_dev_make_ui_and_the_daemon_load_the_same_location():
+    tool = tomllib.loads((settings.REPO_ROOT / "pyproject.toml").read_text())["tool"]["dagster"]
+    assert tool["module_name"] == "pipelines.definitions"
+    assert tool["code_location_name"] == dagster_home.LOCATION_NAME
+    ui = [line for line in (settings.REPO_ROOT / "Makefile").read_text().splitlines() if "dagster dev" in line]
+    assert ui and all(" -m " not in line and " -f " not in line for line in ui), ui  # no second location
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_sensors_skip_with_a_clear_message_while_s3_is_down(monkeypatch):
+    monkeypatch.setenv("SHUZHONG_S3_ENDPOINT", f"http://127.0.0.1:{_closed_port()}")
+    instance = DagsterInstance.ephemeral()
+    for sensor in (sensors.landing_sensor, sensors.receipt_reconciler):
+        result = sensor(build_sensor_context(instance=instance))
+        assert isinstance(result, SkipReason), result
+        assert "not reachable" in result.skip_message and "shuzhong s3 start" in result.skip_message
+
+
+def test_sensors_skip_with_a_clear_message_before_shuzhong_init(monkeypatch):
+    settings.load_env_file()
+    monkeypatch.delenv("SHUZHONG_PIPELINE_ACCESS_KEY", raising=False)
+    result = sensors.landing_sensor(build_sensor_context(instance=DagsterInstance.ephemeral()))
+    assert isinstance(result, SkipReason), result
+    assert "not configured" in result.skip_message and "shuzhong init" in result.skip_message
