@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -33,8 +34,8 @@ MIN_YEAR, MAX_YEAR = 1900, 2100
 MALFORMED_RULE = {"csv": "row.field_count", "xlsx": "row.field_count", "xls": "row.field_count", "jsonl": "row.json"}
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls (BIFF8 in a compound file)
 ZIP_MAGIC = b"PK\x03\x04"  # .xlsx
-MAX_XLSX_UNCOMPRESSED = 512 * 1024 * 1024
-MAX_XLSX_RATIO = 200
+MAX_XLSX_UNCOMPRESSED = 512 * 1024 * 1024  # all parts of an .xlsx, unpacked
+MAX_XLSX_RATIO = 200  # unpacked / packed size, of the whole file and of each part
 POLARS_TYPES = {
     "string": pl.String,
     "integer": pl.Int64,
@@ -270,14 +271,27 @@ def _workbook_format(data: bytes, filename: str) -> str:
 
 
 def _check_zip(data: bytes) -> None:
+    """Refuse an .xlsx that unpacks to more than ``MAX_XLSX_UNCOMPRESSED`` bytes, or to more than
+    ``MAX_XLSX_RATIO`` times its packed size (the whole file or any one part), before reading it."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            total = sum(i.file_size for i in zf.infolist())
-            packed = sum(i.compress_size for i in zf.infolist()) or 1
+            parts = zf.infolist()
     except zipfile.BadZipFile:
         raise UnreadableFile("Excel 文件已损坏或不完整 / broken or truncated xlsx") from None
-    if total > MAX_XLSX_UNCOMPRESSED or total / packed > MAX_XLSX_RATIO * 10:
-        raise UnreadableFile("Excel 文件解压后过大（疑似压缩炸弹） / xlsx expands too much")
+    total = sum(i.file_size for i in parts)
+    packed = sum(i.compress_size for i in parts) or 1
+    worst = max((i.file_size / max(i.compress_size, 1) for i in parts if i.file_size > 1 << 20), default=0)
+    if total > MAX_XLSX_UNCOMPRESSED or total / packed > MAX_XLSX_RATIO or worst > MAX_XLSX_RATIO:
+        raise UnreadableFile(
+            f"Excel 文件解压后过大（疑似压缩炸弹）：解压 {total} 字节，"
+            f"为压缩大小的 {max(total / packed, worst):.0f} 倍，"
+            f"上限 {MAX_XLSX_UNCOMPRESSED} 字节、{MAX_XLSX_RATIO} 倍 / xlsx expands too much")
+
+
+def max_sheet_rows() -> int:
+    """Rows read from a workbook sheet at most (``SHUZHONG_MAX_SHEET_ROWS``; default Excel's
+    1,048,576); a sheet with more is rejected rather than read without bound."""
+    return int(os.environ.get("SHUZHONG_MAX_SHEET_ROWS", str(1_048_576)))
 
 
 _MIDNIGHT = re.compile(r"^(\d{4}-\d{2}-\d{2}) 00:00:00$")
@@ -301,11 +315,16 @@ def _workbook_sheets(data: bytes, fmt: str) -> list[tuple[str, list[tuple[int, l
     try:
         reader = fastexcel.read_excel(data)
         sheets = []
+        cap = max_sheet_rows()
         for name in reader.sheet_names:
-            sheet = reader.load_sheet(name, header_row=None, skip_rows=0, dtypes="string")
+            sheet = reader.load_sheet(name, header_row=None, skip_rows=0, dtypes="string", n_rows=cap + 1)
             frame = sheet.to_polars()
+            if frame.height > cap:
+                raise UnreadableFile(f"工作表「{name}」超过 {cap} 行的上限 / sheet {name!r} has more than {cap} rows")
             sheets.append((name, [(i, [_sheet_cell(v) for v in row])
                                   for i, row in enumerate(frame.iter_rows(), start=1)]))
+    except UnreadableFile:
+        raise
     except Exception as exc:  # noqa: BLE001 — any reader failure means the file is unreadable
         raise UnreadableFile(f"无法读取 Excel 文件 / cannot read {fmt}: {type(exc).__name__}") from None
     return sheets
