@@ -17,8 +17,10 @@ from pipelines import settings
 def prepare(home: Path | None = None) -> Path:
     """Create DAGSTER_HOME (default ``<state>/dagster``) with the repo's ``dagster.yaml``."""
     home = Path(home or settings.state_dir() / "dagster")
-    home.mkdir(parents=True, exist_ok=True)
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(home, 0o700)  # private whatever the caller's umask (the instance holds the ledger's anchor)
     shutil.copyfile(settings.REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    os.chmod(home / "dagster.yaml", 0o600)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 

@@ -100,10 +100,6 @@ MART_KEYS = [AssetKey([m["name"]]) for m in publish.mart_models(DBT_PROJECT.mani
 )
 def published_warehouse(context: AssetExecutionContext) -> MaterializeResult:
     counts = publish.publish(DBT_PROJECT.manifest_path)
-    # Published files read-only for their owner (0400): analysts open them read-only and the next
-    # publish replaces them by rename; the state folder is 0700, so 0444 would add no reader.
-    for path in publish.published_files().values():
-        os.chmod(path, 0o400)
     for name, n in counts.items():
         context.log.info(f"published {name}: {n} rows" + (" (rewritten)" if name in counts.changed else " (unchanged)"))
     entry = ledger.record_publish(dict(counts), context.run_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 from collections import Counter
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -21,7 +22,7 @@ from pipelines.contracts import all_contracts
 from tests.helpers import csv_bytes, submit, ticket
 
 CONTRACT = all_contracts()["hotline.tickets"]
-TIMEOUT = 240
+TIMEOUT = 600  # a full dbt build under load takes minutes; waits end as soon as the condition holds
 
 
 @pytest.fixture
@@ -100,6 +101,15 @@ def test_sensor_misses_nothing_and_repeats_nothing_across_daemon_restart(daemon_
     ids = {r[0] for r in con.execute("SELECT ticket_id FROM fct_hotline_tickets").fetchall()}
     con.close()
     assert {f"ZZ12345-20260305-{n:06d}" for n in (1, 3, 4, 5, 6, 7, 8, 9)} <= ids
+
+    # What the daemon's runs wrote stays private: folders 0700, files 0600 (umask 077), and the
+    # published warehouse files read-only for their owner (0400).
+    published = set(publish.published_files().values())
+    assert published and {p.stat().st_mode & 0o777 for p in published} == {0o400}
+    state = [home, Path(os.environ["SHUZHONG_WORK_DB"]).parent, Path(os.environ["SHUZHONG_PUBLISHED_DB"]).parent]
+    for path in [p for root in state for p in [root, *root.rglob("*")] if not p.is_symlink() and p not in published]:
+        mode = path.stat().st_mode & 0o777
+        assert (mode == 0o700) if path.is_dir() else (mode & 0o077 == 0), f"{path}: {oct(mode)}"
 
 
 def test_burst_from_many_bureaus_is_processed_completely(daemon_home, unique, tmp_path, monkeypatch):

@@ -81,6 +81,9 @@ def publish(manifest_path: Path, work_db: Path | None = None, target: Path | Non
 
     crash_point("before_publish_swap")
     for b in built.values():
+        # Read-only for its owner (0400) before it appears: analysts open it read-only and the
+        # next publish replaces it by rename; the state folder is 0700, so 0444 adds no reader.
+        os.chmod(b.tmp, 0o400)
         os.replace(b.tmp, b.final)
     crash_point("after_publish_swap")
     # A dataset with no conditional table any more: its file goes (never readable stale data).
