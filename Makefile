@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1s
 export DAGSTER_HOME ?= $(CURDIR)/.state/dagster
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup demo test ui s3-start s3-stop lint generate docs clean bench
+.PHONY: setup demo test test-fast ui s3-start s3-stop lint generate docs clean bench
 
 setup: $(STAMP)  ## virtualenv from the lock file, generated files checked, dbt manifest parsed
 	@$(PY) -m pipelines.cli generate --check
@@ -27,6 +27,13 @@ demo: setup  ## generate exports, submit them as the bureau, run through Dagster
 
 test: setup  ## the test suite on real components (SeaweedFS, Delta, DuckDB, dbt, GX, Dagster)
 	$(VENV)/bin/pytest -q
+
+test-fast: setup  ## everyday tests without the S3 server or the daemon (contracts, parsing, GX rules, calendar, ...)
+	$(VENV)/bin/pytest -q -m "not s3"
+
+lint: $(STAMP)  ## ruff check + ruff format --check (run by .ci/run before the tests)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 ui: setup  ## the Dagster UI on http://127.0.0.1:3000 (same instance as the demo)
 	@mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
@@ -53,9 +60,6 @@ docs: $(STAMP)  ## the dbt docs site in dbt_project/target (index.html, static_i
 
 bench: setup  ## the pipeline vs an output-equal polars+DuckDB baseline at two scales, plus one more day
 	$(PY) -m pipelines.bench
-
-lint: $(STAMP)
-	$(VENV)/bin/ruff check .
 
 clean:  ## stop the S3 server and remove local state (keeps the virtualenv)
 	-$(VENV)/bin/shuzhong s3 stop

@@ -26,6 +26,19 @@ import pytest
 from pipelines import s3, s3server, settings
 
 _PR_SET_CHILD_SUBREAPER = 36
+SERVER_FIXTURES = {"s3_env"}  # a test that needs the real S3 server (and so Delta, the daemon, ...)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "s3: needs the session's real SeaweedFS server (deselected by make test-fast)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test whose fixtures (directly or through others) include the S3 server, so
+    ``make test-fast`` (``-m "not s3"``) runs the rest: contracts, parsing, validation, calendar..."""
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.s3)
 LEFTOVER_GRACE_S = 15.0
 
 

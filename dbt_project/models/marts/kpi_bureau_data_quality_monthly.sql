@@ -20,17 +20,11 @@
 -- dq_files_rejected: number of rejected files (numerator), of all processed files
 --   (denominator, duplicates excluded).
 -- Files uploaded after the report time are ignored (the mart is as of the report time).
-{%- set report_at = var('report_at', none) %}
 {%- set start_date = var('dq_start_date', none) %}
 
 with report as (
 
-    select
-    {%- if report_at %}
-        cast('{{ report_at }}' as timestamp) as report_at
-    {%- else %}
-        cast(now() at time zone 'Asia/Shanghai' as timestamp) as report_at
-    {%- endif %}
+    select {{ report_at() }} as report_at
 
 ),
 

@@ -2,16 +2,10 @@
 -- report time): the data-quality calendar of a dataset starts at its first submitted
 -- business date (spec §5), so these have no dq_on_time_rate rows in
 -- kpi_bureau_data_quality_monthly; this table lets the portal and the cockpit show them.
-{%- set report_at = var('report_at', none) %}
 
 with report as (
 
-    select
-    {%- if report_at %}
-        cast('{{ report_at }}' as timestamp) as report_at
-    {%- else %}
-        cast(now() at time zone 'Asia/Shanghai' as timestamp) as report_at
-    {%- endif %}
+    select {{ report_at() }} as report_at
 
 ),
 

@@ -11,7 +11,6 @@
 --   community (12-digit community code), network_type, peak_period (am | pm).
 -- gap = kpi_value - target_value; is_target_met null when the KPI has no target
 -- (report-only) or no value.
-{%- set report_at = var('report_at', none) %}
 {%- set measure_models = [
     'int_kpi__mobile_handling',
     'int_kpi__risk_warnings',
@@ -25,12 +24,7 @@
 
 with report as (
 
-    select
-    {%- if report_at %}
-        cast('{{ report_at }}' as timestamp) as report_at
-    {%- else %}
-        cast(now() at time zone 'Asia/Shanghai' as timestamp) as report_at
-    {%- endif %}
+    select {{ report_at() }} as report_at
 
 ),
 

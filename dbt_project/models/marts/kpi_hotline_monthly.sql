@@ -12,16 +12,10 @@
 --
 -- Every district gets a row for every month that has data for the KPI (a district
 -- without tickets: denominator 0, kpi_value null).
-{%- set report_at = var('report_at', none) %}
 
 with report as (
 
-    select
-    {%- if report_at %}
-        cast('{{ report_at }}' as timestamp) as report_at
-    {%- else %}
-        cast(now() at time zone 'Asia/Shanghai' as timestamp) as report_at
-    {%- endif %}
+    select {{ report_at() }} as report_at
 
 ),
 

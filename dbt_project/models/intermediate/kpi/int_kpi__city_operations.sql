@@ -11,17 +11,11 @@
 --   numerator = breaching sensor-hours, denominator = observed sensor-hours), per district
 --   and per network type (dimension network_type).
 {{ config(materialized='view') }}
-{%- set report_at = var('report_at', none) %}
 {%- set keys = ['district_code', 'observation_date'] %}
 
 with report as (
 
-    select
-    {%- if report_at %}
-        cast('{{ report_at }}' as timestamp) as report_at
-    {%- else %}
-        cast(now() at time zone 'Asia/Shanghai' as timestamp) as report_at
-    {%- endif %}
+    select {{ report_at() }} as report_at
 
 ),
 

@@ -4,16 +4,10 @@
 -- community_request_good_rating_share: share of rated requests rated >= 4.
 -- community_request_mean_rating: mean rating (numerator = sum of ratings).
 {{ config(materialized='view') }}
-{%- set report_at = var('report_at', none) %}
 
 with report as (
 
-    select
-    {%- if report_at %}
-        cast('{{ report_at }}' as timestamp) as report_at
-    {%- else %}
-        cast(now() at time zone 'Asia/Shanghai' as timestamp) as report_at
-    {%- endif %}
+    select {{ report_at() }} as report_at
 
 ),
 

@@ -10,16 +10,10 @@
 -- (accepted or a no-op identical one) or which has a record, up to the report month. A
 -- district without households has no denominator: kpi_value null for the rate.
 {{ config(materialized='view') }}
-{%- set report_at = var('report_at', none) %}
 
 with report as (
 
-    select
-    {%- if report_at %}
-        cast('{{ report_at }}' as timestamp) as report_at
-    {%- else %}
-        cast(now() at time zone 'Asia/Shanghai' as timestamp) as report_at
-    {%- endif %}
+    select {{ report_at() }} as report_at
 
 ),
 

@@ -4,16 +4,10 @@
 -- grid_event_handling_hours_median: kpi_value = median, denominator = resolved events,
 --   numerator null. grid_event_handling_hours_mean: numerator = total hours.
 {{ config(materialized='view') }}
-{%- set report_at = var('report_at', none) %}
 
 with report as (
 
-    select
-    {%- if report_at %}
-        cast('{{ report_at }}' as timestamp) as report_at
-    {%- else %}
-        cast(now() at time zone 'Asia/Shanghai' as timestamp) as report_at
-    {%- endif %}
+    select {{ report_at() }} as report_at
 
 ),
 

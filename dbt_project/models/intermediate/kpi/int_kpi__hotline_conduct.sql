@@ -8,16 +8,10 @@
 --   [received_at - 30 days, received_at); same instant: the lower ticket_id is earlier).
 --   Tickets without a phone cannot be repeats but are counted in the denominator.
 {{ config(materialized='view') }}
-{%- set report_at = var('report_at', none) %}
 
 with report as (
 
-    select
-    {%- if report_at %}
-        cast('{{ report_at }}' as timestamp) as report_at
-    {%- else %}
-        cast(now() at time zone 'Asia/Shanghai' as timestamp) as report_at
-    {%- endif %}
+    select {{ report_at() }} as report_at
 
 ),
 

@@ -9,16 +9,10 @@
 --   completed_at, else applied_at); numerator = sum of 100-point scores.
 -- Only dimension_type 'department' rows (department_id, 'unassigned' without a name).
 {{ config(materialized='view') }}
-{%- set report_at = var('report_at', none) %}
 
 with report as (
 
-    select
-    {%- if report_at %}
-        cast('{{ report_at }}' as timestamp) as report_at
-    {%- else %}
-        cast(now() at time zone 'Asia/Shanghai' as timestamp) as report_at
-    {%- endif %}
+    select {{ report_at() }} as report_at
 
 ),
 

@@ -5,17 +5,11 @@
 -- department. Only cases applied for by the report time count.
 -- Output: one measure row per (kpi_month, district[, department]).
 {{ config(materialized='view') }}
-{%- set report_at = var('report_at', none) %}
 {%- set top_n = var('kpi_mobile_top_items', 100) %}
 
 with report as (
 
-    select
-    {%- if report_at %}
-        cast('{{ report_at }}' as timestamp) as report_at
-    {%- else %}
-        cast(now() at time zone 'Asia/Shanghai' as timestamp) as report_at
-    {%- endif %}
+    select {{ report_at() }} as report_at
 
 ),
 

@@ -5,16 +5,10 @@
 --   window is still open at the report time and has no incident yet is not counted.
 -- recall: share of incidents (month of occurred_at) preceded by such a warning.
 {{ config(materialized='view') }}
-{%- set report_at = var('report_at', none) %}
 
 with report as (
 
-    select
-    {%- if report_at %}
-        cast('{{ report_at }}' as timestamp) as report_at
-    {%- else %}
-        cast(now() at time zone 'Asia/Shanghai' as timestamp) as report_at
-    {%- endif %}
+    select {{ report_at() }} as report_at
 
 ),
 
