@@ -6,9 +6,9 @@ The bulk of a city's data is machine feeds, so the benchmark's files are traffic
 (5-minute, per checkpoint) and pipe pressure (minute, per sensor) exports from the project's
 generator. Scales: ``SHUZHONG_BENCH_SCALES`` = comma-separated ``days x checkpoints x sensors``.
 
-``--sensor-tick`` (not run by default) instead fills the configured landing bucket with
-100,000 tiny objects (``hotline/tickets/2020-01-01/bench-*``, kept for the next run) and times
-one landing-sensor tick (target < 10 s).
+After the scales, on a fresh server of its own, the landing bucket is filled with 100,000 tiny
+objects (``hotline/tickets/2020-01-01/bench-*``, none settled yet: the worst case) and two
+landing-sensor ticks are timed (target < 10 s each); ``--sensor-tick`` runs only that.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ DEFAULT_SCALES = "9x250x28,90x250x28"
 SMALL_SCALES = "3x25x3,9x25x3"  # ``--scale small``: 12 k rows a day, to check the bench end to end
 START = date(2026, 3, 2)
 TARGETS = {"time_ratio": 2.0, "peak_gib": 3.0, "incremental_share": 0.05, "one_more_day_ratio": 1.2,
-           "one_more_day_seconds": 10.0}
+           "one_more_day_seconds": 10.0, "sensor_tick_seconds": 10.0}
 
 
 def _process_label(proc) -> str:
@@ -287,7 +287,7 @@ def _one_scale(work: Path, days: int, checkpoints: int, sensors: int, last: bool
         s3server.stop(work / "s3", server)
 
 
-def run(scales_text: str | None = None, timeout: float = 1500) -> int:
+def run(scales_text: str | None = None, timeout: float = 1500, sensor_objects: int = 100_000) -> int:
     scales = [tuple(int(x) for x in s.split("x")) for s in (scales_text or os.environ.get(
         "SHUZHONG_BENCH_SCALES", DEFAULT_SCALES)).split(",")]
     root = settings.state_dir() / "bench"
@@ -311,6 +311,8 @@ def run(scales_text: str | None = None, timeout: float = 1500) -> int:
     finally:
         os.environ.clear()
         os.environ.update(saved_env)
+    if sensor_objects:
+        results["sensor_tick"] = sensor_tick_fresh(root / f"run-{stamp}-sensor", sensor_objects)
     out = root / f"results-{stamp}.json"
     out.write_text(json.dumps(results, indent=2))
     _print(results)
@@ -372,6 +374,10 @@ def _print(results: dict) -> None:
             for name, sec, wall, _ in _stage_rows(s["one_more_day_stages"], s["one_more_day_seconds"]):
                 _say(f"    {name:<22} {sec:>7.1f} {f'{wall:.1f}' if wall is not None else '':>8}")
     _print_targets(scales)
+    if tick := results.get("sensor_tick"):
+        limit = TARGETS["sensor_tick_seconds"]
+        _say("  " + _verdict(tick["tick_seconds"], limit, f"landing-sensor tick with {tick['objects']:,.0f} objects "
+                         f"in the bucket < {limit:.0f} s: {tick['tick_seconds']:.2f} s"))
     _say("  ‡ busy: time inside the stage summed over the runs (two run at once); wall: time when at least one")
     _say("    run was in it; rows/s uses wall time where there is one.")
     _say("  § peak resident memory of the whole process tree (daemon, code server, runs, dbt) while the stage")
@@ -420,7 +426,8 @@ def _print_targets(scales: list[dict]) -> None:
 
 
 def sensor_tick(objects: int = 100_000) -> dict[str, float]:
-    """Fill the landing bucket with ``objects`` tiny objects (once) and time one landing-sensor tick."""
+    """Fill the landing bucket with ``objects`` tiny objects and time two landing-sensor ticks:
+    the first sees nothing settled, the second carries the first one's cursor."""
     from concurrent.futures import ThreadPoolExecutor
 
     from dagster import DagsterInstance, build_sensor_context
@@ -437,13 +444,42 @@ def sensor_tick(objects: int = 100_000) -> dict[str, float]:
         list(pool.map(lambda n: client.put_object(Bucket=bucket, Key=f"{prefix}{n:06d}.csv", Body=b"x"),
                       range(have, objects)))
     fill = time.perf_counter() - started
-    started = time.perf_counter()
-    result = sensors.landing_sensor(build_sensor_context(instance=DagsterInstance.ephemeral()))
-    tick = time.perf_counter() - started
-    out = {"objects": float(objects), "fill_seconds": round(fill, 1), "tick_seconds": round(tick, 2),
-           "cursor_chars": float(len(result.cursor or ""))}
-    _say(f"sensor tick over {objects:,} objects: {tick:.2f} s (target < 10 s); cursor {len(result.cursor or '')} chars")
+    _say(f"  filled the landing bucket with {objects:,} objects in {fill:.0f} s")
+    instance = DagsterInstance.ephemeral()
+    ticks, cursor = [], None
+    for _ in range(2):
+        started = time.perf_counter()
+        result = sensors.landing_sensor(build_sensor_context(instance=instance, cursor=cursor))
+        ticks.append(time.perf_counter() - started)
+        cursor = result.cursor
+    out = {"objects": float(objects), "fill_seconds": round(fill, 1), "tick_seconds": round(max(ticks), 2),
+           "ticks_seconds": [round(t, 2) for t in ticks], "cursor_chars": float(len(cursor or ""))}
+    _say(f"  sensor ticks over {objects:,} objects: {', '.join(f'{t:.2f}' for t in ticks)} s "
+         f"(target < {TARGETS['sensor_tick_seconds']:.0f} s: "
+         f"{'met' if max(ticks) < TARGETS['sensor_tick_seconds'] else 'NOT met'}); cursor {len(cursor or '')} chars")
     return out
+
+
+def sensor_tick_fresh(work: Path, objects: int = 100_000) -> dict[str, float]:
+    """:func:`sensor_tick` on a fresh SeaweedFS of its own under ``work`` (removed afterwards)."""
+    from pipelines import s3server
+
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update({k: v for k, v in saved.items() if not k.startswith("SHUZHONG_")})
+    os.environ["SHUZHONG_HOME"] = str(work)
+    port = s3server.free_port()
+    s3server.init_local_env(endpoint=f"http://127.0.0.1:{port}")
+    settings.load_env_file()
+    server, _ = s3server.start_ephemeral(work / "s3", s3_port=port)
+    try:
+        _say(f"\n▶ landing sensor with {objects:,} objects in the bucket")
+        return sensor_tick(objects)
+    finally:
+        s3server.stop(work / "s3", server)
+        os.environ.clear()
+        os.environ.update(saved)
+        shutil.rmtree(work / "s3", ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -455,12 +491,14 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"small: {SMALL_SCALES} (days x checkpoints x sensors); default: $SHUZHONG_BENCH_SCALES "
                          f"or {DEFAULT_SCALES}")
     ap.add_argument("--sensor-tick", action="store_true",
-                    help="only time one landing-sensor tick over 100,000 objects in the landing bucket")
+                    help="only time the landing-sensor ticks over 100,000 objects in a fresh landing bucket")
     args = ap.parse_args(argv)
     if args.sensor_tick:
-        sensor_tick()
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        sensor_tick_fresh(settings.state_dir() / "bench" / f"run-{stamp}-sensor")
         return 0
-    return run(SMALL_SCALES if args.scale == "small" else None)
+    small = args.scale == "small"
+    return run(SMALL_SCALES if small else None, sensor_objects=10_000 if small else 100_000)
 
 
 if __name__ == "__main__":

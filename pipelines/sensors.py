@@ -5,6 +5,13 @@ missed (a modified time older than the cursor doesn't matter) and never processe
 twice: Dagster's run keys make a request that is repeated after a daemon crash (before
 the cursor was saved) a no-op.
 
+Why sensors and not declarative automation (``AutomationCondition``): landing objects are not
+assets Dagster can observe (a run is planned per object version, with the ETag in its config
+and run key), and the transform must wait until *no* ingestion run is active and then build
+only what is downstream of the raw tables that changed, in one run with one publish; an
+eager condition would start a dbt run per raw asset materialization and race the ingestion
+runs for the DuckDB writer lock.
+
 Its cost per tick is bounded whatever the bucket holds: each tick lists (a) the recent
 business-date prefixes ``<bureau>/<dataset>/<date>/`` of every contract (today and the two
 days before, Asia/Shanghai; one page each), where nearly all submissions arrive, and (b) at
@@ -88,12 +95,15 @@ ACTIVE = [
 
 LIST_PAGE = 1000
 RECENT_DAYS = 3  # business dates listed on every tick: today and the two days before
-MAX_PENDING = 20_000  # requested, unsettled versions the cursor keeps (oldest dropped beyond)
+MAX_PENDING = 5_000  # requested, unsettled versions the cursor keeps (oldest dropped beyond; a
+# dropped one listed again is requested again, and its run key makes that a no-op)
+RECEIPT_THREADS = 32  # receipt lookups are small GETs: latency-bound
+PENDING_RECEIPT_CHECKS = 200  # pending versions whose receipt is looked up per tick (rotating)
 
 
 def sensor_pages() -> int:
     """Pages (of ``LIST_PAGE`` keys) of the rotating sweep listed per tick."""
-    return int(settings.get("SHUZHONG_SENSOR_PAGES", "5"))
+    return int(settings.get("SHUZHONG_SENSOR_PAGES", "1"))
 
 
 def _entry(o: dict) -> dict:
@@ -166,7 +176,7 @@ def _with_receipt(versions: list[tuple[str, str]]) -> set[tuple[str, str]]:
         receipt = ingest.read_receipt(version[0])
         return receipt is not None and receipt.get("etag") == version[1]
 
-    with ThreadPoolExecutor(ingest.IO_THREADS) as pool:
+    with ThreadPoolExecutor(RECEIPT_THREADS) as pool:
         return {v for v, ok in zip(versions, pool.map(has, versions), strict=True) if ok}
 
 
@@ -180,10 +190,13 @@ def settled(objects: list[dict], pending: dict[str, str], known: set[tuple[str, 
 
 
 def prune_pending(pending: dict[str, str], known: set[tuple[str, str]]) -> dict[str, str]:
-    """Drop pending versions that are settled now (registered, or with their receipt)."""
+    """Drop pending versions that are settled now: registered (a set lookup, all of them), or
+    with their receipt (looked up for the oldest ``PENDING_RECEIPT_CHECKS`` only, which then move
+    to the end), so a tick's cost does not grow with the number of runs still in flight."""
     rest = [(k, e) for k, e in pending.items() if (k, e) not in known]
-    done = _with_receipt(rest)
-    out = {k: e for k, e in rest if (k, e) not in done}
+    head, tail = rest[:PENDING_RECEIPT_CHECKS], rest[PENDING_RECEIPT_CHECKS:]
+    done = _with_receipt(head)
+    out = dict(tail + [v for v in head if v not in done])
     return dict(list(out.items())[-MAX_PENDING:])
 
 
