@@ -120,7 +120,7 @@ def test_burst_from_many_bureaus_is_processed_completely(daemon_home, unique, tm
     from pipelines import generator
 
     home, procs = daemon_home
-    monkeypatch.setenv("SHUZHONG_MAX_OBJECTS_PER_RUN", "8")  # many small runs, two at a time
+    monkeypatch.setenv("SHUZHONG_MAX_OBJECTS_PER_RUN", "16")  # several runs, two at a time
     files = []
     scale = {"ecology.air_quality_hourly": 480, "transport.traffic_flow": 288 * 6, "utilities.pipe_pressure": 1440 * 4,
              "grid.grids": 1}

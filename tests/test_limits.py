@@ -14,7 +14,7 @@ def test_oversize_object_is_rejected_from_its_listing_size_through_the_real_run(
     key = f"hotline/tickets/2026-03-05/{unique}-big.csv"
     small = f"hotline/tickets/2026-03-05/{unique}-small.csv"
     submit(key, csv_bytes([ticket(n) for n in range(1, 15000)]))  # > 1 MB
-    submit(small, csv_bytes([ticket(1)]))
+    submit(small, csv_bytes([ticket(1 + int(unique[:5], 16) % 999_000)]))  # bytes no other test sent (no duplicate)
     instance = DagsterInstance.ephemeral()
     requests = [r for r in sensors.landing_sensor(build_sensor_context(instance=instance)).run_requests
                 if any(unique in o["key"] for o in planned_objects(r))]
