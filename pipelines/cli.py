@@ -51,7 +51,15 @@ def _receipt(args: argparse.Namespace) -> int:
 def _generate(args: argparse.Namespace) -> int:
     from pipelines import codegen
 
-    if args.check:
+    try:
+        return _generate_files(codegen, args.check)
+    except ValueError as exc:  # a contract not following ODCS, or a breaking change without a major bump
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _generate_files(codegen, check: bool) -> int:
+    if check:
         stale = codegen.stale_files()
         for p in stale:
             print(f"stale: {p.relative_to(settings.REPO_ROOT)}", file=sys.stderr)

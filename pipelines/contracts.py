@@ -7,6 +7,8 @@ and the dbt sources are all derived from it.
 
 from __future__ import annotations
 
+import json
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from functools import cache
@@ -26,6 +28,131 @@ SHARING = {"unconditional", "conditional", "none"}
 # Custom rules: ODCS ``quality`` entries ``{type: custom, engine: shuzhong, implementation: {rule: ...}}``.
 PAIR_RULES = {"not_before", "greater_than", "starts_with"}  # {rule, column}: compare with another column
 RULE_KINDS = PAIR_RULES | {"aligned", "not_in_future"} | FORMATS
+
+# The official ODCS v3.1.0 JSON schema, vendored (data_contracts/schema/README.md): every contract
+# is validated against it when loaded, so a misspelled key (``qualty``, ``logicalTypeOption``)
+# is an error naming the file and the key, never a rule silently dropped.
+ODCS_SCHEMA_PATH = settings.REPO_ROOT / "data_contracts" / "schema" / "odcs-json-schema-v3.1.0.json"
+# What ODCS leaves open (customProperties values, a custom rule's implementation, a library
+# rule's arguments), checked against the keys this project reads.
+CONTRACT_PROPERTIES = {"bureau", "sharing", "cadence", "deadline", "updateMode", "maxObjectMB"}
+FIELD_PROPERTIES = {"format", "pii", "aliases", "sharing", "piiWhen"}
+DEADLINE_KEYS = {"day_offset", "time", "timezone"}
+PII_WHEN_KEYS = {"column", "equals"}
+IMPLEMENTATION_KEYS = {"rule", "column", "minutes", "when"}
+LIBRARY_ARGUMENTS = {"invalidValues": {"validValues"}}
+# logicalTypeOptions the project enforces; others ODCS allows (format, multipleOf, ...) would be ignored.
+TYPE_OPTIONS = {"pattern", "minLength", "maxLength", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}
+
+
+class ContractError(ValueError):
+    """A contract file that does not follow ODCS v3.1.0 or the keys this project reads."""
+
+
+@cache
+def _odcs_validator():
+    import jsonschema
+
+    schema = json.loads(ODCS_SCHEMA_PATH.read_text(encoding="utf-8"))
+    return jsonschema.validators.validator_for(schema)(schema)
+
+
+def _key_path(parts) -> str:
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+_UNEXPECTED = re.compile(r"\((.*) (?:was|were) unexpected\)")
+
+
+def _column_of(doc: dict, parts: list) -> str:
+    """`` (column ticket_id)`` when ``parts`` points into a schema property."""
+    if len(parts) >= 4 and parts[0] == "schema" and parts[2] == "properties":
+        try:
+            return f" (column {doc['schema'][parts[1]]['properties'][parts[3]]['name']})"
+        except (KeyError, IndexError, TypeError):
+            return ""
+    return ""
+
+
+def odcs_problems(doc: object) -> list[str]:
+    """Where ``doc`` breaks the ODCS v3.1.0 JSON schema: ``<key path>: <problem>``, once each."""
+    from jsonschema.exceptions import best_match
+
+    problems: list[str] = []
+    for error in _odcs_validator().iter_errors(doc):
+        while error.context:  # anyOf / oneOf: the branch that came closest
+            error = best_match(error.context)
+        parts = list(error.absolute_path)
+        where = _column_of(doc, parts) if isinstance(doc, dict) else ""
+        unexpected = _UNEXPECTED.search(error.message)
+        if error.validator in ("additionalProperties", "unevaluatedProperties") and unexpected:
+            for key in re.findall(r"'([^']*)'", unexpected.group(1)):
+                problems.append(f"{_key_path([*parts, key])}{where}: unknown key {key!r}")
+        else:
+            problems.append(f"{_key_path(parts) or '(top level)'}{where}: {error.message}")
+    return list(dict.fromkeys(problems))
+
+
+def _unknown(keys, allowed: set[str], path: list, what: str, doc: dict) -> list[str]:
+    return [f"{_key_path([*path, k])}{_column_of(doc, path)}: unknown key {k!r} ({what}: {', '.join(sorted(allowed))})"
+            for k in keys if k not in allowed]
+
+
+def _unknown_property(name: object, allowed: set[str], path: list, what: str, doc: dict) -> list[str]:
+    if name in allowed:
+        return []
+    return [f"{_key_path(path)}{_column_of(doc, path)}: unknown custom property {name!r} "
+            f"({what}: {', '.join(sorted(allowed))})"]
+
+
+def project_problems(doc: dict) -> list[str]:
+    """Keys ODCS leaves open but this project reads: custom property names and shapes, custom
+    rule implementations, library rule arguments, and the logicalTypeOptions it enforces."""
+    out: list[str] = []
+    for i, prop in enumerate(doc.get("customProperties") or []):
+        out += _unknown_property(prop.get("property"), CONTRACT_PROPERTIES, ["customProperties", i, "property"],
+                                 "contract custom properties", doc)
+        if prop.get("property") == "deadline" and isinstance(prop.get("value"), dict):
+            out += _unknown(prop["value"], DEADLINE_KEYS, ["customProperties", i, "value"], "deadline keys", doc)
+    for s, obj in enumerate(doc.get("schema") or []):
+        for n, field_ in enumerate(obj.get("properties") or []):
+            path = ["schema", s, "properties", n]
+            out += _unknown(field_.get("logicalTypeOptions") or {}, TYPE_OPTIONS, [*path, "logicalTypeOptions"],
+                            "logicalTypeOptions this project enforces", doc)
+            for i, prop in enumerate(field_.get("customProperties") or []):
+                out += _unknown_property(prop.get("property"), FIELD_PROPERTIES,
+                                         [*path, "customProperties", i, "property"], "column custom properties", doc)
+                if prop.get("property") == "piiWhen" and isinstance(prop.get("value"), dict):
+                    out += _unknown(prop["value"], PII_WHEN_KEYS, [*path, "customProperties", i, "value"],
+                                    "piiWhen keys", doc)
+            for q, rule in enumerate(field_.get("quality") or []):
+                qpath = [*path, "quality", q]
+                if rule.get("type") == "custom" and isinstance(rule.get("implementation"), dict):
+                    out += _unknown(rule["implementation"], IMPLEMENTATION_KEYS, [*qpath, "implementation"],
+                                    "custom rule keys", doc)
+                if rule.get("type") == "library" and rule.get("metric") in LIBRARY_ARGUMENTS:
+                    out += _unknown(rule.get("arguments") or {}, LIBRARY_ARGUMENTS[rule["metric"]],
+                                    [*qpath, "arguments"], f"{rule['metric']} arguments", doc)
+                    if rule.get("mustBe", 0) != 0:
+                        out.append(f"{_key_path([*qpath, 'mustBe'])}{_column_of(doc, path)}: must be 0 "
+                                   "(every invalid value quarantines its row)")
+    return out
+
+
+def check_contract(path: Path, doc: object) -> None:
+    """Raise :class:`ContractError` naming ``path`` and each offending key path when ``doc`` does
+    not follow the vendored ODCS v3.1.0 schema or the keys this project reads."""
+    problems = odcs_problems(doc)
+    what = f"not a valid ODCS v3.1.0 data contract ({ODCS_SCHEMA_PATH.relative_to(settings.REPO_ROOT)})"
+    if not problems and isinstance(doc, dict):
+        problems = project_problems(doc)
+        what = "keys this project does not read (pipelines/contracts.py)"
+    if problems:
+        shown = "\n  ".join(problems[:20]) + (f"\n  … and {len(problems) - 20} more" if len(problems) > 20 else "")
+        raise ContractError(f"{path}: {what}:\n  {shown}")
 
 
 def normalize_header(name: str) -> str:
@@ -103,6 +230,8 @@ class Field:
     maximum: float | None = None
     exclusive_minimum: float | None = None
     exclusive_maximum: float | None = None
+    min_length: int | None = None
+    max_length: int | None = None
     valid_values: tuple[str, ...] | None = None
     not_before: str | None = None
     format: str | None = None
@@ -111,6 +240,20 @@ class Field:
     description: str | None = None
     rules: tuple[Rule, ...] = ()
     pii_when: tuple[str, str] | None = None  # (column, value): the field is ``pii`` only in those rows
+
+    @property
+    def lower_bound(self) -> tuple[float, bool] | None:
+        """(value, strict) of the tighter of ``minimum`` / ``exclusiveMinimum``; None if neither."""
+        bounds = [(v, strict) for v, strict in ((self.minimum, False), (self.exclusive_minimum, True))
+                  if v is not None]
+        return max(bounds, default=None)
+
+    @property
+    def upper_bound(self) -> tuple[float, bool] | None:
+        """(value, strict) of the tighter of ``maximum`` / ``exclusiveMaximum``; None if neither."""
+        bounds = [(v, strict) for v, strict in ((self.maximum, False), (self.exclusive_maximum, True))
+                  if v is not None]
+        return min(bounds, key=lambda b: (b[0], not b[1]), default=None)
 
     @property
     def greater_than(self) -> str | None:
@@ -242,6 +385,8 @@ def _field(prop: dict) -> Field:
         maximum=opts.get("maximum"),
         exclusive_minimum=opts.get("exclusiveMinimum"),
         exclusive_maximum=opts.get("exclusiveMaximum"),
+        min_length=opts.get("minLength"),
+        max_length=opts.get("maxLength"),
         valid_values=valid_values,
         not_before=not_before,
         format=custom.get("format"),
@@ -255,6 +400,7 @@ def _field(prop: dict) -> Field:
 
 def load_contract(path: Path) -> Contract:
     doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    check_contract(Path(path), doc)
     if doc.get("kind") != "DataContract" or not str(doc.get("apiVersion", "")).startswith("v3"):
         raise ValueError(f"{path}: not an ODCS v3 data contract")
     custom = _custom(doc.get("customProperties"))

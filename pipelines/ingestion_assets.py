@@ -27,7 +27,7 @@ from dagster import (
     op,
 )
 
-from pipelines import ingest, lake, ledger, settings, validation
+from pipelines import ingest, lake, ledger, rules, settings, validation
 from pipelines.contracts import Contract, all_contracts
 from pipelines.ingest.keys import log_safe
 
@@ -55,13 +55,15 @@ def ingest_job_name(contract: Contract) -> str:
 
 def check_rules(contract: Contract) -> list[tuple[str, str]]:
     """(rule id, description) of every check the asset reports: GX rules, type and file checks."""
-    rules = [(e["meta"]["rule_id"], e["meta"]["description"])
-             for e in validation.suite_from_contract(contract)["expectations"]]
-    rules += [(f"{f.name}.type", f"{f.business_name}({f.name}) 类型可解析")
-              for f in contract.fields if f.logical_type != "string"]
-    rules += [("row.field_count", "每行列数与表头一致"), ("row.json", "每行为合法 JSON 对象"),
-              ("file.readable", "文件可读取（编码、格式、必填列）")]
-    return rules
+    checks = [(e["meta"]["rule_id"], e["meta"]["description"])
+              for e in validation.suite_from_contract(contract)["expectations"]]
+    checks += [(rules.FIELD_TYPE.rule_id(f.name),
+                rules.FIELD_TYPE.text(label=f"{f.business_name}({f.name})", logical_type=f.logical_type))
+               for f in contract.fields if f.logical_type != "string"]
+    checks += [(r.id, r.zh) for r in (rules.ROW_FIELD_COUNT, rules.ROW_JSON)]
+    # One check for every whole-file rejection (its metadata names each file's rule).
+    checks.append((rules.FILE_READABLE.id, rules.FILE_READABLE.zh))
+    return checks
 
 
 def check_name(rule_id: str) -> str:
@@ -70,14 +72,14 @@ def check_name(rule_id: str) -> str:
 
 def build_ingest_asset(contract: Contract) -> AssetsDefinition:
     key = raw_asset_key(contract)
-    rules = check_rules(contract)
+    checks = check_rules(contract)
 
     @asset(
         key=key,
         group_name="raw",
         description=f"{contract.business_name}（{contract.key}）: accepted rows, Delta at {{lake}}/raw/"
         f"{contract.bureau}/{contract.dataset}. Contract {contract.version}.",
-        check_specs=[AssetCheckSpec(check_name(r), asset=key, description=d) for r, d in rules],
+        check_specs=[AssetCheckSpec(check_name(r), asset=key, description=d) for r, d in checks],
         kinds={"delta", "s3", "python"},
         metadata={"contract_version": contract.version, "sharing": contract.sharing},
         tags={"bureau": contract.bureau},
@@ -110,7 +112,7 @@ def build_ingest_asset(contract: Contract) -> AssetsDefinition:
         metadata = {**_metadata(contract, receipts),
                     "stage_seconds": MetadataValue.json(result.timings.rounded_seconds()),
                     "stage_peak_rss_mb": MetadataValue.json(result.timings.peak_rss_mb())}
-        return MaterializeResult(metadata=metadata, check_results=_checks(rules, receipts))
+        return MaterializeResult(metadata=metadata, check_results=_checks(checks, receipts))
 
     return _ingest
 
@@ -140,15 +142,15 @@ def _metadata(contract: Contract, receipts: list[ingest.Receipt]) -> dict:
     }
 
 
-def _checks(rules: list[tuple[str, str]], receipts: list[ingest.Receipt]) -> list[AssetCheckResult]:
+def _checks(checks: list[tuple[str, str]], receipts: list[ingest.Receipt]) -> list[AssetCheckResult]:
     results = []
-    for rule, description in rules:
+    for rule, description in checks:
         count, rows_by_file, checked = 0, {}, 0
         for r in receipts:
-            if rule == "file.readable":
+            if rule == rules.FILE_READABLE.id:
                 if r.status == "rejected":
                     count += 1
-                    rows_by_file[r.object_key] = r.reason
+                    rows_by_file[r.object_key] = f"{r.rule}: {r.reason}" if r.rule else r.reason
                 continue
             checked += r.rows_received
             info = r.rule_counts.get(rule)
@@ -161,7 +163,7 @@ def _checks(rules: list[tuple[str, str]], receipts: list[ingest.Receipt]) -> lis
             AssetCheckResult(
                 check_name=check_name(rule),
                 passed=count == 0,
-                severity=AssetCheckSeverity.ERROR if rule == "file.readable" else AssetCheckSeverity.WARN,
+                severity=AssetCheckSeverity.ERROR if rule == rules.FILE_READABLE.id else AssetCheckSeverity.WARN,
                 description=description,
                 metadata={
                     "failing_count": count,

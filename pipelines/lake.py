@@ -49,7 +49,7 @@ QUARANTINE_SCHEMA = pa.schema(
         pa.field("_file_sha256", pa.string()),
         pa.field("_row_number", pa.int64()),
         pa.field("_business_date", pa.date32()),
-        pa.field("rule_ids", pa.list_(pa.string())),
+        pa.field("rule_ids", pa.list_(pa.string())),  # the row's broken rules: ids of pipelines/rules.py
         pa.field("raw_record", pa.string()),
         pa.field("_ingested_at", pa.timestamp("us", tz="UTC")),
         pa.field("_run_id", pa.string()),

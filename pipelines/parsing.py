@@ -21,7 +21,7 @@ from datetime import date, datetime
 
 import polars as pl
 
-from pipelines import pii
+from pipelines import pii, rules
 from pipelines.contracts import Contract, normalize_header
 
 ROW_NUMBER = "_row_number"
@@ -31,7 +31,8 @@ NO_HEADER = "未找到表头：列名与数据规范不符 / no header row match
 MIN_YEAR, MAX_YEAR = 1900, 2100
 # Rule id of a record that cannot be split into fields: a CSV row with the wrong number of
 # fields, a JSON Lines line that is not a JSON object (or names one column twice).
-MALFORMED_RULE = {"csv": "row.field_count", "xlsx": "row.field_count", "xls": "row.field_count", "jsonl": "row.json"}
+MALFORMED_RULE = {"csv": rules.ROW_FIELD_COUNT.id, "xlsx": rules.ROW_FIELD_COUNT.id, "xls": rules.ROW_FIELD_COUNT.id,
+                  "jsonl": rules.ROW_JSON.id}
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls (BIFF8 in a compound file)
 ZIP_MAGIC = b"PK\x03\x04"  # .xlsx
 MAX_XLSX_UNCOMPRESSED = 512 * 1024 * 1024  # all parts of an .xlsx, unpacked
@@ -138,8 +139,12 @@ def with_spellings_section(readme: str) -> str:
         raise ValueError(f"README lacks the {SPELLINGS_START} / {SPELLINGS_END} markers")
     return f"{head}{SPELLINGS_START}\n{spellings_markdown()}\n{SPELLINGS_END}{tail}"
 
+
 class UnreadableFile(Exception):
-    """The file as a whole cannot be read; the message is shown in the receipt."""
+    """The file as a whole cannot be read; the message is shown in the receipt, ``rule`` is the
+    rejection's rule id (:data:`pipelines.rules.FILE_READABLE`)."""
+
+    rule = rules.FILE_READABLE.id
 
 
 @dataclass
@@ -642,7 +647,7 @@ def type_frame(raw: pl.DataFrame, contract: Contract) -> tuple[pl.DataFrame, dic
             continue
         bad = frame.filter(pl.col(f.name).is_not_null() & out[f.name].is_null())
         if bad.height:
-            failures[f"{f.name}.type"] = bad[ROW_NUMBER].to_list()
+            failures[rules.FIELD_TYPE.rule_id(f.name)] = bad[ROW_NUMBER].to_list()
     return out, failures
 
 

@@ -18,36 +18,46 @@ from pathlib import Path
 import pandas as pd
 import polars as pl
 
-from pipelines import settings
+from pipelines import rules, settings
 from pipelines.contracts import Contract, Field, Rule
 
 ROW_NUMBER = "_row_number"
 _GX_LOCK = threading.Lock()
 
 
-def _exp(kind: str, rule_id: str, description: str, **kwargs) -> dict:
-    return {"type": kind, "kwargs": kwargs, "meta": {"rule_id": rule_id, "description": description}}
+LANGS = ("zh", "en")
+
+
+def _label(f: Field, lang: str = "zh") -> str:
+    return f"{f.business_name}({f.name})" if lang == "zh" else f.name
+
+
+def _exp(rule: rules.RuleDef, f: Field, contract: Contract | None, *, other: str | None = None,
+         text: dict | None = None, by_lang: dict | None = None, **kwargs) -> dict:
+    """One expectation of ``rule`` on ``f`` (compared with column ``other``): its id, GX type,
+    severity and texts from the rule catalogue. ``text``: template parameters of both languages,
+    ``by_lang``: ``{lang: {...}}`` of one language; ``kwargs``: the expectation's kwargs."""
+    descriptions = {}
+    for lang in LANGS:
+        params = {"label": _label(f, lang), **(text or {}), **(by_lang or {}).get(lang, {})}
+        if other:
+            params["other"] = _label(contract.field(other), lang) if contract else other
+        descriptions[lang] = rule.text(lang, **params)
+    meta = {"rule_id": rule.rule_id(f.name, other), "rule": rule.id, "severity": rule.severity,
+            "description": descriptions["zh"], "description_en": descriptions["en"]}
+    return {"type": rule.gx_type, "kwargs": kwargs, "meta": meta}
 
 
 # Identifier checks: the custom expectations of pipelines/gx_expectations.py.
-_IDENTIFIERS = {
-    "resident_id": ("expect_column_values_to_be_valid_resident_id", "应为有效的身份证号（校验码、出生日期）"),
-    "uscc": ("expect_column_values_to_be_valid_uscc", "应为有效的统一社会信用代码（校验码）"),
-    "phone": ("expect_column_values_to_be_valid_phone", "应为手机号或固定电话"),
-}
-
-
-def _label(f: Field) -> str:
-    return f"{f.business_name}({f.name})"
+_IDENTIFIERS = {"resident_id": rules.FIELD_RESIDENT_ID, "uscc": rules.FIELD_USCC, "phone": rules.FIELD_PHONE}
 
 
 def _identifier_expectation(f: Field, kind: str, rule: Rule | None, contract: Contract | None) -> dict:
-    kind_type, text = _IDENTIFIERS[kind]
     kwargs: dict = {"column": f.name}
-    condition = ""
+    condition = {lang: rules.condition_text(lang) for lang in LANGS}
     if rule is not None and rule.when_length is not None:
         kwargs["only_length"] = rule.when_length
-        condition = f"{rule.when_length} 位时"
+        condition = {lang: rules.condition_text(lang, length=rule.when_length) for lang in LANGS}
     if rule is not None and rule.when_column is not None:
         # GX 1.x structured row condition (the non-deprecated form of a pandas row_condition).
         kwargs["row_condition"] = {
@@ -56,72 +66,63 @@ def _identifier_expectation(f: Field, kind: str, rule: Rule | None, contract: Co
             "operator": "==",
             "parameter": rule.when_equals,
         }
-        other = contract.field(rule.when_column) if contract else None
-        condition = f"{_label(other) if other else rule.when_column}为“{rule.when_equals}”时"
-    return _exp(kind_type, f"{f.name}.{kind}", f"{_label(f)} {condition}{text}", **kwargs)
+        when = contract.field(rule.when_column) if contract else None
+        condition = {lang: rules.condition_text(lang, other=_label(when, lang) if when else rule.when_column,
+                                                equals=rule.when_equals) for lang in LANGS}
+    return _exp(_IDENTIFIERS[kind], f, contract, by_lang={lang: {"condition": c} for lang, c in condition.items()},
+                **kwargs)
 
 
 def _rule_expectation(f: Field, rule: Rule, contract: Contract | None) -> dict:
-    col, label = f.name, _label(f)
-    other = None
-    if rule.column:
-        other = _label(contract.field(rule.column)) if contract else rule.column
+    col = f.name
     if rule.kind in _IDENTIFIERS:
         return _identifier_expectation(f, rule.kind, rule, contract)
     if rule.kind == "greater_than":
-        return _exp("expect_column_pair_values_a_to_be_greater_than_b", f"{col}.greater_than_{rule.column}",
-                    f"{label} 应大于 {other}", column_A=col, column_B=rule.column, or_equal=False,
-                    ignore_row_if="either_value_is_missing")
+        return _exp(rules.FIELD_GREATER_THAN, f, contract, other=rule.column, column_A=col, column_B=rule.column,
+                    or_equal=False, ignore_row_if="either_value_is_missing")
     if rule.kind == "starts_with":
-        return _exp("expect_column_pair_values_a_to_start_with_b", f"{col}.starts_with_{rule.column}",
-                    f"{label} 应以 {other} 开头", column_A=col, column_B=rule.column,
+        return _exp(rules.FIELD_STARTS_WITH, f, contract, other=rule.column, column_A=col, column_B=rule.column,
                     ignore_row_if="either_value_is_missing")
     if rule.kind == "aligned":
-        text = "应为整点" if rule.minutes == 60 else f"应为 {rule.minutes} 分钟的整数倍（秒为 0）"
-        return _exp("expect_column_values_to_be_aligned_to_minutes", f"{col}.aligned", f"{label} {text}",
-                    column=col, minutes=rule.minutes)
+        return _exp(rules.FIELD_ALIGNED, f, contract, text={"minutes": rule.minutes}, column=col,
+                    minutes=rule.minutes)
     if rule.kind == "not_in_future":
-        return _exp("expect_column_values_to_not_be_in_the_future", f"{col}.not_in_future",
-                    f"{label} 不得晚于当天（北京时间）", column=col, timezone="Asia/Shanghai")
+        return _exp(rules.FIELD_NOT_IN_FUTURE, f, contract, column=col, timezone="Asia/Shanghai")
     raise ValueError(f"{col}: no expectation for rule {rule.kind!r}")
+
+
+def _bounds(low, high, strict_low: bool = False, strict_high: bool = False) -> dict:
+    return {lang: {"bounds": rules.bounds_text(low, high, strict_low, strict_high, lang)} for lang in LANGS}
 
 
 def _field_expectations(f: Field, contract: Contract | None = None) -> list[dict]:
     out = []
     col = f.name
-    label = _label(f)
     if f.required:
-        out.append(_exp("expect_column_values_to_not_be_null", f"{col}.required", f"{label} 必填", column=col))
+        out.append(_exp(rules.FIELD_REQUIRED, f, contract, column=col))
     if f.pattern:
-        out.append(
-            _exp("expect_column_values_to_match_regex", f"{col}.pattern", f"{label} 格式应为 {f.pattern}",
-                 column=col, regex=f.pattern)
-        )
+        out.append(_exp(rules.FIELD_PATTERN, f, contract, text={"pattern": f.pattern}, column=col, regex=f.pattern))
+    if f.min_length is not None or f.max_length is not None:
+        out.append(_exp(rules.FIELD_LENGTH, f, contract, by_lang=_bounds(f.min_length, f.max_length), column=col,
+                        min_value=f.min_length, max_value=f.max_length))
     if f.format in _IDENTIFIERS:
         out.append(_identifier_expectation(f, f.format, None, contract))
     if f.valid_values:
-        out.append(
-            _exp("expect_column_values_to_be_in_set", f"{col}.enum", f"{label} 取值应为 {'、'.join(f.valid_values)}",
-                 column=col, value_set=list(f.valid_values))
-        )
-    low = f.minimum if f.minimum is not None else f.exclusive_minimum
-    high = f.maximum if f.maximum is not None else f.exclusive_maximum
+        values = {"zh": {"values": "、".join(f.valid_values)}, "en": {"values": ", ".join(f.valid_values)}}
+        out.append(_exp(rules.FIELD_ENUM, f, contract, by_lang=values, column=col, value_set=list(f.valid_values)))
+    low, high = f.lower_bound, f.upper_bound
     if low is not None or high is not None:
-        bounds = {"min_value": low, "max_value": high}
-        if f.exclusive_minimum is not None:
+        (low_v, strict_low), (high_v, strict_high) = low or (None, False), high or (None, False)
+        bounds = {"min_value": low_v, "max_value": high_v}
+        if strict_low:
             bounds["strict_min"] = True
-        if f.exclusive_maximum is not None:
+        if strict_high:
             bounds["strict_max"] = True
-        out.append(
-            _exp("expect_column_values_to_be_between", f"{col}.range", f"{label} 超出取值范围", column=col,
-                 **bounds)
-        )
+        out.append(_exp(rules.FIELD_RANGE, f, contract, by_lang=_bounds(low_v, high_v, strict_low, strict_high),
+                        column=col, **bounds))
     if f.not_before:
-        out.append(
-            _exp("expect_column_pair_values_a_to_be_greater_than_b", f"{col}.not_before_{f.not_before}",
-                 f"{label} 不得早于 {f.not_before}", column_A=col, column_B=f.not_before, or_equal=True,
-                 ignore_row_if="either_value_is_missing")
-        )
+        out.append(_exp(rules.FIELD_NOT_BEFORE, f, contract, other=f.not_before, column_A=col, column_B=f.not_before,
+                        or_equal=True, ignore_row_if="either_value_is_missing"))
     out.extend(_rule_expectation(f, r, contract) for r in f.rules)
     return out
 
@@ -178,14 +179,16 @@ def type_rule_wins(failures: dict[str, list[int]]) -> dict[str, list[int]]:
     that is present but cannot be read as its type breaks the type rule, not ``req`` (spec §4).
     The typed frame GX validates holds null for such a value, so the not-null check flags it too."""
     out: dict[str, list[int]] = {}
-    for rule, rows in failures.items():
-        column, _, kind = rule.rpartition(".")
-        if kind == "required" and f"{column}.type" in failures:
-            unreadable = set(failures[f"{column}.type"])
+    for rule_id, rows in failures.items():
+        column = rules.field_of(rule_id)
+        type_id = rules.FIELD_TYPE.rule_id(column) if column else None
+        if column and rule_id == rules.FIELD_REQUIRED.rule_id(column) and type_id in failures:
+            unreadable = set(failures[type_id])
             rows = [n for n in rows if n not in unreadable]
         if rows:
-            out[rule] = rows
+            out[rule_id] = rows
     return out
+
 
 @dataclass
 class RuleResult:
@@ -284,7 +287,7 @@ def _value_columns(expectation: dict) -> tuple[str, ...] | None:
     kind, kwargs = expectation["type"], expectation["kwargs"]
     if not set(kwargs) <= _PER_VALUE_KWARGS:
         return None
-    if kind.startswith("expect_column_values_") and "column" in kwargs:
+    if kind.startswith(("expect_column_values_", "expect_column_value_lengths_")) and "column" in kwargs:
         return (kwargs["column"],)
     if kind.startswith("expect_column_pair_values_") and {"column_A", "column_B"} <= set(kwargs):
         return (kwargs["column_A"], kwargs["column_B"])

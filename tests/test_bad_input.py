@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 from dagster import DagsterInstance
 
-from pipelines import ingest, lake, s3, sensors, settings
+from pipelines import ingest, lake, rules, s3, sensors, settings
 from pipelines.contracts import all_contracts
 from pipelines.definitions import defs
 from tests.helpers import HEADER_ZH, csv_bytes, ticket
@@ -133,6 +133,9 @@ def test_bad_input_corpus_gets_clear_receipts_and_spares_the_good_files(burst, u
         if expected == "rejected":
             assert receipt["reason"], kind
             assert receipt["rows_accepted"] == 0
+            # every rejection names its rule, from the rule catalogue
+            assert rules.resolve(receipt["rule"])[0].severity == rules.REJECT, (kind, receipt["rule"])
+        assert all(rules.known(r) for r in receipt["rule_counts"]), (kind, receipt["rule_counts"])
 
     raw = lake.read_table(lake.raw_uri(CONTRACT))
     landed = raw.group_by("_source_key").len()

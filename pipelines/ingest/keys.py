@@ -8,7 +8,7 @@ import unicodedata
 from datetime import date
 from pathlib import PurePosixPath
 
-from pipelines import settings
+from pipelines import rules, settings
 
 _DATE_KEY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _SLASHES = re.compile(r"/{2,}")
@@ -16,13 +16,12 @@ _SLASHES = re.compile(r"/{2,}")
 # surrogates, private use, unassigned
 _UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
 _UNSAFE_CHARS = frozenset('\\"<>|*?')
-RULE_UNSAFE = "key.unsafe_characters"
 
 
 class InvalidKey(Exception):
     """A landing key outside the grammar; ``rule`` names the check that failed."""
 
-    def __init__(self, reason: str, rule: str = "key.layout") -> None:
+    def __init__(self, reason: str, rule: str = rules.KEY_LAYOUT.id) -> None:
         super().__init__(reason)
         self.rule = rule
 
@@ -49,20 +48,23 @@ def parse_key(key: str) -> tuple[str, str, date, str]:
     if bad:
         raise InvalidKey(
             f"对象路径含有控制字符或不安全字符 / unsafe characters in object key: {', '.join(bad[:10])}",
-            RULE_UNSAFE,
+            rules.KEY_UNSAFE_CHARACTERS.id,
         )
     parts = key.split("/")
     if len(parts) != 4 or not all(parts):
-        raise InvalidKey("对象路径应为 <委办局>/<数据集>/<业务日期 YYYY-MM-DD>/<文件名>")
+        raise InvalidKey(f"{rules.KEY_LAYOUT.zh} / {rules.KEY_LAYOUT.en}")
     if any(p in (".", "..") for p in parts) or "\\" in key or "\x00" in key:
-        raise InvalidKey("对象路径含有非法的路径片段 / path traversal in object key", "key.path_traversal")
+        raise InvalidKey("对象路径含有非法的路径片段 / path traversal in object key",
+                         rules.KEY_PATH_TRAVERSAL.id)
     bureau, dataset, day, filename = parts
     if not _DATE_KEY.match(day):
-        raise InvalidKey(f"业务日期应为 YYYY-MM-DD / bad business date {day[:20]!r}", "key.business_date")
+        raise InvalidKey(f"业务日期应为 YYYY-MM-DD / bad business date {day[:20]!r}",
+                         rules.KEY_BUSINESS_DATE.id)
     try:
         business_date = date.fromisoformat(day)
     except ValueError:
-        raise InvalidKey(f"业务日期不存在 / no such date {day!r}", "key.business_date") from None
+        raise InvalidKey(f"业务日期不存在 / no such date {day!r}",
+                         rules.KEY_BUSINESS_DATE.id) from None
     return bureau, dataset, business_date, filename
 
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import polars as pl
 import pyarrow as pa
 
-from pipelines import lake, parsing
+from pipelines import lake, parsing, rules
 from pipelines.contracts import Contract
 from pipelines.ingest.batch import PendingFile
 from pipelines.ingest.profiler import StageProfiler
@@ -34,6 +34,9 @@ def _raw_records(raw: pl.DataFrame, rows: list[int]) -> list[str]:
 def file_tables(item: PendingFile, run_id: str) -> tuple[pa.Table, pa.Table]:
     """The raw-zone rows and quarantine rows of one validated file (and its receipt's counts)."""
     obj, receipt, contract = item.obj, item.receipt, item.contract
+    unknown = sorted(r for r in item.failures if not rules.known(r))
+    if unknown:  # a stale suite file: `shuzhong generate` rewrites it from the catalogue
+        raise RuntimeError(f"{contract.key}: rule ids not in the rule catalogue (pipelines/rules.py): {unknown}")
     by_row: dict[int, list[str]] = {}
     for rule, rows in item.failures.items():
         for n in rows:
@@ -89,17 +92,10 @@ def replace_rows(uri: str, tables: list[pa.Table], items: list[PendingFile], run
         return lake.replace_source_rows(uri, pa.concat_tables(tables), keys, meta)
 
 
+def _labels(contract: Contract) -> dict[str, tuple[str, str]]:
+    return {f.name: (f"{f.business_name}({f.name})", f.logical_type) for f in contract.fields}
+
+
 def _type_description(rule: str, contract: Contract) -> str:
-    column, _, kind = rule.partition(".")
-    if rule == "row.field_count":
-        return "列数与表头不一致"
-    if rule == "row.json":
-        return "不是合法的 JSON 对象"
-    try:
-        f = contract.field(column)
-    except StopIteration:
-        return rule
-    if kind == "type":
-        kind_zh = {"integer": "整数", "number": "数值", "date": "日期", "timestamp": "时间"}.get(f.logical_type)
-        return f"{f.business_name}({f.name}) 无法解析为{kind_zh}"
-    return rule
+    """The statement of a rule the parser checks (GX rules carry theirs in the suite)."""
+    return rules.describe(rule, _labels(contract))

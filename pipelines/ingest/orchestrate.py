@@ -11,7 +11,7 @@ import polars as pl
 import pyarrow as pa
 from botocore.exceptions import ClientError
 
-from pipelines import lake, ledger, parsing, s3, settings, validation
+from pipelines import lake, ledger, parsing, rules, s3, settings, validation
 from pipelines.contracts import get_contract
 from pipelines.faults import crash_point, fail_point
 from pipelines.ingest.archive import archive_file, ledger_files
@@ -122,6 +122,7 @@ def _prepare(obj: LandingObject, data: bytes | None, batch: Batch) -> Receipt | 
     contract = get_contract(bureau, dataset)
     if contract is None:
         receipt.reason = f"没有数据集 {bureau}.{dataset} 的数据规范 / no contract for dataset {bureau}.{dataset}"
+        receipt.rule = rules.KEY_DATASET.id
         write_receipt(receipt)
         return receipt
     receipt.contract_id, receipt.contract_version = contract.id, contract.version
@@ -131,6 +132,7 @@ def _prepare(obj: LandingObject, data: bytes | None, batch: Batch) -> Receipt | 
     if data is None and obj.size > cap:  # the listing size, before any download
         receipt.reason = (f"文件过大：{obj.size} 字节，超过上限 {cap} 字节，未读取 / "
                           f"file of {obj.size} bytes exceeds the limit of {cap} bytes")
+        receipt.rule = rules.FILE_TOO_LARGE.id
         return batch.finish(receipt, obj, contract, business_date)
     if data is None:
         try:
@@ -145,6 +147,7 @@ def _prepare(obj: LandingObject, data: bytes | None, batch: Batch) -> Receipt | 
                 raise Superseded("a newer version replaced it in the landing bucket (412)") from None
             if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
                 receipt.reason = "对象已被删除，未处理 / object was deleted before it could be read"
+                receipt.rule = rules.FILE_GONE.id
                 write_receipt(receipt)
                 return receipt
             raise
@@ -186,7 +189,7 @@ def _prepare(obj: LandingObject, data: bytes | None, batch: Batch) -> Receipt | 
         with batch.profiler.stage("parse"):
             parsed = parsing.parse_file(data, filename, contract)
     except parsing.UnreadableFile as exc:
-        receipt.reason = str(exc)
+        receipt.reason, receipt.rule = str(exc), exc.rule
         return batch.finish(receipt, obj, contract, business_date)
     receipt.file_format, receipt.encoding = parsed.file_format, parsed.encoding
     receipt.sheet_name = parsed.sheet_name

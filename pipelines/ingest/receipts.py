@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 
 from botocore.exceptions import ClientError
 
-from pipelines import s3, settings, workdays
+from pipelines import rules, s3, settings, workdays
 from pipelines.faults import crash_point
 from pipelines.ingest.keys import log_safe, receipt_key_for
 
@@ -25,7 +25,7 @@ class Receipt:
     etag: str | None = None
     file_sha256: str | None = None
     reason: str | None = None
-    rule: str | None = None  # the rule of a whole-file rejection, e.g. key.unsafe_characters
+    rule: str | None = None  # the rule of a whole-file rejection (pipelines/rules.py), e.g. key.unsafe_characters
     contract_id: str | None = None
     contract_version: str | None = None
     file_format: str | None = None
@@ -74,6 +74,8 @@ class Receipt:
             lines.append(f"报送时限：{self.deadline[:16].replace('T', ' ')}{note}")
         if self.reason:
             lines.append(f"说明：{self.reason}")
+        if self.rule:
+            lines.append(f"规则：{rules.describe(self.rule)}（{self.rule}）")
         if self.sheet_name:
             lines.append(f"读取的工作表：{self.sheet_name}")
         if self.status == "accepted":
@@ -82,7 +84,7 @@ class Receipt:
                 f"隔离 {self.rows_quarantined} 行，被同文件后续行覆盖 {self.rows_superseded} 行。"
             )
             for rule, info in self.rule_counts.items():
-                lines.append(f"  - {info['description'] or rule}：{info['count']} 行（规则 {rule}）")
+                lines.append(f"  - {info['description'] or rules.describe(rule)}：{info['count']} 行（规则 {rule}）")
             if self.failures:
                 shown = ", ".join(str(f["row_number"]) for f in self.failures[:30])
                 lines.append(f"问题行号（前 30 个）：{shown}")
