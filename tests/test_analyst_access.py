@@ -422,25 +422,25 @@ def test_republish_rewrites_only_changed_tables(published):
 
 
 def test_republish_rewrites_only_the_changed_files_rows(s3_env, tmp_path, monkeypatch, unique):
-    """A fact with ``source_key``: a republish rewrites the rows of the files that changed (in the
+    """A fact with ``source_file_id``: a republish rewrites the rows of the files that changed (in the
     file and with one predicate overwrite in Delta), and both copies equal the working table."""
     monkeypatch.setenv("SHUZHONG_PUBLISHED_URI", f"s3://{settings.buckets().published}/t-{unique}")
     work, target = tmp_path / "work.duckdb", tmp_path / "published" / "warehouse.duckdb"
     with duckdb.connect(str(work)) as con:
         con.execute("CREATE TABLE fct_t_flow AS SELECT 'k' || (i % 400) AS checkpoint_id, i AS n, "
-                    "CASE WHEN i % 20 = 19 THEN NULL ELSE 'f' || (i % 20) END AS source_key FROM range(4000) t(i)")
+                    "CASE WHEN i % 20 = 19 THEN NULL ELSE 'f' || (i % 20) END AS source_file_id FROM range(4000) t(i)")
     manifest = tmp_path / "manifest.json"
     node = _model("fct_t_flow", [], description="流量 (test)", meta={"sharing": "unconditional"},
-                  columns={"checkpoint_id": _col("卡口"), "n": _col("n"), "source_key": _col("file")})
+                  columns={"checkpoint_id": _col("卡口"), "n": _col("n"), "source_file_id": _col("file")})
     manifest.write_text(json.dumps({"nodes": {"model.x.fct_t_flow": node}, "sources": SOURCES}))
     publish.publish(manifest, work, target)
     uri = f"{settings.published_uri()}/unconditional/fct_t_flow"
     version = DeltaTable(uri, storage_options=s3.delta_storage_options()).version()
 
     with duckdb.connect(str(work)) as con:  # one file corrected, one withdrawn, rows without a file changed
-        con.execute("UPDATE fct_t_flow SET n = n + 1 WHERE source_key = 'f3'")
-        con.execute("DELETE FROM fct_t_flow WHERE source_key = 'f5'")
-        con.execute("UPDATE fct_t_flow SET n = -n WHERE source_key IS NULL")
+        con.execute("UPDATE fct_t_flow SET n = n + 1 WHERE source_file_id = 'f3'")
+        con.execute("DELETE FROM fct_t_flow WHERE source_file_id = 'f5'")
+        con.execute("UPDATE fct_t_flow SET n = -n WHERE source_file_id IS NULL")
         expected = sorted(con.execute("SELECT * FROM fct_t_flow").fetchall(), key=str)
     result = publish.publish(manifest, work, target)
     assert result.changed == ["fct_t_flow"] and result["fct_t_flow"] == len(expected) == 3800
@@ -451,4 +451,4 @@ def test_republish_rewrites_only_the_changed_files_rows(s3_env, tmp_path, monkey
     assert last["operation"] == "WRITE" and "predicate" in last["operationParameters"]
     assert "f3" in last["operationParameters"]["predicate"] and "'f1'" not in last["operationParameters"]["predicate"]
     rows = table.to_pyarrow_table().to_pylist()
-    assert sorted(((r["checkpoint_id"], r["n"], r["source_key"]) for r in rows), key=str) == expected
+    assert sorted(((r["checkpoint_id"], r["n"], r["source_file_id"]) for r in rows), key=str) == expected

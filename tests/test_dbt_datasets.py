@@ -19,6 +19,7 @@ import pyarrow as pa
 import pytest
 from deltalake import write_deltalake
 
+from pipelines.ingest.keys import source_file_id
 from tests.helpers import query, run_dbt
 
 PII_KEY = "test-pii-key-datasets-5d81f0"
@@ -483,7 +484,7 @@ def test_aqi_hourly_hand_worked(built: dict) -> None:
     rows = _query(
         built["db"],
         "select strftime(observed_at, '%H'), iaqi_pm25, iaqi_pm10, iaqi_so2, iaqi_no2,"
-        " iaqi_o3, iaqi_co, aqi_computed, aqi, primary_pollutant, source_key"
+        " iaqi_o3, iaqi_co, aqi_computed, aqi, primary_pollutant, source_file_id"
         " from fct_air_quality_hourly where station_code = 'S1' and observation_date = '2026-03-01'",
     )
     by_hour = {r[0]: r[1:] for r in rows}
@@ -494,7 +495,7 @@ def test_aqi_hourly_hand_worked(built: dict) -> None:
     assert by_hour["03"][6:9] == (107, 42, None)  # submitted AQI 42 wins; ≤ 50 → no primary
     # hour 05: the later upload (PM2.5 35 → IAQI 50) replaced the first version
     assert by_hour["05"][0] == 50 and by_hour["05"][6:9] == (75, 75, "PM10")
-    assert by_hour["05"][9] == "ecology/air_quality_hourly/2026-03-01/s1-fix.jsonl"
+    assert by_hour["05"][9] == source_file_id("ecology/air_quality_hourly/2026-03-01/s1-fix.jsonl")
 
 
 def test_aqi_daily_hand_worked(built: dict) -> None:
@@ -518,13 +519,13 @@ def test_latest_version_and_dims(built: dict) -> None:
         for r in _query(
             db,
             "select case_id, is_completed, rating_score, is_mobile,"
-            " applicant_id_hash, applicant_uscc, department_id, source_key from fct_service_cases",
+            " applicant_id_hash, applicant_uscc, department_id, source_file_id from fct_service_cases",
         )
     }
     assert gs["GS-001"][:3] == (True, 80, True)
     assert gs["GS-001"][3] == _hmac(ID_NUMBER)  # lower-case x/X normalised; hash of the canonical ID
     assert gs["GS-001"][4] is None
-    assert gs["GS-001"][6] == "govservice/cases/2026-03-02/a.csv"
+    assert gs["GS-001"][6] == source_file_id("govservice/cases/2026-03-02/a.csv")
     assert gs["GS-002"][3:5] == (None, USCC)
     assert gs["GS-002"][5] == hashlib.md5("市自然资源和规划局".encode()).hexdigest()
 
@@ -674,7 +675,7 @@ def test_incremental_correction_replaces_the_files_rows(built: dict) -> None:
     _dbt(tmp, lake, "build", "--select", "fct_traffic_flow_5min+")
     day2 = _query(
         db,
-        "select strftime(interval_start, '%H:%M'), vehicle_count, source_key"
+        "select strftime(interval_start, '%H:%M'), vehicle_count, source_file_id"
         f" from fct_traffic_flow_5min where interval_date = '{DAY2}' order by 1",
     )
     # 08:05 keeps the k2.csv version (later upload of the same date); the rest come from

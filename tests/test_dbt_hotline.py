@@ -19,6 +19,7 @@ import pyarrow as pa
 import pytest
 from deltalake import write_deltalake
 
+from pipelines.ingest.keys import source_file_id
 from pipelines.settings import DBT_PROJECT_DIR, REPO_ROOT
 
 PII_KEY = "test-pii-key-7c1e94b2d0"
@@ -220,18 +221,18 @@ def test_fct_latest_version_and_pii(built: dict) -> None:
     rows = _query(
         built["work_db"],
         "select ticket_id, closed_at, satisfaction_score, is_closed_on_time, transfer_count,"
-        " source_key, caller_phone_hash, content_scrubbed from fct_hotline_tickets",
+        " source_file_id, caller_phone_hash, content_scrubbed from fct_hotline_tickets",
     )
     by_id = {r[0]: r[1:] for r in rows}
     assert len(rows) == 7
     a = by_id["ZZ12345-20260301-000001"]
-    assert a[:5] == (_ts("2026-03-02 08:00:00"), 100, True, 0, "hotline/tickets/2026-03-02/a.csv")
+    assert a[:5] == (_ts("2026-03-02 08:00:00"), 100, True, 0, source_file_id("hotline/tickets/2026-03-02/a.csv"))
     assert a[5] == hmac.new(PII_KEY.encode(), b"13800001234", hashlib.sha256).hexdigest()
     assert a[6] == "身份证[身份证号]，电话[电话]"
     b = by_id["ZZ12345-20260303-000002"]
-    assert b[:5] == (_ts("2026-03-06 10:00:00"), 20, False, 0, "hotline/tickets/2026-03-03/b.csv")
+    assert b[:5] == (_ts("2026-03-06 10:00:00"), 20, False, 0, source_file_id("hotline/tickets/2026-03-03/b.csv"))
     c = by_id["ZZ12345-20260320-000003"]
-    assert c[:5] == (None, None, None, 1, "hotline/tickets/2026-03-21/a.csv")
+    assert c[:5] == (None, None, None, 1, source_file_id("hotline/tickets/2026-03-21/a.csv"))
     assert c[5] == hmac.new(PII_KEY.encode(), b"06321234567", hashlib.sha256).hexdigest()
     assert by_id["ZZ12345-20260331-000004"][5] is None
 

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pytest
 from deltalake import write_deltalake
 
+from pipelines.ingest.keys import source_file_id
 from tests.helpers import query, run_dbt
 
 PII_KEY = "test-pii-key-findings-9b3e"
@@ -577,16 +578,17 @@ def test_corrections_that_remove_rows_reach_the_facts(built: dict) -> None:
          "fct_pipe_pressure_hourly+")  # fmt: skip
 
     # only 00:00 of the earlier upload is left (its version was superseded by cor.jsonl's)
-    s_cor = query(db, "select strftime(observed_at, '%H'), o3, source_key from fct_air_quality_hourly"
+    s_cor = query(db, "select strftime(observed_at, '%H'), o3, source_file_id from fct_air_quality_hourly"
                       " where station_code = 'S_COR'")  # fmt: skip
-    assert s_cor == [("00", 30.0, AQ_EARLY_KEY)]
+    assert s_cor == [("00", 30.0, source_file_id(AQ_EARLY_KEY))]
     assert query(db, "select has_daily_aqi from fct_air_quality_daily where station_code = 'S_COR'") == [(False,)]
     assert _scorecard(db, "air_quality_good_day_ratio", "370405", "district")[0] is None
     # the other stations are untouched
     assert query(db, "select count(*) from fct_air_quality_hourly where station_code <> 'S_COR'") == [(71,)]
 
-    five = query(db, "select strftime(interval_start, '%H:%M'), vehicle_count, source_key from fct_traffic_flow_5min")
-    assert five == [("08:05", 30, K2_KEY)]
+    five = query(db, "select strftime(interval_start, '%H:%M'), vehicle_count, source_file_id"
+                     " from fct_traffic_flow_5min")
+    assert five == [("08:05", 30, source_file_id(K2_KEY))]
     hourly = query(
         db, "select strftime(hour_start, '%H'), interval_count, vehicle_count from fct_traffic_flow_hourly order by 1"
     )

@@ -24,6 +24,7 @@ from dagster import DagsterInstance
 
 from pipelines import ingest, lake, leakscan, pii, settings
 from pipelines.contracts import all_contracts
+from pipelines.ingest.keys import source_file_id
 from pipelines.leakscan import Scan, mask, scan_text
 from tests.helpers import csv_bytes, submit, ticket
 
@@ -252,7 +253,7 @@ def test_planted_identifiers_stay_in_the_raw_zone(lake_root, unique, tmp_path, m
     # Every published DuckDB file (the main one, and per-dataset files where the layout has them).
     leakscan.scan_tree(settings.published_db_path().parent, scan=scan)
     assert any(s.endswith(".fct_hotline_tickets") for s in scan.scanned), "the hotline mart was scanned"
-    assert _published_contents(unique) == {  # the planted rows did reach the mart, scrubbed
+    assert _published_contents([o.key for o in objs]) == {  # the planted rows did reach the mart, scrubbed
         "小区噪音，联系人身份证[身份证号]，请核实", "本人([身份证号])反映路灯不亮", "请回电[电话]，谢谢",
         "夜间施工噪音扰民"}
     published = leakscan.delta_tables(settings.published_uri())
@@ -278,8 +279,10 @@ def test_planted_identifiers_stay_in_the_raw_zone(lake_root, unique, tmp_path, m
     assert not shared.findings, "\n".join(f.line() for f in shared.findings)
 
 
-def _published_contents(unique: str) -> set[str]:
+def _published_contents(keys: list[str]) -> set[str]:
     import duckdb
+
+    ids = [source_file_id(k) for k in keys]
 
     contents = set()
     for path in settings.published_db_path().parent.rglob("*.duckdb"):
@@ -287,8 +290,8 @@ def _published_contents(unique: str) -> set[str]:
         try:
             has = "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'fct_hotline_tickets'"
             if con.execute(has).fetchone()[0]:
-                rows = con.execute("SELECT content_scrubbed FROM fct_hotline_tickets WHERE source_key LIKE ?",
-                                   [f"%{unique}%"]).fetchall()
+                rows = con.execute("SELECT content_scrubbed FROM fct_hotline_tickets WHERE source_file_id IN (?, ?)",
+                                   ids).fetchall()
                 contents |= {r[0] for r in rows}
         finally:
             con.close()

@@ -82,14 +82,15 @@ where not exists (
     Corrected files of a dataset since the newest row of the model being built: object keys
     with a new accepted version (another earlier accepted version of the key had other
     bytes) processed after the model's newest ingested row, from the file registry. One row
-    per key: source_key, file_sha256 (of its latest version), business_date. A correction
+    per key: its source_file_id (the id the marts carry: they never hold the key itself),
+    file_sha256 (of its latest version), business_date. A correction
     whose rows were all quarantined (or that holds no rows) lands nothing in the raw zone,
     so only the registry tells that the key's earlier rows are gone (spec §1).
     The model must declare   -- depends_on: {{ ref('stg_meta__files') }}
 -#}
 {% macro corrected_source_keys(bureau, dataset) -%}
 select
-    source_key,
+    {{ source_file_id('source_key') }} as source_file_id,
     arg_max(file_sha256, processed_at) as file_sha256,
     arg_max(business_date, processed_at) as business_date
 from {{ ref('stg_meta__files') }}
@@ -107,6 +108,7 @@ having count(distinct file_sha256) > 1
     Pre-hook of the incremental machine-feed facts: a file re-submitted under the same
     object key replaces exactly the rows its earlier version contributed (spec §1). Before
     the batch is merged, delete the rows of every object key that has newly ingested rows,
+    matched on source_file_id (the target holds the key's id, staging the key itself),
     so rows missing from the corrected file disappear too, and the rows of an earlier
     version of every key the registry shows corrected (also when the correction landed no
     row at all). The batch then re-inserts the corrected rows (their ingested_at is newer
@@ -117,15 +119,18 @@ having count(distinct file_sha256) > 1
 {% macro delete_resubmitted_source_rows(staging_relation, bureau, dataset) -%}
 {%- if is_incremental() -%}
 delete from {{ this }}
-where source_key in (
-    select distinct source_key
-    from {{ staging_relation }}
-    where ingested_at > (
-        select coalesce(max(ingested_at), '1900-01-01'::timestamptz) from {{ this }}
+where source_file_id in (
+    select {{ source_file_id('source_key') }}
+    from (
+        select distinct source_key
+        from {{ staging_relation }}
+        where ingested_at > (
+            select coalesce(max(ingested_at), '1900-01-01'::timestamptz) from {{ this }}
+        )
     )
 )
 or (
-    source_key in (select source_key from ({{ corrected_source_keys(bureau, dataset) }}))
+    source_file_id in (select source_file_id from ({{ corrected_source_keys(bureau, dataset) }}))
     and file_sha256 not in (
         select file_sha256 from ({{ corrected_source_keys(bureau, dataset) }})
     )

@@ -1,5 +1,5 @@
 """Building one published DuckDB file beside its final path from the previous one: only the
-tables (or the source-key groups of a table) whose content changed are copied again."""
+tables (or the source-file groups of a table) whose content changed are copied again."""
 
 from __future__ import annotations
 
@@ -65,11 +65,12 @@ class BuiltFile:
     fingerprints: dict[str, str]
     changed: list[str]
     previous: dict[str, str] = field(default_factory=dict)  # table → fingerprint before this publish
-    # table → the source_key groups rewritten (tables not listed were rewritten whole)
+    # table → the source_file_id groups rewritten (tables not listed were rewritten whole)
     groups: dict[str, list[str | None]] = field(default_factory=dict)
 
 
-GROUP_COLUMN = "source_key"  # rows of a fact come in groups by the file they came from
+# rows of a fact come in groups by the file they came from: its stable id, never its key (spec §1)
+GROUP_COLUMN = "source_file_id"
 MAX_GROUP_SHARE = 0.25  # rewrite by group while at most this share of the groups changed
 
 

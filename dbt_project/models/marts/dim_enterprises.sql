@@ -23,7 +23,7 @@ select
     district_code,
 
     -- lineage
-    source_key,
+    {{ source_file_id('source_key') }} as source_file_id,
     file_sha256,
     row_number,
     business_date,

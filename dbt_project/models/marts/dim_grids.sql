@@ -27,7 +27,7 @@ select
     grids.business_date = latest_snapshot.snapshot_date as is_active,
 
     -- lineage
-    grids.source_key,
+    {{ source_file_id('grids.source_key') }} as source_file_id,
     grids.file_sha256,
     grids.row_number,
     grids.business_date,

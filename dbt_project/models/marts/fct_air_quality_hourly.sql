@@ -102,7 +102,7 @@ final as (
             as is_valid_hour,
 
         -- lineage
-        batch.source_key,
+        {{ source_file_id('batch.source_key') }} as source_file_id,
         batch.file_sha256,
         batch.row_number,
         batch.business_date,

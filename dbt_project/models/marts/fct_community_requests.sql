@@ -24,7 +24,7 @@ select
     case when rating is not null then rating >= 4 end as is_rated_good,
 
     -- lineage
-    source_key,
+    {{ source_file_id('source_key') }} as source_file_id,
     file_sha256,
     row_number,
     business_date,

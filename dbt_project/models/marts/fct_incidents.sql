@@ -20,7 +20,7 @@ select
     loss_10k_cny,
 
     -- lineage
-    source_key,
+    {{ source_file_id('source_key') }} as source_file_id,
     file_sha256,
     row_number,
     business_date,

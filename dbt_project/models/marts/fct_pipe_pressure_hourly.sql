@@ -97,7 +97,7 @@ final as (
         bool_or(is_below_low or is_above_high) as is_breach,
 
         -- lineage: the most recently ingested contributing file
-        arg_max(source_key, ingested_at) as source_key,
+        {{ source_file_id('arg_max(source_key, ingested_at)') }} as source_file_id,
         arg_max(file_sha256, ingested_at) as file_sha256,
         max(business_date) as business_date,
         max(ingested_at) as ingested_at,

@@ -19,7 +19,7 @@ select
     warning_source,
 
     -- lineage
-    source_key,
+    {{ source_file_id('source_key') }} as source_file_id,
     file_sha256,
     row_number,
     business_date,

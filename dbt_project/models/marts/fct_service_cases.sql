@@ -28,7 +28,7 @@ select
     {{ satisfaction_score('rating') }} as rating_score,
 
     -- lineage
-    source_key,
+    {{ source_file_id('source_key') }} as source_file_id,
     file_sha256,
     row_number,
     business_date,

@@ -51,7 +51,7 @@ select
     congestion_index,
 
     -- lineage
-    source_key,
+    {{ source_file_id('source_key') }} as source_file_id,
     file_sha256,
     row_number,
     business_date,

@@ -73,11 +73,11 @@ final as (
         max(congestion_index) as max_congestion_index,
 
         -- lineage: the most recently ingested contributing file
-        arg_max(source_key, ingested_at) as source_key,
+        arg_max(source_file_id, ingested_at) as source_file_id,
         arg_max(file_sha256, ingested_at) as file_sha256,
         max(business_date) as business_date,
         max(ingested_at) as ingested_at,
-        count(distinct source_key) as source_file_count
+        count(distinct source_file_id) as source_file_count
 
     from intervals
     group by checkpoint_id, hour_start
