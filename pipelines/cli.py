@@ -11,7 +11,8 @@
   shuzhong ledger verify             check the hash-chained ledger and the archived files
   shuzhong leak-scan --defaults      scan published files, receipts, dbt and Dagster logs for PII
   shuzhong calendar generate|check   the working-day calendar seed from chinese-calendar
-  shuzhong status [--today DATE]     warnings for the engineers on duty (e.g. a missing calendar year)
+  shuzhong status [--today DATE]     warnings for the engineers on duty (a missing calendar year,
+                                     business dates past their deadline without a file)
 """
 
 from __future__ import annotations
@@ -181,6 +182,8 @@ def _status(args: argparse.Namespace) -> int:
         print(f"WARNING {line}")
     if not lines:
         print("no warnings")
+    for line in status.lateness_report():
+        print(line)
     return 0
 
 

@@ -4,6 +4,13 @@ from dagster import AssetSelection, Definitions, define_asset_job, in_process_ex
 
 from pipelines import settings
 from pipelines.dbt_assets import dbt_models, dbt_resource, published_warehouse
+from pipelines.duty import (
+    daily_settlement,
+    deadline_sensor,
+    run_failure_alert,
+    settle_previous_business_day,
+    submission_freshness_checks,
+)
 from pipelines.ingestion_assets import ingest_assets, ingest_jobs, reject_unroutable_objects
 from pipelines.sensors import TRANSFORM_JOB, calendar_sensor, landing_sensor, receipt_reconciler, transform_sensor
 
@@ -18,7 +25,10 @@ transform_and_publish = define_asset_job(
 
 defs = Definitions(
     assets=[*ingest_assets(), dbt_models, published_warehouse],
-    jobs=[*ingest_jobs(), transform_and_publish, reject_unroutable_objects],
-    sensors=[landing_sensor, receipt_reconciler, transform_sensor, calendar_sensor],
+    asset_checks=[submission_freshness_checks],
+    jobs=[*ingest_jobs(), transform_and_publish, reject_unroutable_objects, settle_previous_business_day],
+    sensors=[landing_sensor, receipt_reconciler, transform_sensor, calendar_sensor, deadline_sensor,
+             run_failure_alert],
+    schedules=[daily_settlement],
     resources={"dbt": dbt_resource()},
 )

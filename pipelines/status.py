@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
@@ -16,6 +16,23 @@ def duty_warnings(today: date | None = None) -> list[str]:
     """What the engineers on duty must act on (intake goes on regardless): a missing calendar year."""
     message = workdays.missing_year_message(today)
     return [message] if message else []
+
+
+def lateness_report(as_of: datetime | None = None) -> list[str]:
+    """``LATE`` lines, one per dataset with business dates past their deadline without a file (as the
+    freshness checks and reminders see them, pipelines.deadlines); or why lateness is unknown."""
+    from pipelines import deadlines
+    from pipelines.sensors import s3_not_ready
+
+    if reason := s3_not_ready():
+        return [f"lateness unknown: {reason}"]
+    results = deadlines.evaluate_all(as_of or datetime.now(workdays.TZ))
+    lines = [f"LATE {key}: {len(t.missed)} business date(s) past deadline without a file: "
+             + ", ".join(f"{d.business_date} (due {d.deadline_text()})" for d in t.missed[:10])
+             + (" …" if len(t.missed) > 10 else "")
+             for key, t in results.items() if t.missed]
+    return lines or [f"nothing late: every business date due in the last {deadlines.lookback_days()} days "
+                     "has a file (since each dataset's first submission)"]
 
 
 def missing_receipts(keys_etags: dict[str, str]) -> list[str]:
