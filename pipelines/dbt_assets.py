@@ -62,7 +62,12 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource):
     dbt unit tests check model logic on fixed inputs: they run in the test suite, not on every load."""
     for uri in lake.ensure_raw_tables():
         context.log.info(f"created empty raw table {uri} (no submission yet)")
-    invocation = dbt.cli(["build", "--exclude-resource-type", "unit_test"], context=context)
+    args = ["build", "--exclude-resource-type", "unit_test"]
+    if context.run.tags.get("shuzhong/transform") == "full":
+        # A changed dbt project (a new column, a changed model) rebuilds incremental facts from
+        # scratch: their old rows would otherwise keep the old shape or logic (or fail the run).
+        args.append("--full-refresh")
+    invocation = dbt.cli(args, context=context)
     yield from invocation.stream()
     keep_parse_state(Path(invocation.target_path))
 
