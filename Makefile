@@ -12,8 +12,8 @@ export PYTHONUNBUFFERED := 1
 .PHONY: setup demo test test-fast ui s3-start s3-stop lint generate docs clean bench
 
 setup: $(STAMP)  ## virtualenv from the lock file, generated files checked, dbt manifest parsed
-	@$(PY) -m pipelines.cli generate --check
-	@$(PY) -c "from pipelines.dbt_assets import ensure_manifest; ensure_manifest()"
+	@$(PY) -m pipelines.tools.cli generate --check
+	@$(PY) -c "from pipelines.defs.transform.dbt_assets import ensure_manifest; ensure_manifest()"
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
@@ -59,7 +59,7 @@ docs: $(STAMP)  ## the dbt docs site in dbt_project/target (index.html, static_i
 	@echo "docs: dbt_project/target/static_index.html (open directly) or \`dbt docs serve\` in dbt_project"
 
 bench: setup  ## the pipeline vs an output-equal polars+DuckDB baseline at two scales, plus one more day
-	$(PY) -m pipelines.bench
+	$(PY) -m pipelines.tools.bench
 
 clean:  ## stop the S3 server and remove local state (keeps the virtualenv)
 	-$(VENV)/bin/shuzhong s3 stop

@@ -3,16 +3,23 @@
 from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor
 
 from pipelines import settings
-from pipelines.dbt_assets import dbt_models, dbt_resource, published_warehouse
-from pipelines.duty import (
+from pipelines.defs.ingestion.assets import ingest_assets, ingest_jobs, reject_unroutable_objects
+from pipelines.defs.ingestion.sensors import (
+    TRANSFORM_JOB,
+    calendar_sensor,
+    landing_sensor,
+    receipt_reconciler,
+    transform_sensor,
+)
+from pipelines.defs.operations.duty import (
     daily_settlement,
     deadline_sensor,
     run_failure_alert,
     settle_previous_business_day,
     submission_freshness_checks,
 )
-from pipelines.ingestion_assets import ingest_assets, ingest_jobs, reject_unroutable_objects
-from pipelines.sensors import TRANSFORM_JOB, calendar_sensor, landing_sensor, receipt_reconciler, transform_sensor
+from pipelines.defs.publish.assets import published_warehouse
+from pipelines.defs.transform.dbt_assets import dbt_models, dbt_resource
 
 settings.export_defaults()
 

@@ -23,7 +23,8 @@ from typing import Any
 
 import pytest
 
-from pipelines import s3, s3server, settings
+from pipelines import s3, settings
+from pipelines.tools import s3server
 
 _PR_SET_CHILD_SUBREAPER = 36
 SERVER_FIXTURES = {"s3_env"}  # a test that needs the real S3 server (and so Delta, the daemon, ...)

@@ -19,7 +19,8 @@ from botocore.exceptions import ClientError
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import DeltaError
 
-from pipelines import publish, s3, s3server, settings
+from pipelines import publish, s3, settings
+from pipelines.tools import s3server
 from tests.helpers import query
 
 HOTLINE = "hotline.tickets"

@@ -13,9 +13,10 @@ import pytest
 from botocore.exceptions import ClientError
 from dagster import DagsterInstance
 
-from pipelines import ingest, lake, rules, s3, sensors, settings
+from pipelines import ingest, lake, rules, s3, settings
 from pipelines.contracts import all_contracts
 from pipelines.definitions import defs
+from pipelines.defs.ingestion import sensors
 from tests.helpers import HEADER_ZH, csv_bytes, ticket
 
 CONTRACT = all_contracts()["hotline.tickets"]

@@ -1,4 +1,4 @@
-"""The bench baseline (``pipelines/bench_baseline.py``) and the real pipeline agree exactly.
+"""The bench baseline (``pipelines/tools/bench_baseline.py``) and the real pipeline agree exactly.
 
 A tiny set from the bench's own generator (GBK and UTF-8 traffic CSV, pipe-pressure JSON Lines,
 3 % dirty rows) plus two hand-made files (every timestamp spelling of spec §1, thousands
@@ -20,7 +20,8 @@ import duckdb
 import pytest
 from dagster import DagsterInstance
 
-from pipelines import bench_baseline, generator, ingest, settings
+from pipelines import ingest, settings
+from pipelines.tools import bench_baseline, generator
 from tests.helpers import submit
 
 START = date(2026, 3, 2)

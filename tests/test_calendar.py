@@ -17,7 +17,8 @@ import pytest
 from dagster import SkipReason, build_sensor_context
 from deltalake import write_deltalake
 
-from pipelines import status, workdays
+from pipelines import workdays
+from pipelines.defs.operations import status
 from tests.helpers import query, run_dbt
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -101,7 +102,7 @@ def test_missing_next_year_is_reported_from_december_first(monkeypatch: pytest.M
     assert status.duty_warnings(today=date(2026, 11, 30)) == []
     assert workdays.missing_year_message(date(2025, 12, 1)) is None  # 2026 is held
 
-    from pipelines.sensors import calendar_sensor
+    from pipelines.defs.ingestion.sensors import calendar_sensor
 
     monkeypatch.setattr(workdays, "today", lambda: date(2026, 12, 1))
     result = calendar_sensor(build_sensor_context())
@@ -111,7 +112,7 @@ def test_missing_next_year_is_reported_from_december_first(monkeypatch: pytest.M
 
 
 def test_shuzhong_status_prints_the_warning(capsys: pytest.CaptureFixture[str]) -> None:
-    from pipelines import cli
+    from pipelines.tools import cli
 
     assert cli.main(["status", "--today", "2026-12-01"]) == 0
     assert "WARNING working-day calendar has no 2027" in capsys.readouterr().out

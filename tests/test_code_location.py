@@ -8,7 +8,9 @@ import tomllib
 
 from dagster import DagsterInstance, SkipReason, build_sensor_context
 
-from pipelines import dagster_home, sensors, settings
+from pipelines import settings
+from pipelines.defs.ingestion import sensors
+from pipelines.tools import dagster_home
 
 
 def test_dagster_dev_make_ui_and_the_daemon_load_the_same_location():

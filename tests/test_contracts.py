@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from dagster import AssetKey, Definitions
 
-from pipelines import codegen, ingestion_assets, settings, validation
+from pipelines import codegen, settings, validation
 from pipelines.contracts import Contract, all_contracts, load_contract, normalize_header
+from pipelines.defs.ingestion import assets as ingestion_assets
 
 SPEC_NAME = "submission-spec.md"
 TYPES = {"string": "string", "text": "string", "enum": "string", "int": "integer", "decimal": "number",

@@ -18,8 +18,9 @@ import polars as pl
 import pytest
 from dagster import DagsterInstance, build_sensor_context
 
-from pipelines import faults, ingest, lake, ledger, publish, s3, sensors, settings
+from pipelines import faults, ingest, lake, ledger, publish, s3, settings
 from pipelines.contracts import all_contracts
+from pipelines.defs.ingestion import sensors
 from tests.helpers import csv_bytes, submit, ticket
 
 CONTRACT = all_contracts()["hotline.tickets"]

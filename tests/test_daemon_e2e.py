@@ -17,8 +17,11 @@ import polars as pl
 import pytest
 from dagster import DagsterInstance, RunsFilter
 
-from pipelines import dagster_home, ingest, lake, publish, s3, sensors, settings, status
+from pipelines import ingest, lake, publish, s3, settings
 from pipelines.contracts import all_contracts
+from pipelines.defs.ingestion import sensors
+from pipelines.defs.operations import status
+from pipelines.tools import dagster_home
 from tests.helpers import csv_bytes, submit, ticket
 
 CONTRACT = all_contracts()["hotline.tickets"]
@@ -117,7 +120,7 @@ def test_burst_from_many_bureaus_is_processed_completely(daemon_home, unique, tm
     no Delta commit is lost (one registry row per file, every accepted row in its raw table)."""
     from datetime import date
 
-    from pipelines import generator
+    from pipelines.tools import generator
 
     home, procs = daemon_home
     monkeypatch.setenv("SHUZHONG_MAX_OBJECTS_PER_RUN", "16")  # several runs, two at a time

@@ -8,8 +8,9 @@ from datetime import date
 import polars as pl
 import pytest
 
-from pipelines import generator, lake
+from pipelines import lake
 from pipelines.contracts import all_contracts
+from pipelines.tools import generator
 from tests.helpers import submit
 
 # data row n of a generated file is row n + offset in the receipt (header; xlsx: title, blank, header)

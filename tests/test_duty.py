@@ -34,8 +34,9 @@ from dagster import (
     op,
 )
 
-from pipelines import alerts, deadlines, duty, lake, s3, settings, status
+from pipelines import alerts, deadlines, lake, s3, settings
 from pipelines.contracts import get_contract
+from pipelines.defs.operations import duty, status
 from tests.helpers import csv_bytes, submit, submit_and_ingest
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -152,7 +153,7 @@ def test_the_check_runs_in_dagster_on_the_registry(lake_root, monkeypatch):
     lake.append(lake.registry_uri(), pa.Table.from_pylist(
         _rows([("hotline.tickets", "2026-09-28", "accepted")]), schema=lake.REGISTRY_SCHEMA))
     monkeypatch.setattr(duty, "now", lambda: at(2026, 10, 8, 9, 30))
-    from pipelines.ingestion_assets import ingest_assets, raw_asset_key
+    from pipelines.defs.ingestion.assets import ingest_assets, raw_asset_key
 
     check_job = define_asset_job("freshness_only", selection=AssetSelection.checks(duty.check_key(HOTLINE)))
     defs = Definitions(assets=list(ingest_assets()), asset_checks=[duty.submission_freshness_checks],
@@ -184,7 +185,7 @@ class _Inbox:
 def _start_smtp(monkeypatch, **smtp_kwargs):
     from aiosmtpd.controller import Controller
 
-    from pipelines.s3server import free_port
+    from pipelines.tools.s3server import free_port
 
     inbox = _Inbox()
     port = free_port()
@@ -331,7 +332,7 @@ def test_deadline_sensor_reminds_the_late_bureau_once_and_emails_the_duty_engine
 def test_a_reminder_email_the_server_refused_is_sent_on_a_later_tick(lake_root, unique, no_reminders, monkeypatch):
     submit_and_ingest(f"hotline/tickets/2026-10-08/{unique}.csv", HEADER_ONLY)
     monkeypatch.setattr(duty, "now", lambda: at(2026, 10, 10, 9, 30))  # 10-09 due on make-up Saturday 09:00
-    from pipelines.s3server import free_port
+    from pipelines.tools.s3server import free_port
 
     monkeypatch.setenv("SHUZHONG_SMTP_HOST", "127.0.0.1")
     monkeypatch.setenv("SHUZHONG_SMTP_PORT", str(free_port()))  # nothing listens
@@ -428,7 +429,7 @@ def test_daily_settlement_settles_the_previous_day(lake_root, unique, no_reminde
 def test_definitions_register_the_checks_sensors_and_schedule():
     from pipelines.contracts import all_contracts
     from pipelines.definitions import defs
-    from pipelines.ingestion_assets import raw_asset_key
+    from pipelines.defs.ingestion.assets import raw_asset_key
 
     check_keys = set(defs.resolve_asset_graph().asset_check_keys)
     for contract in all_contracts().values():

@@ -16,7 +16,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from pipelines.generator import (
+from pipelines.tools.generator import (
     COLUMNS,
     DIRTY_KINDS,
     GENERATORS,
@@ -28,9 +28,9 @@ from pipelines.generator import (
     market,
     write_file,
 )
-from pipelines.generator import base as gb
-from pipelines.generator import common as c
-from pipelines.generator.hotline import CHANNELS, REQUEST_TYPES, SATISFACTION, TITLE
+from pipelines.tools.generator import base as gb
+from pipelines.tools.generator import common as c
+from pipelines.tools.generator.hotline import CHANNELS, REQUEST_TYPES, SATISFACTION, TITLE
 
 START = date(2026, 3, 2)
 MISSING = {"", "—", "-", "/", "无", "NULL", None}

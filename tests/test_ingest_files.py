@@ -13,10 +13,11 @@ from datetime import date
 import polars as pl
 import pytest
 
-from pipelines import generator, ingest, lake
+from pipelines import ingest, lake
 from pipelines.contracts import all_contracts, normalize_header
-from pipelines.generator import common
-from pipelines.generator.xls import write_xls
+from pipelines.tools import generator
+from pipelines.tools.generator import common
+from pipelines.tools.generator.xls import write_xls
 from tests.helpers import HEADER_ZH, csv_bytes, submit, ticket
 
 WORKBOOK_OFFSET = 3  # title row, blank row, header row above data row 1

@@ -41,7 +41,7 @@ def test_receipt_of_a_key_with_an_empty_segment_is_found_by_the_exact_key(lake_r
     assert receipt.status == "accepted", receipt.reason
     back = ingest.read_receipt(key, identity="hotline")
     assert back is not None and back["status"] == "accepted"
-    out = subprocess.run([sys.executable, "-m", "pipelines.cli", "receipt", "--bureau", "hotline", key],
+    out = subprocess.run([sys.executable, "-m", "pipelines.tools.cli", "receipt", "--bureau", "hotline", key],
                          capture_output=True, text=True, env={**os.environ}, timeout=120)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["file_sha256"] == back["file_sha256"]

@@ -22,10 +22,11 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance
 
-from pipelines import ingest, lake, leakscan, pii, settings
+from pipelines import ingest, lake, pii, settings
 from pipelines.contracts import all_contracts
 from pipelines.ingest.keys import source_file_id
-from pipelines.leakscan import Scan, mask, scan_text
+from pipelines.tools import leakscan
+from pipelines.tools.leakscan import Scan, mask, scan_text
 from tests.helpers import csv_bytes, submit, ticket
 
 CONTRACT = all_contracts()["hotline.tickets"]
@@ -300,7 +301,7 @@ def _published_contents(keys: list[str]) -> set[str]:
 
 def test_dbt_docs_site_holds_no_identifiers(tmp_path, monkeypatch):
     """The docs site (``make docs``: dbt docs generate --empty-catalog) scanned file by file."""
-    from pipelines.dbt_assets import dbt_executable
+    from pipelines.defs.transform.dbt_assets import dbt_executable
 
     monkeypatch.setenv("SHUZHONG_WORK_DB", str(tmp_path / "work.duckdb"))
     monkeypatch.delenv("SHUZHONG_S3_ENDPOINT", raising=False)

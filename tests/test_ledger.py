@@ -7,7 +7,7 @@ import json
 import pytest
 
 from pipelines import ledger, settings
-from pipelines.cli import main as cli
+from pipelines.tools.cli import main as cli
 from tests.helpers import csv_bytes, submit_and_ingest, ticket
 
 

@@ -12,8 +12,8 @@ import pytest
 from deltalake import DeltaTable, write_deltalake
 
 from pipelines import lake, ledger, s3, settings
-from pipelines.cli import main as cli
 from pipelines.contracts import get_contract
+from pipelines.tools.cli import main as cli
 from tests.helpers import csv_bytes, submit_and_ingest, ticket
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dagster import DagsterInstance, build_sensor_context
 
-from pipelines import ingest, sensors
+from pipelines import ingest
 from pipelines.definitions import defs
+from pipelines.defs.ingestion import sensors
 from tests.helpers import csv_bytes, planned_objects, submit, ticket
 
 

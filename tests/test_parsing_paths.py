@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import generator, parsing
+from pipelines import parsing
 from pipelines.contracts import Contract, all_contracts
+from pipelines.tools import generator
 
 HOTLINE = all_contracts()["hotline.tickets"]
 PIPE = all_contracts()["utilities.pipe_pressure"]

@@ -212,7 +212,7 @@ def _generated_numbers(seed: int = 20261201) -> tuple[list[str], list[str], list
     """Mobiles, Zaozhuang landlines (7 and 8 subscriber digits) and valid resident IDs, made at run time."""
     import random
 
-    from pipelines.generator import common
+    from pipelines.tools.generator import common
 
     rng = random.Random(seed)
     mobiles = [common.mobile(rng) for _ in range(4)]

@@ -16,8 +16,9 @@ import duckdb
 from dagster import DagsterInstance
 from deltalake import DeltaTable
 
-from pipelines import ingest, lake, leakscan, pii, publish, s3, settings
+from pipelines import ingest, lake, pii, publish, s3, settings
 from pipelines.publish.build import ident
+from pipelines.tools import leakscan
 from tests.helpers import csv_bytes, submit, ticket
 
 PHONE = "13912345678"  # a realistic 11-digit mobile number in the file name

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter, build_sensor_context
 
-from pipelines import ingest, sensors
+from pipelines import ingest
 from pipelines.definitions import defs
+from pipelines.defs.ingestion import sensors
 from tests.helpers import csv_bytes, submit, ticket
 
 

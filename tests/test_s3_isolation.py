@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pipelines import s3server
+from pipelines.tools import s3server
 
 
 def _ports(pid: int) -> dict[str, int]:

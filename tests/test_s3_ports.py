@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import cli, s3server, settings
+from pipelines import settings
+from pipelines.tools import cli, s3server
 
 
 @pytest.fixture
@@ -64,7 +65,7 @@ def test_pinned_port_taken_is_one_sentence(fresh_home: Path):
     port = held[0].getsockname()[1]
     env = {**os.environ, "SHUZHONG_S3_ENDPOINT": f"http://127.0.0.1:{port}", "PYTHONPATH": str(settings.REPO_ROOT)}
     try:
-        out = subprocess.run([sys.executable, "-m", "pipelines.cli", "s3", "start"], env=env,
+        out = subprocess.run([sys.executable, "-m", "pipelines.tools.cli", "s3", "start"], env=env,
                              capture_output=True, text=True, timeout=120)
     finally:
         held[0].close()

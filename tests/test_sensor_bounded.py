@@ -8,7 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from dagster import DagsterInstance, build_sensor_context
 
-from pipelines import ingest, s3, sensors, settings
+from pipelines import ingest, s3, settings
+from pipelines.defs.ingestion import sensors
 
 N = 2_000
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipelines import generator, parsing, validation
+from pipelines import parsing, validation
 from pipelines.contracts import all_contracts
+from pipelines.tools import generator
 
 ROW_BITS = 32
 

@@ -11,9 +11,10 @@ from datetime import datetime
 import polars as pl
 from dagster import DagsterInstance, build_sensor_context
 
-from pipelines import ingest, lake, sensors
+from pipelines import ingest, lake
 from pipelines.contracts import all_contracts
 from pipelines.definitions import defs
+from pipelines.defs.ingestion import sensors
 from tests.helpers import csv_bytes, planned_objects, submit, ticket
 
 CONTRACT = all_contracts()["hotline.tickets"]

@@ -11,7 +11,7 @@ import pytest
 
 from pipelines import parsing
 from pipelines.contracts import all_contracts
-from pipelines.generator.xls import compound_file, workbook_stream
+from pipelines.tools.generator.xls import compound_file, workbook_stream
 from tests.helpers import HEADER_ZH, csv_bytes, ticket
 
 HOTLINE = all_contracts()["hotline.tickets"]

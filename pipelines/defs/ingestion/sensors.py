@@ -56,7 +56,7 @@ from dagster import (
 
 from pipelines import ingest, lake, s3, settings, workdays
 from pipelines.contracts import all_contracts
-from pipelines.ingestion_assets import ingest_job_name, ingest_jobs, raw_asset_key, reject_unroutable_objects
+from pipelines.defs.ingestion.assets import ingest_job_name, ingest_jobs, raw_asset_key, reject_unroutable_objects
 
 
 def max_objects_per_run() -> int:
@@ -398,7 +398,7 @@ REGISTRY_KEY = AssetKey(["raw", "meta", "files"])  # the file registry: every in
 @cache
 def project_fingerprint() -> str:
     """Checksum of the dbt manifest: a changed project (new model, new column) rebuilds everything."""
-    from pipelines.dbt_assets import DBT_PROJECT
+    from pipelines.defs.transform.dbt_assets import DBT_PROJECT
 
     return hashlib.sha256(DBT_PROJECT.manifest_path.read_bytes()).hexdigest()[:16]
 

@@ -8,8 +8,8 @@ from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
 from pipelines import ingest, workdays
 from pipelines.contracts import all_contracts
-from pipelines.ingestion_assets import raw_asset_key
-from pipelines.sensors import ACTIVE, TRANSFORM_JOB
+from pipelines.defs.ingestion.assets import raw_asset_key
+from pipelines.defs.ingestion.sensors import ACTIVE, TRANSFORM_JOB
 
 
 def duty_warnings(today: date | None = None) -> list[str]:
@@ -22,7 +22,7 @@ def lateness_report(as_of: datetime | None = None) -> list[str]:
     """``LATE`` lines, one per dataset with business dates past their deadline without a file (as the
     freshness checks and reminders see them, pipelines.deadlines); or why lateness is unknown."""
     from pipelines import deadlines
-    from pipelines.sensors import s3_not_ready
+    from pipelines.defs.ingestion.sensors import s3_not_ready
 
     if reason := s3_not_ready():
         return [f"lateness unknown: {reason}"]

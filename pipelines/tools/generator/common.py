@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-CONTRACTS_DIR = Path(__file__).resolve().parent.parent.parent / "data_contracts"
+CONTRACTS_DIR = Path(__file__).resolve().parents[3] / "data_contracts"
 
 CITY_CODE = "370400"
 CITY_NAME = "枣庄市"

@@ -1,4 +1,4 @@
-"""dbt models in the same asset graph as ingestion (dagster-dbt), and the publish asset."""
+"""dbt models in the same asset graph as ingestion (dagster-dbt)."""
 
 
 import os
@@ -9,10 +9,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, AssetKey
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from pipelines import lake, ledger, publish, settings
+from pipelines import lake, settings
 
 DBT_PROJECT = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR)
 
@@ -91,32 +91,6 @@ def keep_parse_state(run_target: Path) -> None:
     runs = sorted((p for p in project_target.glob("dbt_models-*") if p.is_dir()), key=lambda p: p.stat().st_mtime)
     for old in runs[:-KEEP_TARGETS]:
         shutil.rmtree(old, ignore_errors=True)
-
-
-MART_KEYS = [AssetKey([m["name"]]) for m in publish.mart_models(DBT_PROJECT.manifest_path)]
-
-
-@asset(
-    key=AssetKey(["published_warehouse"]),
-    deps=MART_KEYS,
-    group_name="published",
-    kinds={"duckdb", "delta"},
-    description="Read-only DuckDB file for analysts (atomic swap) and Delta copies in the published bucket.",
-)
-def published_warehouse(context: AssetExecutionContext) -> MaterializeResult:
-    counts = publish.publish(DBT_PROJECT.manifest_path)
-    for name, n in counts.items():
-        context.log.info(f"published {name}: {n} rows" + (" (rewritten)" if name in counts.changed else " (unchanged)"))
-    entry = ledger.record_publish(dict(counts), context.run_id)
-    return MaterializeResult(
-        metadata={
-            "ledger_head": f"{entry['seq']}:{entry['hash']}",
-            "path": MetadataValue.path(str(settings.published_db_path())),
-            "tables": MetadataValue.json(dict(counts)),
-            "tables_rewritten": MetadataValue.json(counts.changed),
-            "query": MetadataValue.md(f"`shuzhong sql \"SELECT * FROM {next(iter(counts), 'kpi')} LIMIT 10\"`"),
-        }
-    )
 
 
 def dbt_resource() -> DbtCliResource:

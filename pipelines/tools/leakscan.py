@@ -522,7 +522,7 @@ def scan_dagster(instance, planted: Iterable[str] | None = None, *, run_ids: Ite
 
 
 def add_arguments(p) -> None:
-    """The ``leak-scan`` options (for pipelines.cli)."""
+    """The ``leak-scan`` options (for pipelines.tools.cli)."""
     p.add_argument("--duckdb", action="append", default=[], metavar="PATH", help="a DuckDB file")
     p.add_argument("--delta", action="append", default=[], metavar="URI",
                    help="a Delta table, or a root holding several (s3:// or local)")

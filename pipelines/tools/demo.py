@@ -12,7 +12,8 @@ import sys
 import time
 from datetime import date
 
-from pipelines import dagster_home, settings
+from pipelines import settings
+from pipelines.tools import dagster_home
 
 
 def _say(msg: str) -> None:
@@ -39,7 +40,8 @@ def run(days: int = 4, rows_per_day: int = 300, timeout: int = 1200, start: date
     """The demo; ``rows_per_day`` scales every dataset relative to its default (300 = as listed)."""
     import os
 
-    from pipelines import generator, ingest, s3, s3server
+    from pipelines import ingest, s3
+    from pipelines.tools import generator, s3server
 
     os.umask(0o077)  # private state: dirs 0700, files 0600
     if s3server.init_local_env():
@@ -72,7 +74,7 @@ def run(days: int = 4, rows_per_day: int = 300, timeout: int = 1200, start: date
     instance = DagsterInstance.get()
     _say(f"• starting the Dagster daemon (DAGSTER_HOME={home}); log: {home / 'daemon.log'}")
     daemon = dagster_home.start_daemon(home)
-    from pipelines import status
+    from pipelines.defs.operations import status
 
     try:
         submitted: dict[str, str] = {}

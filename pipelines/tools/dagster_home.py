@@ -37,7 +37,7 @@ def start_daemon(home: Path, log: Path | None = None) -> subprocess.Popen:
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     log = log or home / "daemon.log"
     return subprocess.Popen(
-        [sys.executable, "-m", "pipelines.dagster_home"],
+        [sys.executable, "-m", "pipelines.tools.dagster_home"],
         cwd=settings.REPO_ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
         start_new_session=True,
     )
@@ -54,7 +54,7 @@ def serve_and_run_daemon(startup_timeout: float = 120) -> None:
     does anyway)."""
     import socket
 
-    from pipelines.s3server import free_port
+    from pipelines.tools.s3server import free_port
 
     port = free_port()
     server = subprocess.Popen(

@@ -100,10 +100,10 @@ class TreeMemory:
 
 
 def _baseline_subprocess(files: list[Path], db: Path) -> dict:
-    """Run the baseline (``pipelines/bench_baseline.py``) in its own process, its tree's peak memory sampled."""
+    """Run the baseline (``pipelines/tools/bench_baseline.py``) in its own process, its tree's peak memory sampled."""
     listing = db.with_suffix(".files")
     listing.write_text("\n".join(map(str, files)), encoding="utf-8")
-    proc = subprocess.Popen([sys.executable, "-m", "pipelines.bench_baseline", str(db), str(listing)],
+    proc = subprocess.Popen([sys.executable, "-m", "pipelines.tools.bench_baseline", str(db), str(listing)],
                             stdout=subprocess.PIPE, text=True, cwd=settings.REPO_ROOT)
     with TreeMemory(proc.pid) as mem:
         out, _ = proc.communicate()
@@ -116,7 +116,7 @@ def _baseline_subprocess(files: list[Path], db: Path) -> dict:
 
 
 def _generate(out: Path, start: date, days: int, checkpoints: int, sensors: int) -> list:
-    from pipelines import generator
+    from pipelines.tools import generator
 
     def progress(dataset: str, day: date, rows: int) -> None:  # a line per million rows
         if rows // 1_000_000 > printed.get(dataset, 0):
@@ -147,7 +147,8 @@ def _upload(files: list) -> dict[str, str]:
 
 def _wait(submitted: dict[str, str], instance, timeout: float, started: float) -> float:
     """Wait until every file has its receipt and the published warehouse is up to date."""
-    from pipelines import dagster_home, status
+    from pipelines.defs.operations import status
+    from pipelines.tools import dagster_home
 
     last = [0.0]
 
@@ -190,7 +191,7 @@ def _stage_times(instance, since: float, mem: TreeMemory) -> dict[str, dict[str,
     from dagster import RunsFilter
 
     from pipelines.contracts import all_contracts
-    from pipelines.ingestion_assets import raw_asset_key
+    from pipelines.defs.ingestion.assets import raw_asset_key
 
     stages = {k: {"seconds": 0.0, "peak_bytes": 0} for k in (*INGEST_STAGES, "ingest_total", "dbt", "publish")}
     after = datetime.fromtimestamp(since, UTC)
@@ -237,7 +238,7 @@ def _one_scale(work: Path, days: int, checkpoints: int, sensors: int, last: bool
     """Generate, run through the daemon, one more day on top when ``last`` (every scale), the baseline."""
     from dagster import DagsterInstance
 
-    from pipelines import dagster_home, s3server
+    from pipelines.tools import dagster_home, s3server
 
     port = s3server.free_port()
     s3server.init_local_env(endpoint=f"http://127.0.0.1:{port}")
@@ -432,7 +433,8 @@ def sensor_tick(objects: int = 100_000) -> dict[str, float]:
 
     from dagster import DagsterInstance, build_sensor_context
 
-    from pipelines import s3, sensors
+    from pipelines import s3
+    from pipelines.defs.ingestion import sensors
 
     client = s3.client("hotline")
     bucket = settings.buckets().landing
@@ -462,7 +464,7 @@ def sensor_tick(objects: int = 100_000) -> dict[str, float]:
 
 def sensor_tick_fresh(work: Path, objects: int = 100_000) -> dict[str, float]:
     """:func:`sensor_tick` on a fresh SeaweedFS of its own under ``work`` (removed afterwards)."""
-    from pipelines import s3server
+    from pipelines.tools import s3server
 
     saved = dict(os.environ)
     os.environ.clear()
@@ -483,7 +485,7 @@ def sensor_tick_fresh(work: Path, objects: int = 100_000) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m pipelines.bench [--scale default|small] [--sensor-tick]``."""
+    """``python -m pipelines.tools.bench [--scale default|small] [--sensor-tick]``."""
     import argparse
 
     ap = argparse.ArgumentParser(prog="bench")

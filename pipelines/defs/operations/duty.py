@@ -66,7 +66,7 @@ from dagster import (
 from pipelines import alerts, deadlines, settings, workdays
 from pipelines.contracts import Contract, all_contracts, get_contract
 from pipelines.deadlines import Timeliness
-from pipelines.ingestion_assets import raw_asset_key
+from pipelines.defs.ingestion.assets import raw_asset_key
 
 CHECK_NAME = "submission_freshness"
 FINGERPRINT = "shuzhong/fingerprint"
@@ -228,7 +228,7 @@ def notify_reminders(reminders: list[alerts.Reminder], as_of: datetime, log) -> 
     "and e-mails the engineers on duty (SHUZHONG_SMTP_*; only logged when unset).",
 )
 def deadline_sensor(context: SensorEvaluationContext):
-    from pipelines.sensors import s3_not_ready
+    from pipelines.defs.ingestion.sensors import s3_not_ready
 
     if reason := s3_not_ready():
         return SkipReason(reason)
@@ -336,8 +336,9 @@ class Settlement:
 
 def _objects_without_receipt(contract: Contract, day: date, wall_now: datetime) -> tuple[int, int]:
     """(objects of ``day`` without a receipt for their ETag, recent ones still in flight)."""
-    from pipelines import s3, status
-    from pipelines.sensors import list_page
+    from pipelines import s3
+    from pipelines.defs.ingestion.sensors import list_page
+    from pipelines.defs.operations import status
 
     client = s3.client("pipeline")
     prefix = f"{contract.bureau}/{contract.dataset}/{day.isoformat()}/"
@@ -417,7 +418,7 @@ def settle_previous_business_day():
     "reminders, objects without a receipt) in one run.",
 )
 def daily_settlement(context: ScheduleEvaluationContext):
-    from pipelines.sensors import s3_not_ready
+    from pipelines.defs.ingestion.sensors import s3_not_ready
 
     if reason := s3_not_ready():
         return SkipReason(reason)

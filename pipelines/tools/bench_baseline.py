@@ -28,7 +28,7 @@ import duckdb
 import polars as pl
 import yaml
 
-CONTRACTS = Path(__file__).resolve().parent.parent / "data_contracts"
+CONTRACTS = Path(__file__).resolve().parents[2] / "data_contracts"
 DATASETS = {"transport/traffic_flow": "traffic", "utilities/pipe_pressure": "pipe"}
 DISTRICTS = ["370402", "370403", "370404", "370405", "370406", "370481"]  # spec §2, county level
 MISSING = {"", "—", "-", "/", "无", "null"}  # spec §1 (compared lower-cased)
@@ -324,7 +324,7 @@ def specs_schema(fields: list[Field]) -> dict[str, pl.DataType]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m pipelines.bench_baseline OUT.duckdb FILE_LIST``: run and print the result as JSON."""
+    """``python -m pipelines.tools.bench_baseline OUT.duckdb FILE_LIST``: run and print the result as JSON."""
     import sys
 
     args = list(sys.argv[1:] if argv is None else argv)

@@ -95,14 +95,14 @@ def _ledger(args: argparse.Namespace) -> int:
     import os
 
     if not args.no_dagster:
-        from pipelines import dagster_home
+        from pipelines.tools import dagster_home
 
         home = os.environ.get("DAGSTER_HOME")
         if not home or not os.path.isdir(home):  # a fresh clone: an empty instance records no head
             dagster_home.prepare(home and Path(home))
         from dagster import DagsterInstance
 
-        from pipelines import status
+        from pipelines.defs.operations import status
 
         recorded = status.recorded_ledger_head(DagsterInstance.get())
         if recorded is not None:
@@ -128,7 +128,7 @@ def _ledger(args: argparse.Namespace) -> int:
 
 
 def _s3(args: argparse.Namespace) -> int:
-    from pipelines import s3server
+    from pipelines.tools import s3server
 
     try:
         {"start": s3server.cmd_start, "stop": s3server.cmd_stop, "status": s3server.cmd_status}[args.action]()
@@ -139,7 +139,7 @@ def _s3(args: argparse.Namespace) -> int:
 
 
 def _init(args: argparse.Namespace) -> int:
-    from pipelines import s3server
+    from pipelines.tools import s3server
 
     wrote = s3server.init_local_env()
     print(f"{'created' if wrote else 'kept'} {settings.env_file()} (credentials and PII key; never commit it)")
@@ -147,7 +147,7 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from pipelines import generator
+    from pipelines.tools import generator
 
     files = generator.generate(
         args.dataset, Path(args.out_dir), start=date.fromisoformat(args.start), days=args.days,
@@ -174,7 +174,7 @@ def _calendar(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from pipelines import status
+    from pipelines.defs.operations import status
 
     today = date.fromisoformat(args.today) if args.today else None
     lines = status.duty_warnings(today=today)
@@ -188,7 +188,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from pipelines import demo
+    from pipelines.tools import demo
 
     return demo.run(days=args.days, rows_per_day=args.rows, timeout=args.timeout)
 
@@ -260,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dataset", help="open a conditional dataset's file instead, e.g. hotline.tickets")
     p.set_defaults(func=_sql)
 
-    from pipelines import leakscan
+    from pipelines.tools import leakscan
 
     p = sub.add_parser("leak-scan", help="look for resident IDs and phone numbers outside the raw zone")
     leakscan.add_arguments(p)

@@ -110,7 +110,7 @@ def generate(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Command line: ``python -c 'from pipelines.generator import main; main()' ...``."""
+    """Command line: ``python -c 'from pipelines.tools.generator import main; main()' ...``."""
     ap = argparse.ArgumentParser(description="Generate realistic bureau exports.")
     ap.add_argument("dataset", choices=sorted(GENERATORS))
     ap.add_argument("out_dir", type=Path)
