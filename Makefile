@@ -31,6 +31,10 @@ test: setup  ## the test suite on real components (SeaweedFS, Delta, DuckDB, dbt
 test-fast: setup  ## everyday tests without the S3 server or the daemon (contracts, parsing, GX rules, calendar, ...)
 	$(VENV)/bin/pytest -q -m "not s3"
 
+dbt-debug: setup  ## dbt debug with the hub's settings (creates the local env file first if missing)
+	@test -f $(STATE)/shuzhong.env || $(VENV)/bin/shuzhong init
+	$(VENV)/bin/shuzhong dbt debug
+
 lint: $(STAMP)  ## ruff check + ruff format --check (run by .ci/run before the tests)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

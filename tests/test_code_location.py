@@ -42,3 +42,17 @@ def test_sensors_skip_with_a_clear_message_before_shuzhong_init(monkeypatch):
     result = sensors.landing_sensor(build_sensor_context(instance=DagsterInstance.ephemeral()))
     assert isinstance(result, SkipReason), result
     assert "not configured" in result.skip_message and "shuzhong init" in result.skip_message
+
+
+def test_dbt_debug_passes_on_a_fresh_state_after_shuzhong_init(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHUZHONG_")} | {"SHUZHONG_HOME": str(tmp_path)}
+    shuzhong = [sys.executable, "-m", "pipelines.tools.cli"]
+    cwd = str(settings.REPO_ROOT)
+    assert subprocess.run([*shuzhong, "init"], env=env, cwd=cwd, capture_output=True).returncode == 0
+    debug = subprocess.run([*shuzhong, "dbt", "debug"], env=env, cwd=cwd, capture_output=True, text=True)
+    assert debug.returncode == 0, debug.stdout[-3000:]
+    assert "All checks passed" in debug.stdout

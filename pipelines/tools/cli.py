@@ -11,6 +11,7 @@
   shuzhong ledger verify             check the hash-chained ledger and the archived files
   shuzhong leak-scan --defaults      scan published files, receipts, dbt and Dagster logs for PII
   shuzhong calendar generate|check   the working-day calendar seed from chinese-calendar
+  shuzhong dbt debug|build ...       dbt in dbt_project/ with the hub's settings exported
   shuzhong status [--today DATE]     warnings for the engineers on duty (a missing calendar year,
                                      business dates past their deadline without a file)
 """
@@ -125,6 +126,18 @@ def _ledger(args: argparse.Namespace) -> int:
         return 1
     print("ledger OK" if not problems else f"ledger FAILED: {len(problems)} problem(s)")
     return 1 if problems else 0
+
+
+def _dbt(args: argparse.Namespace) -> int:
+    """dbt with the settings its profile and sources read (work DB, lake URI, memory limit)."""
+    import subprocess
+
+    from pipelines.defs.transform.dbt_assets import dbt_executable
+
+    settings.export_defaults()
+    project = str(settings.DBT_PROJECT_DIR)
+    return subprocess.run([dbt_executable(), *args.dbt_args, "--project-dir", project, "--profiles-dir", project],
+                          cwd=project).returncode
 
 
 def _s3(args: argparse.Namespace) -> int:
@@ -259,6 +272,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-rows", type=int, default=50)
     p.add_argument("--dataset", help="open a conditional dataset's file instead, e.g. hotline.tickets")
     p.set_defaults(func=_sql)
+
+    p = sub.add_parser("dbt", help="run dbt in dbt_project/ with the hub's settings exported (e.g. `dbt debug`)")
+    p.add_argument("dbt_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=_dbt)
 
     from pipelines.tools import leakscan
 
