@@ -9,9 +9,9 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1s
 export DAGSTER_HOME ?= $(CURDIR)/.state/dagster
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup demo test test-fast ui s3-start s3-stop lint generate docs clean bench
+.PHONY: setup postgres-server demo test test-fast ui s3-start s3-stop lint dbt-debug generate docs clean bench
 
-setup: $(STAMP)  ## virtualenv from the lock file, generated files checked, dbt manifest parsed
+setup: $(STAMP) postgres-server  ## virtualenv from the lock file, PostgreSQL server, generated files checked, dbt manifest parsed
 	@$(PY) -m pipelines.tools.cli generate --check
 	@$(PY) -c "from pipelines.defs.transform.dbt_assets import ensure_manifest; ensure_manifest()"
 
@@ -21,6 +21,26 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install --quiet -r requirements.lock
 	$(PY) -m pip install --quiet --no-deps -e .
 	@rm -f $(VENV)/.installed-* && touch $@
+
+# The PostgreSQL server binaries (Debian's postgresql package) for the tests' throwaway server
+# (pipelines/tools/postgres.py, tests/test_postgres_storage.py). Installed with apt-get when missing
+# (needs root, or sudo without a password); no package manager or no permission: a clear error.
+PG_BINS = initdb pg_ctl postgres
+PG_LIB ?= /usr/lib/postgresql
+postgres-server:
+	@have() { for d in $(PG_LIB)/*/bin; do \
+	    ok=1; for b in $(PG_BINS); do test -x $$d/$$b || ok=; done; test -n "$$ok" && return 0; done; return 1; }; \
+	have && exit 0; \
+	echo "PostgreSQL server binaries missing: installing Debian's postgresql package"; \
+	command -v apt-get >/dev/null || { echo "error: no apt-get here; install the PostgreSQL server (initdb, pg_ctl, postgres under /usr/lib/postgresql/<version>/bin) yourself" >&2; exit 1; }; \
+	if [ "$$(id -u)" = 0 ]; then sudo=; elif sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+	else echo "error: installing postgresql needs root: run 'sudo apt-get install -y postgresql' and make again" >&2; exit 1; fi; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	$$sudo apt-get install -y -q --no-install-recommends postgresql >/dev/null 2>&1 || \
+	  { $$sudo apt-get update -q >/dev/null && $$sudo apt-get install -y -q --no-install-recommends postgresql; } || \
+	  { echo "error: apt-get install postgresql failed (see above)" >&2; exit 1; }; \
+	have || { echo "error: postgresql installed but initdb/pg_ctl/postgres not found under $(PG_LIB)/*/bin" >&2; exit 1; }; \
+	echo "PostgreSQL server installed"
 
 demo: setup  ## generate exports, submit them as the bureau, run through Dagster, print KPIs
 	$(VENV)/bin/shuzhong demo
@@ -40,7 +60,7 @@ lint: $(STAMP)  ## ruff check + ruff format --check (run by .ci/run before the t
 	$(VENV)/bin/ruff format --check .
 
 ui: setup  ## the Dagster UI on http://127.0.0.1:3000 (same instance as the demo)
-	@mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+	@$(PY) -c 'import os, pathlib; from pipelines import dagster_home; dagster_home.prepare(pathlib.Path(os.environ["DAGSTER_HOME"]))'  # + PostgreSQL storage if SHUZHONG_DAGSTER_PG_URL is set
 	umask 077 && $(VENV)/bin/dagster dev -h 127.0.0.1 -p 3000  # [tool.dagster] in pyproject.toml: location zaozhuang_hub
 
 s3-start: setup

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -13,14 +12,54 @@ from pathlib import Path
 
 from pipelines import settings
 
+# Set to a PostgreSQL URL (postgresql+psycopg2://user:password@host:port/db), Dagster's run, event-log
+# and schedule storage go to that database instead of SQLite files in DAGSTER_HOME.
+PG_URL_VAR = "SHUZHONG_DAGSTER_PG_URL"
+PG_URL_SCHEME = "postgresql+psycopg2://"  # dagster-postgres' driver, named: SQLAlchemy 2.1 defaults to psycopg 3
+
+POSTGRES_STORAGE = f"""
+# Written by pipelines/dagster_home.py because {PG_URL_VAR} is set: run, event-log and
+# schedule storage in PostgreSQL (dagster-postgres). Every Dagster process reads the URL,
+# password included, from its environment; it is never written to this file.
+storage:
+  postgres:
+    postgres_url:
+      env: {PG_URL_VAR}
+"""
+
+
+def instance_yaml() -> str:
+    """The instance configuration: the repo's ``dagster.yaml`` (SQLite storage in DAGSTER_HOME),
+    plus the PostgreSQL ``storage`` block when ``SHUZHONG_DAGSTER_PG_URL`` is set."""
+    import yaml
+
+    text = (settings.REPO_ROOT / "dagster.yaml").read_text()
+    url = os.environ.get(PG_URL_VAR, "").strip()
+    if not url:
+        return text
+    if not url.startswith(PG_URL_SCHEME):
+        hint = (f" (SQLAlchemy 2.1 reads a bare postgresql:// as psycopg 3, which is not installed: "
+                f"write {PG_URL_SCHEME}...)" if url.startswith(("postgresql://", "postgres://")) else "")
+        raise ValueError(f"{PG_URL_VAR} must be a {PG_URL_SCHEME}user:password@host:port/database URL{hint}")
+    base = yaml.safe_load(text) or {}
+    clash = {"storage", "run_storage", "event_log_storage", "schedule_storage"} & set(base)
+    if clash:
+        raise ValueError(f"dagster.yaml already configures {', '.join(sorted(clash))}: "
+                         f"{PG_URL_VAR} cannot replace it")
+    return text.rstrip("\n") + "\n" + POSTGRES_STORAGE
+
 
 def prepare(home: Path | None = None) -> Path:
-    """Create DAGSTER_HOME (default ``<state>/dagster``) with the repo's ``dagster.yaml``."""
+    """Create DAGSTER_HOME (default ``<state>/dagster``) with the repo's ``dagster.yaml``
+    (:func:`instance_yaml`: PostgreSQL storage when ``SHUZHONG_DAGSTER_PG_URL`` is set)."""
     home = Path(home or settings.state_dir() / "dagster")
     home.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(home, 0o700)  # private whatever the caller's umask (the instance holds the ledger's anchor)
-    shutil.copyfile(settings.REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
-    os.chmod(home / "dagster.yaml", 0o600)
+    target = home / "dagster.yaml"
+    tmp = home / f".dagster.yaml.{os.getpid()}.tmp"
+    tmp.write_text(instance_yaml())
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, target)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 
