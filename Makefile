@@ -48,8 +48,8 @@ demo: setup  ## generate exports, submit them as the bureau, run through Dagster
 test: setup  ## the test suite on real components (SeaweedFS, Delta, DuckDB, dbt, GX, Dagster)
 	$(VENV)/bin/pytest -q
 
-test-fast: setup  ## everyday tests without the S3 server or the daemon (contracts, parsing, GX rules, calendar, ...)
-	$(VENV)/bin/pytest -q -m "not s3"
+test-fast: setup  ## everyday tests without the S3 server, the daemon or dbt builds (contracts, parsing, GX rules, calendar, ...)
+	$(VENV)/bin/pytest -q -m "not s3 and not dbt"
 
 dbt-debug: setup  ## dbt debug with the hub's settings (creates the local env file first if missing)
 	@test -f $(STATE)/shuzhong.env || $(VENV)/bin/shuzhong init

@@ -32,6 +32,7 @@ SERVER_FIXTURES = {"s3_env"}  # a test that needs the real S3 server (and so Del
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "s3: needs the session's real SeaweedFS server (deselected by make test-fast)")
+    config.addinivalue_line("markers", "dbt: runs dbt builds of the project (deselected by make test-fast)")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -174,6 +174,7 @@ def _on_time(db: Path, dataset: str, month: str) -> tuple:
     return rows[0]
 
 
+@pytest.mark.dbt
 def test_dq_mart_deadlines_follow_the_working_day_calendar(dq_mart: Path) -> None:
     assert _on_time(dq_mart, "hotline.tickets", "2026-04-01") == (1, 0, False)
     assert _on_time(dq_mart, "hotline.tickets", "2026-09-01") == (1, 0, False)

@@ -133,6 +133,7 @@ def _warehouse(target) -> dict[str, dict[str, list]]:
     return out
 
 
+@pytest.mark.dbt
 @pytest.mark.parametrize("point", PUBLISH_POINTS)
 def test_crash_during_publish_leaves_the_old_or_the_new_warehouse_whole(point, tmp_path, monkeypatch):
     """SIGKILL at each publish point: every published file (main and conditional) is still the old

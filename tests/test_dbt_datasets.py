@@ -693,3 +693,6 @@ def test_incremental_correction_replaces_the_files_rows(built: dict) -> None:
     assert hourly == [(6, 5 * 50 + 30)]
     # day 1 untouched
     assert _query(db, "select count(*) from fct_traffic_flow_5min where file_sha256 = 'day1-marker'") == [(12,)]
+
+
+pytestmark = pytest.mark.dbt  # runs dbt builds: deselected by make test-fast

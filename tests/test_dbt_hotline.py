@@ -281,3 +281,6 @@ def test_s3_lake_gives_same_marts(
     assert "SHUZHONG_S3_ENDPOINT" in s3_vars
     on_s3 = _dbt_build(tmp_path_factory.mktemp("dbt_hotline_s3"), lake_uri, s3_vars)
     assert _kpis(on_s3["work_db"]) == _kpis(built["work_db"])
+
+
+pytestmark = pytest.mark.dbt  # runs dbt builds: deselected by make test-fast

@@ -597,3 +597,6 @@ def test_corrections_that_remove_rows_reach_the_facts(built: dict) -> None:
     pipe = query(db, "select strftime(hour_start, '%H'), is_breach, reading_count from fct_pipe_pressure_hourly")
     assert pipe == [("11", False, 3)]
     assert _scorecard(db, "pipe_pressure_breach_sensor_hours", "370403", "district")[:3] == (0.0, 0, 1)
+
+
+pytestmark = pytest.mark.dbt  # runs dbt builds: deselected by make test-fast

@@ -358,3 +358,6 @@ def test_kpis_computed_independently(built: dict) -> None:
     assert _scorecard(db, "mobile_handling_rate", "370481")[:3] == (None, None, None)
     targets = dict(_query(db, "select distinct kpi_code, baseline_value from kpi_scorecard_monthly"))
     assert targets["ev_charging_incidents_per_10k_households"] == 1.0
+
+
+pytestmark = pytest.mark.dbt  # runs dbt builds: deselected by make test-fast

@@ -299,6 +299,7 @@ def _published_contents(keys: list[str]) -> set[str]:
     return contents
 
 
+@pytest.mark.dbt
 def test_dbt_docs_site_holds_no_identifiers(tmp_path, monkeypatch):
     """The docs site (``make docs``: dbt docs generate --empty-catalog) scanned file by file."""
     from pipelines.defs.transform.dbt_assets import dbt_executable

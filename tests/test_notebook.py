@@ -119,3 +119,6 @@ def test_kernel_is_this_venvs_python(tmp_path, monkeypatch):
     _execute(nb, tmp_path)
     printed = nb.cells[0].outputs[0]["text"].strip()
     assert printed == sys.prefix != sys.base_prefix  # the venv, not the base interpreter
+
+
+pytestmark = pytest.mark.dbt  # runs dbt builds: deselected by make test-fast
