@@ -285,17 +285,21 @@ def _traffic_rows() -> list[dict]:
 P_KEY = f"utilities/pipe_pressure/{COR_DAY}/p.jsonl"
 
 
+PREV_DAY_HOUR = -1  # a late reading of the day before (23:00), sent in the same file
+
+
 def _pipe_rows(hours: tuple[int, ...], version: int, ingested: str) -> list[dict]:
-    pressures = {10: [0.4, 0.7, 0.5], 11: [0.3, 0.35, 0.4]}
+    pressures = {10: [0.4, 0.7, 0.5], 11: [0.3, 0.35, 0.4], PREV_DAY_HOUR: [0.9]}
     rows = []
     for hour in hours:
+        day = COR_DAY if hour != PREV_DAY_HOUR else f"{COR_DAY[:-2]}{int(COR_DAY[-2:]) - 1:02d}"
         for m, p in enumerate(pressures[hour]):
             rows.append(
                 {
                     "sensor_id": "P1",
                     "network_type": "供水",
                     "district_code": "370403",
-                    "measured_at": _ts(f"{COR_DAY} {hour:02d}:{m:02d}:00"),
+                    "measured_at": _ts(f"{day} {hour % 24:02d}:{m:02d}:00"),
                     "pressure_mpa": p,
                     "threshold_low": 0.2,
                     "threshold_high": 0.6,
@@ -359,7 +363,7 @@ def _registry() -> list[dict]:
         _reg(AQ_COR_KEY, "accepted", f"{COR_DAY} 16:00:00", f"{COR_DAY} 18:05:00", rows=24),
         _reg(K_KEY, "accepted", f"{COR_DAY} 16:00:00", f"{COR_DAY} 18:05:00", rows=24),
         _reg(K2_KEY, "accepted", f"{COR_DAY} 16:30:00", f"{COR_DAY} 18:05:00", rows=1),
-        _reg(P_KEY, "accepted", f"{COR_DAY} 18:00:00", f"{COR_DAY} 18:05:00", rows=6),
+        _reg(P_KEY, "accepted", f"{COR_DAY} 18:00:00", f"{COR_DAY} 18:05:00", rows=7),
     ]  # fmt: skip
 
 
@@ -392,7 +396,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict:
     _write(lake, "govservice.cases", _case_rows())
     _write(lake, "ecology.air_quality_hourly", _air_rows())
     _write(lake, "transport.traffic_flow", _traffic_rows())
-    _write(lake, "utilities.pipe_pressure", _pipe_rows((10, 11), 1, f"{COR_DAY} 18:00:00"))
+    _write(lake, "utilities.pipe_pressure", _pipe_rows((10, 11, PREV_DAY_HOUR), 1, f"{COR_DAY} 18:00:00"))
     _write_registry(lake, _registry())
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SHUZHONG_LAKE_URI", str(lake))
@@ -539,12 +543,14 @@ def test_corrections_that_remove_rows_reach_the_facts(built: dict) -> None:
       00:00 shows the earlier upload's version (cor-early.jsonl) again.
     - k.csv (traffic) likewise: its intervals leave the 5-minute fact; hour 09 (k.csv only)
       leaves the hourly fact and hour 08 keeps k2.csv's 08:05 (1 interval, 30 vehicles).
-    - p.jsonl (pipe pressure) is corrected with hour 11 only: hour 10 and its breach go.
+    - p.jsonl (pipe pressure) is corrected with hour 11 only: hour 10 and its breach go, and so
+      does the late reading of the day before (23:00) that its first version also held: an
+      hour outside the file's business date is recomputed too.
     """
     db, lake, tmp, before = built["db"], built["lake"], built["tmp"], built["before"]
     assert before["hourly_s_cor"] == 24 and before["good_day_370405"] == 1.0
     assert before["traffic_hourly"] == [("08", 12, 140), ("09", 12, 120)]
-    assert before["pipe_hours"] == [("10", True), ("11", False)]
+    assert before["pipe_hours"] == [("10", True), ("11", False), ("23", True)]
 
     later = f"{COR_DAY[:-2]}05"  # the corrections are processed the next day
     for dataset, key in (("ecology.air_quality_hourly", AQ_COR_KEY), ("transport.traffic_flow", K_KEY)):

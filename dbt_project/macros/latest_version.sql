@@ -141,20 +141,25 @@ select 1
 {%- endmacro %}
 
 {#-
-    Pre-hook of the hourly aggregates of a machine feed: the hours on the business dates of
-    corrected files (corrected_source_keys) are deleted here and recomputed by the model
-    (which adds those dates to its touched hours), so an hour a correction removed
-    completely disappears and a partly removed one is re-aggregated.
+    Pre-hook of the hourly aggregates of a machine feed: when a file was corrected since the
+    last build (corrected_source_keys), every hour is deleted here and recomputed by the model
+    (its touched hours are then all hours: corrected_hours_filter). A correction may remove
+    rows of any date (a late reading of the day before sent in the same file), and the rows it
+    replaced are gone from staging, so only a full recompute is right whatever the file held.
+    Corrections are rare; runs without one stay incremental.
 
-        config(pre_hook="{{ delete_corrected_hours('transport', 'traffic_flow', 'hour_date') }}")
+        config(pre_hook="{{ delete_corrected_hours('transport', 'traffic_flow') }}")
 -#}
-{% macro delete_corrected_hours(bureau, dataset, date_column) -%}
+{% macro delete_corrected_hours(bureau, dataset) -%}
 {%- if is_incremental() -%}
 delete from {{ this }}
-where {{ date_column }} in (
-    select business_date from ({{ corrected_source_keys(bureau, dataset) }})
-)
+where exists (select 1 from ({{ corrected_source_keys(bureau, dataset) }}))
 {%- else -%}
 select 1
 {%- endif -%}
+{%- endmacro %}
+
+{#- In touched_hours: true when a file of the dataset was corrected since the last build. -#}
+{% macro corrected_hours_filter(bureau, dataset) -%}
+exists (select 1 from ({{ corrected_source_keys(bureau, dataset) }}))
 {%- endmacro %}

@@ -5,16 +5,16 @@
 -- (the "sensor-hours outside thresholds" KPI).
 -- Incremental (delete+insert on sensor_id + hour_start): a run finds the sensor-hours
 -- that received readings ingested after the newest one aggregated here and recomputes
--- only those hours (reading the raw rows of their time range only), and every hour on
--- the business date of a file corrected since (file registry; the pre-hook deletes those
--- hours first, so an hour a correction removed completely disappears).
+-- only those hours (reading the raw rows of their time range only), and every hour
+-- when a file was corrected since (file registry; the pre-hook deletes them first, so an
+-- hour a correction removed completely disappears, whatever its date).
 -- depends_on: {{ ref('stg_meta__files') }}
 {{ config(
     materialized='incremental',
     unique_key=['sensor_id', 'hour_start'],
     incremental_strategy='delete+insert',
     on_schema_change='fail',
-    pre_hook="{{ delete_corrected_hours('utilities', 'pipe_pressure', 'hour_date') }}"
+    pre_hook="{{ delete_corrected_hours('utilities', 'pipe_pressure') }}"
 ) }}
 
 with readings_all as (
@@ -32,10 +32,7 @@ touched_hours as (
     where ingested_at > (
         select coalesce(max(ingested_at), '1900-01-01'::timestamptz) from {{ this }}
     )
-        or cast(hour_start as date) in (
-            select business_date
-            from ({{ corrected_source_keys('utilities', 'pipe_pressure') }})
-        )
+        or {{ corrected_hours_filter('utilities', 'pipe_pressure') }}
 
 ),
 

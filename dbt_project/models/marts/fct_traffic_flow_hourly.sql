@@ -1,9 +1,9 @@
 -- Checkpoint traffic flow per hour: one row per checkpoint and hour, aggregated from
 -- fct_traffic_flow_5min. Incremental (delete+insert on checkpoint_id + hour_start): a run
 -- recomputes only the hours that received 5-minute rows ingested after the newest one
--- already aggregated here, and every hour on the business date of a file corrected since
--- (file registry; the pre-hook deletes those hours first, so an hour a correction removed
--- completely disappears).
+-- already aggregated here, and every hour when a file was corrected since (file registry;
+-- the pre-hook deletes them first, so an hour a correction removed completely disappears,
+-- whatever its date).
 -- depends_on: {{ ref('stg_meta__files') }}
 -- avg_speed_kmh is weighted by vehicle_count (plain mean when no vehicle was counted);
 -- congestion_index is the mean over the hour's intervals.
@@ -12,7 +12,7 @@
     unique_key=['checkpoint_id', 'hour_start'],
     incremental_strategy='delete+insert',
     on_schema_change='fail',
-    pre_hook="{{ delete_corrected_hours('transport', 'traffic_flow', 'hour_date') }}"
+    pre_hook="{{ delete_corrected_hours('transport', 'traffic_flow') }}"
 ) }}
 
 with five_min as (
@@ -29,10 +29,7 @@ touched_hours as (
     where ingested_at > (
         select coalesce(max(ingested_at), '1900-01-01'::timestamptz) from {{ this }}
     )
-        or interval_date in (
-            select business_date
-            from ({{ corrected_source_keys('transport', 'traffic_flow') }})
-        )
+        or {{ corrected_hours_filter('transport', 'traffic_flow') }}
 
 ),
 
