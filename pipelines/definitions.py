@@ -12,6 +12,7 @@ from pipelines.duty import (
     submission_freshness_checks,
 )
 from pipelines.ingestion_assets import ingest_assets, ingest_jobs, reject_unroutable_objects
+from pipelines.reprocess_job import reprocess_archive
 from pipelines.sensors import TRANSFORM_JOB, calendar_sensor, landing_sensor, receipt_reconciler, transform_sensor
 
 settings.export_defaults()
@@ -26,7 +27,8 @@ transform_and_publish = define_asset_job(
 defs = Definitions(
     assets=[*ingest_assets(), dbt_models, published_warehouse],
     asset_checks=[submission_freshness_checks],
-    jobs=[*ingest_jobs(), transform_and_publish, reject_unroutable_objects, settle_previous_business_day],
+    jobs=[*ingest_jobs(), transform_and_publish, reject_unroutable_objects, settle_previous_business_day,
+          reprocess_archive],
     sensors=[landing_sensor, receipt_reconciler, transform_sensor, calendar_sensor, deadline_sensor,
              run_failure_alert],
     schedules=[daily_settlement],
