@@ -18,6 +18,7 @@ from pipelines.defs.operations.duty import (
     settle_previous_business_day,
     submission_freshness_checks,
 )
+from pipelines.defs.operations.reprocess import reprocess_archive
 from pipelines.defs.publish.assets import published_warehouse
 from pipelines.defs.transform.dbt_assets import dbt_models, dbt_resource
 
@@ -33,7 +34,8 @@ transform_and_publish = define_asset_job(
 defs = Definitions(
     assets=[*ingest_assets(), dbt_models, published_warehouse],
     asset_checks=[submission_freshness_checks],
-    jobs=[*ingest_jobs(), transform_and_publish, reject_unroutable_objects, settle_previous_business_day],
+    jobs=[*ingest_jobs(), transform_and_publish, reject_unroutable_objects, settle_previous_business_day,
+          reprocess_archive],
     sensors=[landing_sensor, receipt_reconciler, transform_sensor, calendar_sensor, deadline_sensor,
              run_failure_alert],
     schedules=[daily_settlement],

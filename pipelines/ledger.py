@@ -39,6 +39,9 @@ LEDGER_KEY_ENV = "SHUZHONG_LEDGER_KEY"
 WITNESS_FILE = "ledger-head.json"
 # Columns that differ between reruns of the same landing (crash recovery): left out of the digest.
 VOLATILE_COLUMNS = ("_ingested_at", "_run_id")
+# Entries that commit a key's rows and archived bytes: a landed file, and a re-validation of an
+# archived file against a newer contract (pipelines.ingest.reprocess); the latest one per key wins.
+FILE_KINDS = ("file", "reprocess")
 _CACHE: dict[str, dict[int, dict]] = {}
 _LOCK = threading.Lock()
 
@@ -238,7 +241,7 @@ def verify(expected_head: Head | None = None, check_archive: bool = True,
         if e.get("prev_hash") != prev_hash:
             problems.append(Problem(seq, "chain", "prev_hash does not match the previous entry's hash"))
         prev_hash = e.get("hash", "")
-        if check_archive and e.get("kind") == "file":
+        if check_archive and e.get("kind") in FILE_KINDS:
             problems += _check_archive(e)
     heads = list(witnesses or [])
     if expected_head is not None:
@@ -263,7 +266,7 @@ def _check_raw_rows(entries: list[dict]) -> list[Problem]:
     latest: dict[tuple[str, str], dict[str, dict]] = {}
     for e in entries:
         p = e.get("payload", {})
-        if e.get("kind") == "file" and "rows_digest" in p:
+        if e.get("kind") in FILE_KINDS and "rows_digest" in p:
             latest.setdefault((p["table"], "rows_digest"), {})[p["source_key"]] = e
             latest.setdefault((p["quarantine_table"], "quarantine_digest"), {})[p["source_key"]] = e
     problems: list[Problem] = []

@@ -52,12 +52,18 @@ class Batch:
     landing: list[PendingFile] = field(default_factory=list)
     registry_rows: list[dict] = field(default_factory=list)
     receipts: list[Receipt] = field(default_factory=list)
+    # The reason of a reprocess batch (pipelines.ingest.reprocess): archived bytes re-validated
+    # against the current contract; None for an ordinary ingestion.
+    reprocess: str | None = None
 
     def register(self, receipt: Receipt, obj: LandingObject, contract: Contract, business_date: date) -> None:
         """Record the processed file once per (key, ETag, status): a rerun after a crash adds nothing."""
+        # A reprocess is registered once per run as status ``reprocessed`` (the key's ``accepted``
+        # row stays the record of what the bureau submitted and when).
+        status = "reprocessed" if self.reprocess is not None else receipt.status
         known = self.registry.filter(
             (pl.col("source_key") == obj.key) & (pl.col("source_etag") == receipt.etag)
-            & (pl.col("status") == receipt.status)
+            & (pl.col("status") == status) & ((pl.col("run_id") == self.run_id) | (status != "reprocessed"))
         )
         if known.height:
             return
@@ -69,7 +75,7 @@ class Batch:
             "bureau": contract.bureau,
             "dataset": contract.dataset,
             "business_date": business_date,
-            "status": receipt.status,
+            "status": status,
             "rows_received": receipt.rows_received,
             "rows_accepted": receipt.rows_accepted,
             "rows_quarantined": receipt.rows_quarantined,
@@ -84,6 +90,10 @@ class Batch:
         })
 
     def finish(self, receipt: Receipt, obj: LandingObject, contract: Contract, business_date: date) -> Receipt:
+        if self.reprocess is not None and receipt.status != "accepted":
+            # Unreadable under the current contract: the key keeps its rows, registry row and
+            # receipt; the caller reports it (its receipt is returned, never written).
+            return receipt
         self.register(receipt, obj, contract, business_date)
         self.receipts.append(receipt)
         return receipt

@@ -51,24 +51,27 @@ def process(obj: LandingObject, run_id: str, data: bytes | None = None) -> Recei
 
 
 def process_batch(objs: list[LandingObject], run_id: str, data: dict[str, bytes] | None = None,
-                  log: Callable[[str], None] | None = None) -> BatchResult:
+                  log: Callable[[str], None] | None = None, reprocess: str | None = None) -> BatchResult:
     """Ingest landing objects together: each file is read, checked and validated on its own
     (its receipt is its own), but files land in chunks of up to ``max_bytes_per_commit`` with
     one Delta commit per table, one registry commit and one ledger listing per chunk: many
     small files stay cheap and a large batch does not hold all its rows in memory at once.
-    ``result.timings``: seconds and peak memory per stage of this batch."""
+    ``result.timings``: seconds and peak memory per stage of this batch.
+    ``reprocess`` (a reason; with ``data``: archived bytes): re-validate versions already
+    accepted against the current contract: never settled as a rerun or duplicate, receipts
+    marked reprocessed, ``reprocess`` ledger entries (pipelines.ingest.reprocess)."""
     result = BatchResult()
     with StageProfiler() as profiler:
         for chunk in plan_chunks(objs, data or {}):
-            _process_chunk(chunk, run_id, data or {}, result, log, profiler)
+            _process_chunk(chunk, run_id, data or {}, result, log, profiler, reprocess)
     result.timings = profiler.timings()
     return result
 
 
 def _process_chunk(objs: list[LandingObject], run_id: str, data: dict[str, bytes], result: BatchResult,
-                   log: Callable[[str], None] | None, profiler: StageProfiler) -> None:
+                   log: Callable[[str], None] | None, profiler: StageProfiler, reprocess: str | None = None) -> None:
     with profiler.stage("registry"):
-        batch = Batch(run_id=run_id, registry=lake.registry(), profiler=profiler)
+        batch = Batch(run_id=run_id, registry=lake.registry(), profiler=profiler, reprocess=reprocess)
     final: dict[str, Receipt] = {}
     for n, obj in enumerate(objs, start=1):
         try:
@@ -161,6 +164,8 @@ def _prepare(obj: LandingObject, data: bytes | None, batch: Batch) -> Receipt | 
     registry = batch.registry
     if _newer_upload(registry, obj):
         raise Superseded("the registry holds a newer upload of this key")
+    if batch.reprocess is not None:
+        return _prepare_reprocess(obj, data, receipt, contract, business_date, filename, batch)
     same = registry.filter((pl.col("source_key") == obj.key) & (pl.col("file_sha256") == sha))
     if same.height:
         # A rerun of a file already registered: its rows are in place; re-issue its receipt.
@@ -185,6 +190,25 @@ def _prepare(obj: LandingObject, data: bytes | None, batch: Batch) -> Receipt | 
     if earlier.height:
         receipt.replaces_etag = earlier.sort("processed_at")["source_etag"][-1]
 
+    return _parse(obj, data, receipt, contract, business_date, filename, batch)
+
+
+def _prepare_reprocess(obj: LandingObject, data: bytes, receipt: Receipt, contract, business_date, filename: str,
+                       batch: Batch) -> Receipt | None:
+    """Archived bytes of an accepted version, re-validated: the same bytes are the point (the
+    contract changed), so no rerun or duplicate settling; the receipt records what it replaces."""
+    receipt.reprocessed, receipt.reprocess_reason = True, batch.reprocess
+    previous = read_receipt(obj.key)
+    if previous:
+        receipt.replaces_etag = previous.get("replaces_etag")
+        receipt.reprocess_of = {k: previous.get(k) for k in (
+            "contract_version", "rows_received", "rows_accepted", "rows_quarantined", "rows_superseded",
+            "processed_at", "run_id", "ledger_seq", "ledger_hash")}
+    return _parse(obj, data, receipt, contract, business_date, filename, batch)
+
+
+def _parse(obj: LandingObject, data: bytes, receipt: Receipt, contract, business_date, filename: str,
+           batch: Batch) -> Receipt | None:
     try:
         with batch.profiler.stage("parse"):
             parsed = parsing.parse_file(data, filename, contract)
@@ -283,7 +307,7 @@ def _land_files(batch: Batch) -> None:
         item.receipt.status = "accepted"
     crash_point("before_ledger")
     with profiler.stage("ledger"):
-        entries = ledger_files(batch.landing, archive_keys)
+        entries = ledger_files(batch.landing, archive_keys, batch.reprocess, batch.run_id)
     for item, entry in zip(batch.landing, entries, strict=True):
         item.receipt.ledger_seq, item.receipt.ledger_hash = entry["seq"], entry["hash"]
         item.receipt.ledger_root = settings.lake_uri()

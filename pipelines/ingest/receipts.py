@@ -49,6 +49,12 @@ class Receipt:
     processed_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     run_id: str | None = None
     receipt_key: str | None = None
+    # Set by a reprocess (pipelines.ingest.reprocess): the archived bytes of this version were
+    # re-validated against the contract version above; ``reprocess_of`` keeps the counts of the
+    # receipt it replaced (the ledger and the registry keep every earlier one in full).
+    reprocessed: bool = False
+    reprocess_reason: str | None = None
+    reprocess_of: dict | None = None
 
     def set_deadline(self, cadence: str, deadline: dict | None) -> None:
         """The submission deadline of the business date (pipelines.workdays)."""
@@ -72,6 +78,12 @@ class Receipt:
         if self.deadline:
             note = "（暂定：该年度节假日安排尚未纳入日历，按周一至周五计算）" if self.deadline_provisional else ""
             lines.append(f"报送时限：{self.deadline[:16].replace('T', ' ')}{note}")
+        if self.reprocessed:
+            before = self.reprocess_of or {}
+            lines.append(f"重新处理：已按数据规范 {self.contract_version or '-'} 重新校验归档文件"
+                         f"（原按 {before.get('contract_version') or '-'} 处理："
+                         f"接收 {before.get('rows_accepted', '-')} 行，"
+                         f"隔离 {before.get('rows_quarantined', '-')} 行）。原因：{self.reprocess_reason or '-'}")
         if self.reason:
             lines.append(f"说明：{self.reason}")
         if self.rule:
