@@ -440,8 +440,11 @@ def test_definitions_register_the_checks_sensors_and_schedule():
     assert (schedule.cron_schedule, schedule.execution_timezone) == ("30 9 * * *", "Asia/Shanghai")
     assert defs.resolve_job_def(duty.SETTLE_JOB).tags["shuzhong/kind"] == "duty"
     # An ingestion run evaluates its asset's freshness check right after landing the files.
-    steps = [n.name for n in defs.resolve_job_def("ingest_hotline__tickets").graph.node_defs]
-    assert steps == ["raw__hotline__tickets", "submission_freshness_checks"]
+    job = defs.resolve_job_def("ingest_hotline__tickets")
+    assert sorted(n.name for n in job.graph.node_defs) == ["raw__hotline__tickets", "submission_freshness_checks"]
+    deps = job.graph.dependency_structure  # the check runs after (depends on) the landing step
+    assert "raw__hotline__tickets" in {o.node_name for i in deps.input_to_upstream_outputs_for_node(
+        "submission_freshness_checks").values() for o in i}
 
 
 def test_deadline_sensor_and_schedule_skip_quietly_while_s3_is_down(monkeypatch):
