@@ -151,19 +151,23 @@ class Reminder:
         return "\n".join(lines) + "\n"
 
     def to_json(self, detected_at: datetime) -> str:
-        return json.dumps({
-            "kind": "reminder",
-            "bureau": self.bureau,
-            "dataset": self.dataset,
-            "dataset_name": self.dataset_name,
-            "business_date": self.due.business_date.isoformat(),
-            "deadline": self.due.deadline.isoformat(),
-            "deadline_provisional": self.due.provisional,
-            "contract_version": self.contract_version,
-            "expected_prefix": f"{self.bureau}/{self.dataset}/{self.due.business_date.isoformat()}/",
-            "detected_at": detected_at.astimezone(UTC).isoformat(timespec="seconds"),
-            "message": self.text_zh(),
-        }, ensure_ascii=False, indent=2)
+        return json.dumps(
+            {
+                "kind": "reminder",
+                "bureau": self.bureau,
+                "dataset": self.dataset,
+                "dataset_name": self.dataset_name,
+                "business_date": self.due.business_date.isoformat(),
+                "deadline": self.due.deadline.isoformat(),
+                "deadline_provisional": self.due.provisional,
+                "contract_version": self.contract_version,
+                "expected_prefix": f"{self.bureau}/{self.dataset}/{self.due.business_date.isoformat()}/",
+                "detected_at": detected_at.astimezone(UTC).isoformat(timespec="seconds"),
+                "message": self.text_zh(),
+            },
+            ensure_ascii=False,
+            indent=2,
+        )
 
 
 def reminder_key(bureau: str, dataset: str, business_date: date) -> str:
@@ -172,15 +176,17 @@ def reminder_key(bureau: str, dataset: str, business_date: date) -> str:
 
 def reminders_for(timeliness: Iterable[Timeliness]) -> list[Reminder]:
     """One reminder per missed (dataset, business date)."""
-    return [Reminder(t.contract.bureau, t.contract.dataset, t.contract.business_name, due, t.contract.version)
-            for t in timeliness for due in t.missed]
+    return [
+        Reminder(t.contract.bureau, t.contract.dataset, t.contract.business_name, due, t.contract.version)
+        for t in timeliness
+        for due in t.missed
+    ]
 
 
 def _existing(client, bucket: str, prefix: str, start: str) -> set[str]:
     """Keys under ``prefix`` from ``prefix + start`` on (the dates of the lookback window)."""
     keys: set[str] = set()
-    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix,
-                                                             StartAfter=prefix + start)
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, StartAfter=prefix + start)
     for page in pages:
         keys.update(o["Key"] for o in page.get("Contents", []))
     return keys
@@ -215,8 +221,9 @@ def write_reminders(reminders: list[Reminder], detected_at: datetime) -> list[Re
         for r in sorted(group, key=lambda r: r.due.business_date):
             if r.key in existing:
                 continue
-            client.put_object(Bucket=bucket, Key=r.text_key, Body=r.text_zh().encode(),
-                              ContentType="text/plain; charset=utf-8")
+            client.put_object(
+                Bucket=bucket, Key=r.text_key, Body=r.text_zh().encode(), ContentType="text/plain; charset=utf-8"
+            )
             if _put_once(client, bucket, r.key, r.to_json(detected_at).encode()):
                 created.append(r)
     return created
@@ -225,13 +232,19 @@ def write_reminders(reminders: list[Reminder], detected_at: datetime) -> list[Re
 def reminder_email(reminders: list[Reminder], as_of: datetime) -> tuple[str, str]:
     """(subject, body) of the on-duty e-mail about new reminders."""
     datasets = sorted({f"{r.bureau}.{r.dataset}" for r in reminders})
-    subject = f"催报：{'、'.join(datasets[:3])}{' 等' if len(datasets) > 3 else ''} " \
-              f"共 {len(reminders)} 个业务日期逾期未报送"
-    lines = [f"截至 {as_of.strftime('%Y-%m-%d %H:%M')}（北京时间），以下数据集的业务日期已超过报送时限，"
-             "尚未收到文件（已接收或内容相同的重复提交均视为已报送）。已向相应委办局的回执目录写入催报通知。", ""]
+    subject = (
+        f"催报：{'、'.join(datasets[:3])}{' 等' if len(datasets) > 3 else ''} 共 {len(reminders)} 个业务日期逾期未报送"
+    )
+    lines = [
+        f"截至 {as_of.strftime('%Y-%m-%d %H:%M')}（北京时间），以下数据集的业务日期已超过报送时限，"
+        "尚未收到文件（已接收或内容相同的重复提交均视为已报送）。已向相应委办局的回执目录写入催报通知。",
+        "",
+    ]
     for r in sorted(reminders, key=lambda r: (r.bureau, r.dataset, r.due.business_date)):
-        lines.append(f"- {settings.bureaus().get(r.bureau, r.bureau)} {r.dataset_name}（{r.bureau}.{r.dataset}）"
-                     f" 业务日期 {r.due.business_date.isoformat()}，报送时限 {r.due.deadline_text()}；"
-                     f"催报通知 receipts/{r.text_key}")
+        lines.append(
+            f"- {settings.bureaus().get(r.bureau, r.bureau)} {r.dataset_name}（{r.bureau}.{r.dataset}）"
+            f" 业务日期 {r.due.business_date.isoformat()}，报送时限 {r.due.deadline_text()}；"
+            f"催报通知 receipts/{r.text_key}"
+        )
     lines += ["", "查看：Dagster 界面 raw 资产的 submission_freshness 检查，或运行 `shuzhong status`。"]
     return subject, "\n".join(lines) + "\n"

@@ -38,8 +38,9 @@ def _column(contract: Contract, f) -> dict:
     if f.required:
         tests.append({"not_null": _rule_config(rules.FIELD_REQUIRED, f)})
     if f.valid_values:
-        tests.append({"accepted_values": {"arguments": {"values": list(f.valid_values)},
-                                          **_rule_config(rules.FIELD_ENUM, f)}})
+        tests.append(
+            {"accepted_values": {"arguments": {"values": list(f.valid_values)}, **_rule_config(rules.FIELD_ENUM, f)}}
+        )
     if tests:
         col["data_tests"] = tests
     return col
@@ -57,8 +58,7 @@ def dbt_sources(contracts: list[Contract]) -> str:
                 "config": {
                     "meta": {
                         "external_location": (
-                            "delta_scan('{{ env_var('SHUZHONG_LAKE_URI') }}"
-                            f"/raw/{c.bureau}/{c.dataset}')"
+                            f"delta_scan('{{{{ env_var('SHUZHONG_LAKE_URI') }}}}/raw/{c.bureau}/{c.dataset}')"
                         ),
                         "contract_id": c.id,
                         "contract_version": c.version,
@@ -85,8 +85,9 @@ def deadlines_seed() -> str:
     calendar, daily datasets) or ``calendar`` (machine feeds), see :mod:`pipelines.workdays`."""
     from pipelines.workdays import day_basis
 
-    lines = ["bureau,dataset,contract_version,sharing,cadence,has_deadline,deadline_day_offset,deadline_time,"
-             "deadline_days"]
+    lines = [
+        "bureau,dataset,contract_version,sharing,cadence,has_deadline,deadline_day_offset,deadline_time,deadline_days"
+    ]
     for c in sorted(all_contracts().values(), key=lambda c: c.key):
         d = c.deadline or {}
         lines.append(
@@ -106,17 +107,31 @@ def _checks(f) -> list[str]:
     if f.not_before:
         out.append(f"not_before:column={f.not_before}")
     for r in f.rules:
-        params = {"column": r.column, "minutes": r.minutes, "when_column": r.when_column,
-                  "when_equals": r.when_equals, "when_length": r.when_length}
+        params = {
+            "column": r.column,
+            "minutes": r.minutes,
+            "when_column": r.when_column,
+            "when_equals": r.when_equals,
+            "when_length": r.when_length,
+        }
         out.append(":".join([r.kind, *(f"{k}={v}" for k, v in params.items() if v is not None)]))
     return sorted(out)
 
 
 def _column_fingerprint(f) -> dict:
-    col = {"type": f.logical_type, "required": f.required, "pattern": f.pattern, "min_length": f.min_length,
-           "max_length": f.max_length, "minimum": f.minimum, "exclusive_minimum": f.exclusive_minimum,
-           "maximum": f.maximum, "exclusive_maximum": f.exclusive_maximum,
-           "enum": list(f.valid_values) if f.valid_values else None, "checks": _checks(f) or None}
+    col = {
+        "type": f.logical_type,
+        "required": f.required,
+        "pattern": f.pattern,
+        "min_length": f.min_length,
+        "max_length": f.max_length,
+        "minimum": f.minimum,
+        "exclusive_minimum": f.exclusive_minimum,
+        "maximum": f.maximum,
+        "exclusive_maximum": f.exclusive_maximum,
+        "enum": list(f.valid_values) if f.valid_values else None,
+        "checks": _checks(f) or None,
+    }
     return {k: v for k, v in col.items() if v is not None}
 
 
@@ -169,8 +184,10 @@ def column_tightenings(name: str, old: dict, new: dict, full: bool = True) -> li
     if not full:
         return out
     if new.get("pattern") is not None and new.get("pattern") != old.get("pattern"):
-        out.append(f"column {name}: pattern {'added' if old.get('pattern') is None else 'changed'} "
-                   f"({old.get('pattern')} → {new['pattern']})")
+        out.append(
+            f"column {name}: pattern {'added' if old.get('pattern') is None else 'changed'} "
+            f"({old.get('pattern')} → {new['pattern']})"
+        )
     if new.get("max_length") is not None and (old.get("max_length") is None or new["max_length"] < old["max_length"]):
         out.append(f"column {name}: maxLength {old.get('max_length')} → {new['max_length']}")
     if new.get("min_length") is not None and (old.get("min_length") is None or new["min_length"] > old["min_length"]):
@@ -207,19 +224,16 @@ def breaking_changes(old: dict, contract: Contract) -> list[str]:
             problems.append(f"new required column {name}")
     if new["primary_key"] != old["primary_key"]:
         problems.append(f"primary key {old['primary_key']} → {new['primary_key']}")
-    return [f"{contract.key} {old['version']} → {contract.version}: {p} (needs a new major version)"
-            for p in problems]
+    return [f"{contract.key} {old['version']} → {contract.version}: {p} (needs a new major version)" for p in problems]
 
 
 def contract_lock(previous: dict | None = None, contracts: dict[str, Contract] | None = None) -> str:
     """The lock of every contract's schema; raises on a breaking change without a major bump."""
     import json
 
-    previous = previous if previous is not None else (
-        json.loads(LOCK_PATH.read_text()) if LOCK_PATH.exists() else {})
+    previous = previous if previous is not None else (json.loads(LOCK_PATH.read_text()) if LOCK_PATH.exists() else {})
     contracts = contracts if contracts is not None else all_contracts()
-    problems = [p for c in contracts.values() if c.key in previous
-                for p in breaking_changes(previous[c.key], c)]
+    problems = [p for c in contracts.values() if c.key in previous for p in breaking_changes(previous[c.key], c)]
     if problems:
         raise ValueError("\n".join(problems))
     lock = {c.key: schema_fingerprint(c) for c in sorted(contracts.values(), key=lambda c: c.key)}

@@ -97,15 +97,20 @@ def odcs_problems(doc: object) -> list[str]:
 
 
 def _unknown(keys, allowed: set[str], path: list, what: str, doc: dict) -> list[str]:
-    return [f"{_key_path([*path, k])}{_column_of(doc, path)}: unknown key {k!r} ({what}: {', '.join(sorted(allowed))})"
-            for k in keys if k not in allowed]
+    return [
+        f"{_key_path([*path, k])}{_column_of(doc, path)}: unknown key {k!r} ({what}: {', '.join(sorted(allowed))})"
+        for k in keys
+        if k not in allowed
+    ]
 
 
 def _unknown_property(name: object, allowed: set[str], path: list, what: str, doc: dict) -> list[str]:
     if name in allowed:
         return []
-    return [f"{_key_path(path)}{_column_of(doc, path)}: unknown custom property {name!r} "
-            f"({what}: {', '.join(sorted(allowed))})"]
+    return [
+        f"{_key_path(path)}{_column_of(doc, path)}: unknown custom property {name!r} "
+        f"({what}: {', '.join(sorted(allowed))})"
+    ]
 
 
 def project_problems(doc: dict) -> list[str]:
@@ -113,32 +118,56 @@ def project_problems(doc: dict) -> list[str]:
     rule implementations, library rule arguments, and the logicalTypeOptions it enforces."""
     out: list[str] = []
     for i, prop in enumerate(doc.get("customProperties") or []):
-        out += _unknown_property(prop.get("property"), CONTRACT_PROPERTIES, ["customProperties", i, "property"],
-                                 "contract custom properties", doc)
+        out += _unknown_property(
+            prop.get("property"),
+            CONTRACT_PROPERTIES,
+            ["customProperties", i, "property"],
+            "contract custom properties",
+            doc,
+        )
         if prop.get("property") == "deadline" and isinstance(prop.get("value"), dict):
             out += _unknown(prop["value"], DEADLINE_KEYS, ["customProperties", i, "value"], "deadline keys", doc)
     for s, obj in enumerate(doc.get("schema") or []):
         for n, field_ in enumerate(obj.get("properties") or []):
             path = ["schema", s, "properties", n]
-            out += _unknown(field_.get("logicalTypeOptions") or {}, TYPE_OPTIONS, [*path, "logicalTypeOptions"],
-                            "logicalTypeOptions this project enforces", doc)
+            out += _unknown(
+                field_.get("logicalTypeOptions") or {},
+                TYPE_OPTIONS,
+                [*path, "logicalTypeOptions"],
+                "logicalTypeOptions this project enforces",
+                doc,
+            )
             for i, prop in enumerate(field_.get("customProperties") or []):
-                out += _unknown_property(prop.get("property"), FIELD_PROPERTIES,
-                                         [*path, "customProperties", i, "property"], "column custom properties", doc)
+                out += _unknown_property(
+                    prop.get("property"),
+                    FIELD_PROPERTIES,
+                    [*path, "customProperties", i, "property"],
+                    "column custom properties",
+                    doc,
+                )
                 if prop.get("property") == "piiWhen" and isinstance(prop.get("value"), dict):
-                    out += _unknown(prop["value"], PII_WHEN_KEYS, [*path, "customProperties", i, "value"],
-                                    "piiWhen keys", doc)
+                    out += _unknown(
+                        prop["value"], PII_WHEN_KEYS, [*path, "customProperties", i, "value"], "piiWhen keys", doc
+                    )
             for q, rule in enumerate(field_.get("quality") or []):
                 qpath = [*path, "quality", q]
                 if rule.get("type") == "custom" and isinstance(rule.get("implementation"), dict):
-                    out += _unknown(rule["implementation"], IMPLEMENTATION_KEYS, [*qpath, "implementation"],
-                                    "custom rule keys", doc)
+                    out += _unknown(
+                        rule["implementation"], IMPLEMENTATION_KEYS, [*qpath, "implementation"], "custom rule keys", doc
+                    )
                 if rule.get("type") == "library" and rule.get("metric") in LIBRARY_ARGUMENTS:
-                    out += _unknown(rule.get("arguments") or {}, LIBRARY_ARGUMENTS[rule["metric"]],
-                                    [*qpath, "arguments"], f"{rule['metric']} arguments", doc)
+                    out += _unknown(
+                        rule.get("arguments") or {},
+                        LIBRARY_ARGUMENTS[rule["metric"]],
+                        [*qpath, "arguments"],
+                        f"{rule['metric']} arguments",
+                        doc,
+                    )
                     if rule.get("mustBe", 0) != 0:
-                        out.append(f"{_key_path([*qpath, 'mustBe'])}{_column_of(doc, path)}: must be 0 "
-                                   "(every invalid value quarantines its row)")
+                        out.append(
+                            f"{_key_path([*qpath, 'mustBe'])}{_column_of(doc, path)}: must be 0 "
+                            "(every invalid value quarantines its row)"
+                        )
     return out
 
 
@@ -244,15 +273,13 @@ class Field:
     @property
     def lower_bound(self) -> tuple[float, bool] | None:
         """(value, strict) of the tighter of ``minimum`` / ``exclusiveMinimum``; None if neither."""
-        bounds = [(v, strict) for v, strict in ((self.minimum, False), (self.exclusive_minimum, True))
-                  if v is not None]
+        bounds = [(v, strict) for v, strict in ((self.minimum, False), (self.exclusive_minimum, True)) if v is not None]
         return max(bounds, default=None)
 
     @property
     def upper_bound(self) -> tuple[float, bool] | None:
         """(value, strict) of the tighter of ``maximum`` / ``exclusiveMaximum``; None if neither."""
-        bounds = [(v, strict) for v, strict in ((self.maximum, False), (self.exclusive_maximum, True))
-                  if v is not None]
+        bounds = [(v, strict) for v, strict in ((self.maximum, False), (self.exclusive_maximum, True)) if v is not None]
         return min(bounds, key=lambda b: (b[0], not b[1]), default=None)
 
     @property
@@ -425,8 +452,9 @@ def load_contract(path: Path) -> Contract:
         for r in f.rules:
             allowed = fields[[g.name for g in fields].index(r.when_column)].valid_values if r.when_column else None
             if allowed and r.when_equals not in allowed:
-                raise ValueError(f"{path}: {f.name}.{r.kind} condition value {r.when_equals!r} is not in "
-                                 f"{r.when_column}'s values")
+                raise ValueError(
+                    f"{path}: {f.name}.{r.kind} condition value {r.when_equals!r} is not in {r.when_column}'s values"
+                )
     positions = [p.get("primaryKeyPosition") for p in schema["properties"] if p.get("primaryKey")]
     if len(positions) > 1 and sorted(positions) != list(range(1, len(positions) + 1)):
         raise ValueError(f"{path}: a composite primary key needs primaryKeyPosition 1..{len(positions)}")

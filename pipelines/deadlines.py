@@ -108,11 +108,15 @@ def _local(ts: datetime) -> datetime:
 def evaluate(contract: Contract, registry: pl.DataFrame, as_of: datetime) -> Timeliness:
     """The timeliness of ``contract``'s dataset from the file registry, as of ``as_of``."""
     as_of = as_of.astimezone(workdays.TZ)
-    rows = registry.filter((pl.col("bureau") == contract.bureau) & (pl.col("dataset") == contract.dataset)
-                           & pl.col("business_date").is_not_null())
+    rows = registry.filter(
+        (pl.col("bureau") == contract.bureau)
+        & (pl.col("dataset") == contract.dataset)
+        & pl.col("business_date").is_not_null()
+    )
     first_date = rows["business_date"].min() if rows.height else None
-    submitted = (rows.filter(pl.col("status").is_in(SUBMITTED))
-                 .group_by("business_date").agg(pl.col("uploaded_at").min()))
+    submitted = (
+        rows.filter(pl.col("status").is_in(SUBMITTED)).group_by("business_date").agg(pl.col("uploaded_at").min())
+    )
     first_upload = {d: _local(u) for d, u in zip(submitted["business_date"], submitted["uploaded_at"], strict=True)}
     today = as_of.date()
     if deadline(contract, today) is None:
@@ -121,11 +125,20 @@ def evaluate(contract: Contract, registry: pl.DataFrame, as_of: datetime) -> Tim
     dues = [deadline(contract, d) for d in window]
     passed = [d for d in dues if d.deadline <= as_of]
     future = [d for d in dues if d.deadline > as_of]
-    missed = tuple(d for d in passed if first_date is not None and d.business_date >= first_date
-                   and d.business_date not in first_upload)
-    return Timeliness(contract, as_of, first_date, first_upload,
-                      expected=passed[-1] if passed else None, next_due=future[0] if future else None,
-                      missed=missed)
+    missed = tuple(
+        d
+        for d in passed
+        if first_date is not None and d.business_date >= first_date and d.business_date not in first_upload
+    )
+    return Timeliness(
+        contract,
+        as_of,
+        first_date,
+        first_upload,
+        expected=passed[-1] if passed else None,
+        next_due=future[0] if future else None,
+        missed=missed,
+    )
 
 
 def evaluate_all(as_of: datetime, registry: pl.DataFrame | None = None) -> dict[str, Timeliness]:

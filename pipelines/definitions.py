@@ -34,10 +34,14 @@ transform_and_publish = define_asset_job(
 defs = Definitions(
     assets=[*ingest_assets(), dbt_models, published_warehouse],
     asset_checks=[submission_freshness_checks],
-    jobs=[*ingest_jobs(), transform_and_publish, reject_unroutable_objects, settle_previous_business_day,
-          reprocess_archive],
-    sensors=[landing_sensor, receipt_reconciler, transform_sensor, calendar_sensor, deadline_sensor,
-             run_failure_alert],
+    jobs=[
+        *ingest_jobs(),
+        transform_and_publish,
+        reject_unroutable_objects,
+        settle_previous_business_day,
+        reprocess_archive,
+    ],
+    sensors=[landing_sensor, receipt_reconciler, transform_sensor, calendar_sensor, deadline_sensor, run_failure_alert],
     schedules=[daily_settlement],
     resources={"dbt": dbt_resource()},
 )

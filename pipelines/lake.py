@@ -152,8 +152,7 @@ def _commit(uri: str, table: pa.Table, metadata: dict[str, str], **kwargs) -> in
     token = uuid.uuid4().hex
     started = str(int(time.time() * 1000))
     props = CommitProperties(custom_metadata={**metadata, "shuzhong.commit": token, "shuzhong.started_at": started})
-    with_retry(lambda: write_deltalake(uri, table, storage_options=opts, commit_properties=props, **kwargs),
-               uri=uri)
+    with_retry(lambda: write_deltalake(uri, table, storage_options=opts, commit_properties=props, **kwargs), uri=uri)
     latest = DeltaTable(uri, storage_options=opts).version()
     for version in range(latest, max(-1, latest - 500), -1):  # newest first: ours is near the top
         if token in _log_entry(uri, version):
@@ -227,6 +226,7 @@ def racing_commits(uri: str) -> int:
     """Commits that started before the previous version was committed: writers that raced."""
     history = sorted(DeltaTable(uri, storage_options=storage_options()).history(), key=lambda h: h["version"])
     return sum(
-        1 for prev, cur in zip(history, history[1:], strict=False)
+        1
+        for prev, cur in zip(history, history[1:], strict=False)
         if "shuzhong.started_at" in cur and int(cur["shuzhong.started_at"]) < int(prev["timestamp"])
     )

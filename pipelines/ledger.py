@@ -190,7 +190,9 @@ def append_many(items: list[tuple[str, dict, str | None]], attempts: int = 50) -
                 key = _key(prefix, entry["seq"])
                 try:
                     client.put_object(
-                        Bucket=bucket, Key=key, IfNoneMatch="*",
+                        Bucket=bucket,
+                        Key=key,
+                        IfNoneMatch="*",
                         Body=json.dumps(entry, ensure_ascii=False, sort_keys=True).encode(),
                         ContentType="application/json",
                     )
@@ -219,8 +221,12 @@ class Problem:
         return f"[{self.kind}] entry {self.seq if self.seq is not None else '-'}: {self.detail}"
 
 
-def verify(expected_head: Head | None = None, check_archive: bool = True,
-           witnesses: list[tuple[str, Head]] | None = None, check_state: bool = True) -> list[Problem]:
+def verify(
+    expected_head: Head | None = None,
+    check_archive: bool = True,
+    witnesses: list[tuple[str, Head]] | None = None,
+    check_state: bool = True,
+) -> list[Problem]:
     """Every problem found: edits, bad signatures, gaps, reorders, forks, truncation, witnesses off
     the chain, altered archive bytes, raw rows or published files that differ from the latest entry."""
     forget_cache()
@@ -232,8 +238,14 @@ def verify(expected_head: Head | None = None, check_archive: bool = True,
         obj = e.get("_object_key", "")
         seq = e.get("seq")
         if not obj.endswith(f"{position:012d}.json") or seq != position:
-            problems.append(Problem(seq, "order", f"object {obj.rsplit('/', 1)[-1]} at position {position} "
-                                                  f"holds seq {seq}: an entry was removed or reordered"))
+            problems.append(
+                Problem(
+                    seq,
+                    "order",
+                    f"object {obj.rsplit('/', 1)[-1]} at position {position} "
+                    f"holds seq {seq}: an entry was removed or reordered",
+                )
+            )
         if entry_hash({k: v for k, v in e.items() if k != "_object_key"}) != e.get("hash"):
             problems.append(Problem(seq, "edited", "the entry's content does not match its hash"))
         if not hmac.compare_digest(str(e.get("sig", "")), sign(str(e.get("hash", "")), key)):
@@ -250,8 +262,13 @@ def verify(expected_head: Head | None = None, check_archive: bool = True,
     for source, witness in heads:
         match = by_seq.get(witness.seq)
         if match is None:
-            problems.append(Problem(witness.seq, "truncated", f"{source} names seq {witness.seq}, beyond the "
-                                                              "ledger's end: the tail was cut off"))
+            problems.append(
+                Problem(
+                    witness.seq,
+                    "truncated",
+                    f"{source} names seq {witness.seq}, beyond the ledger's end: the tail was cut off",
+                )
+            )
         elif match.get("hash") != witness.hash:
             problems.append(Problem(witness.seq, "head", f"{source}'s hash differs from the ledger's entry"))
     if check_state:
@@ -280,9 +297,15 @@ def _check_raw_rows(entries: list[dict]) -> list[Problem]:
         empty = frame.clear()
         for source_key, e in sorted(by_key.items()):
             if rows_digest(groups.get(source_key, empty)) != e["payload"][field]:
-                problems.append(Problem(e["seq"], "raw", f"the rows of {e['payload']['archive_key'].rsplit('/', 1)[-1]}"
-                                                         f" in {uri.rsplit('/', 2)[-2]}/{uri.rsplit('/', 1)[-1]} no "
-                                                         "longer match the entry's digest"))
+                problems.append(
+                    Problem(
+                        e["seq"],
+                        "raw",
+                        f"the rows of {e['payload']['archive_key'].rsplit('/', 1)[-1]}"
+                        f" in {uri.rsplit('/', 2)[-2]}/{uri.rsplit('/', 1)[-1]} no "
+                        "longer match the entry's digest",
+                    )
+                )
     return problems
 
 
@@ -295,14 +318,22 @@ def _check_published(entries: list[dict]) -> list[Problem]:
         return []
     recorded = last["payload"].get("files_sha256", {})
     current = {name: publish.file_sha256(path) for name, path in publish.published_files().items()}
-    problems = [Problem(last["seq"], "published", f"published file {name} differs from the latest publish entry")
-                for name in sorted(set(recorded) | set(current)) if recorded.get(name) != current.get(name)]
+    problems = [
+        Problem(last["seq"], "published", f"published file {name} differs from the latest publish entry")
+        for name in sorted(set(recorded) | set(current))
+        if recorded.get(name) != current.get(name)
+    ]
     if "delta" in last["payload"]:
         recorded_delta, current_delta = last["payload"]["delta"], _published_delta()
-        problems += [Problem(last["seq"], "published", f"published Delta table {name} differs from the latest "
-                                                       "publish entry (version or files)")
-                     for name in sorted(set(recorded_delta) | set(current_delta))
-                     if recorded_delta.get(name) != current_delta.get(name)]
+        problems += [
+            Problem(
+                last["seq"],
+                "published",
+                f"published Delta table {name} differs from the latest publish entry (version or files)",
+            )
+            for name in sorted(set(recorded_delta) | set(current_delta))
+            if recorded_delta.get(name) != current_delta.get(name)
+        ]
     return problems
 
 
@@ -329,8 +360,12 @@ def gather_witnesses() -> list[tuple[str, Head]]:
         out.append((f"published witness {path.name}", Head(int(w["seq"]), str(w["hash"]))))
     bucket, root = settings.buckets().receipts, settings.lake_uri()
     client = s3.client("pipeline")
-    keys = [o["Key"] for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
-            for o in page.get("Contents", []) if o["Key"].endswith(".receipt.json")]
+    keys = [
+        o["Key"]
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+        for o in page.get("Contents", [])
+        if o["Key"].endswith(".receipt.json")
+    ]
 
     def fetch(key: str) -> dict:
         return json.loads(client.get_object(Bucket=bucket, Key=key)["Body"].read())
@@ -350,8 +385,9 @@ def _check_archive(entry: dict) -> list[Problem]:
     except ClientError:
         return [Problem(entry["seq"], "archive", f"archived file {payload['archive_key']} is missing")]
     if hashlib.sha256(body).hexdigest() != payload["file_sha256"]:
-        return [Problem(entry["seq"], "archive", f"archived file {payload['archive_key']} no longer matches "
-                                                 "its sha256")]
+        return [
+            Problem(entry["seq"], "archive", f"archived file {payload['archive_key']} no longer matches its sha256")
+        ]
     return []
 
 
@@ -360,11 +396,16 @@ def record_publish(tables: dict, run_id: str) -> dict:
     tables' versions and add-action paths) and write the head beside the warehouse."""
     from pipelines import publish
 
-    entry = append("publish", {
-        "tables": tables, "run_id": run_id,
-        "files_sha256": {name: publish.file_sha256(path) for name, path in publish.published_files().items()},
-        "delta": _published_delta(),
-    }, dedupe_key=f"publish:{run_id}")
+    entry = append(
+        "publish",
+        {
+            "tables": tables,
+            "run_id": run_id,
+            "files_sha256": {name: publish.file_sha256(path) for name, path in publish.published_files().items()},
+            "delta": _published_delta(),
+        },
+        dedupe_key=f"publish:{run_id}",
+    )
     write_witness(entry)
     return entry
 
@@ -380,8 +421,14 @@ def _published_delta() -> dict[str, dict]:
     client = s3.client("pipeline")
     prefix = prefix.rstrip("/") + "/" if prefix else ""
     pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-    roots = sorted({o["Key"].split("/_delta_log/")[0]
-                    for page in pages for o in page.get("Contents", []) if "/_delta_log/" in o["Key"]})
+    roots = sorted(
+        {
+            o["Key"].split("/_delta_log/")[0]
+            for page in pages
+            for o in page.get("Contents", [])
+            if "/_delta_log/" in o["Key"]
+        }
+    )
     out: dict[str, dict] = {}
     for root in roots:
         dt = DeltaTable(f"s3://{bucket}/{root}", storage_options=s3.delta_storage_options())

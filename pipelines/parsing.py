@@ -31,8 +31,12 @@ NO_HEADER = "未找到表头：列名与数据规范不符 / no header row match
 MIN_YEAR, MAX_YEAR = 1900, 2100
 # Rule id of a record that cannot be split into fields: a CSV row with the wrong number of
 # fields, a JSON Lines line that is not a JSON object (or names one column twice).
-MALFORMED_RULE = {"csv": rules.ROW_FIELD_COUNT.id, "xlsx": rules.ROW_FIELD_COUNT.id, "xls": rules.ROW_FIELD_COUNT.id,
-                  "jsonl": rules.ROW_JSON.id}
+MALFORMED_RULE = {
+    "csv": rules.ROW_FIELD_COUNT.id,
+    "xlsx": rules.ROW_FIELD_COUNT.id,
+    "xls": rules.ROW_FIELD_COUNT.id,
+    "jsonl": rules.ROW_JSON.id,
+}
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls (BIFF8 in a compound file)
 ZIP_MAGIC = b"PK\x03\x04"  # .xlsx
 MAX_XLSX_UNCOMPRESSED = 512 * 1024 * 1024  # all parts of an .xlsx, unpacked
@@ -68,23 +72,40 @@ class Spelling:
 
 SPELLINGS: tuple[Spelling, ...] = (
     Spelling("number", r"[+-]?\d+(?:\.\d*)?", ("123", "-4.5", "１２３", "12."), "digits, full-width digits too"),
-    Spelling("number", r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?", ("1,234,567.5", "１，２３４"),
-             "thousands separators: commas between groups of three digits only "
-             "(`1,2,3`, `1,5`, `12,34`, `1 234` are type errors)"),
+    Spelling(
+        "number",
+        r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?",
+        ("1,234,567.5", "１，２３４"),
+        "thousands separators: commas between groups of three digits only "
+        "(`1,2,3`, `1,5`, `12,34`, `1 234` are type errors)",
+    ),
     Spelling("number", r"[+-]?\.\d+", (".5",), "no digit before the decimal point"),
-    Spelling("number", r"[+-]?(?:\d+\.?\d*|\.\d+)[eE][+-]?\d+", ("1e3", "2.5E-3"),
-             "exponent (machine feeds); not for integers"),
+    Spelling(
+        "number",
+        r"[+-]?(?:\d+\.?\d*|\.\d+)[eE][+-]?\d+",
+        ("1e3", "2.5E-3"),
+        "exponent (machine feeds); not for integers",
+    ),
     Spelling("date", r"(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})", ("2026-03-05", "2026-3-5")),
     Spelling("date", r"(?P<y>\d{4})/(?P<m>\d{1,2})/(?P<d>\d{1,2})", ("2026/3/5",)),
     Spelling("date", r"(?P<y>\d{4})\.(?P<m>\d{1,2})\.(?P<d>\d{1,2})", ("2026.3.5",)),
     Spelling("date", r"(?P<y>\d{4})年(?P<m>\d{1,2})月(?P<d>\d{1,2})日", ("2026年3月5日",)),
     Spelling("date", r"(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})", ("20260305",)),
-    Spelling("time", r"(?P<H>\d{1,2}):(?P<M>\d{1,2})(?::(?P<S>\d{1,2})(?:\.\d+)?)?",
-             ("14:07", "14:07:30", "14:07:30.250"), "after the date and a space or `T`; fractions of a second dropped"),
-    Spelling("time", r"(?P<H>\d{1,2})时(?:(?P<M>\d{1,2})分(?:(?P<S>\d{1,2})秒)?)?",
-             ("14时07分", "14时07分30秒", "14时"), "after the date (a space is optional after `日`)"),
-    Spelling("offset", r"Z|[+-]\d{2}:?\d{2}", ("Z", "+08:00", "+0800"),
-             "UTC offset (JSON feeds); converted to Beijing time"),
+    Spelling(
+        "time",
+        r"(?P<H>\d{1,2}):(?P<M>\d{1,2})(?::(?P<S>\d{1,2})(?:\.\d+)?)?",
+        ("14:07", "14:07:30", "14:07:30.250"),
+        "after the date and a space or `T`; fractions of a second dropped",
+    ),
+    Spelling(
+        "time",
+        r"(?P<H>\d{1,2})时(?:(?P<M>\d{1,2})分(?:(?P<S>\d{1,2})秒)?)?",
+        ("14时07分", "14时07分30秒", "14时"),
+        "after the date (a space is optional after `日`)",
+    ),
+    Spelling(
+        "offset", r"Z|[+-]\d{2}:?\d{2}", ("Z", "+08:00", "+0800"), "UTC offset (JSON feeds); converted to Beijing time"
+    ),
     *(Spelling("missing", token, (token,)) for token in ("", "—", "——", "-", "－", "/", "／", "无")),
     Spelling("missing", "NULL", ("NULL", "null"), "any letter case"),
     Spelling("missing", "None", ("None",), "any letter case"),
@@ -111,12 +132,19 @@ def _temporal_patterns(logical_type: str) -> list[str]:
 
 def spellings_markdown() -> str:
     """The README section listing every accepted spelling (generated from :data:`SPELLINGS`)."""
-    titles = {"number": "Numbers (integer and decimal columns)", "date": "Dates",
-              "time": "Times of day in timestamps (a timestamp is a date, optionally followed by a time)",
-              "offset": "UTC offsets after a timestamp", "missing": "Missing values"}
-    lines = ["Accepted spellings of values (generated from `pipelines/parsing.py: SPELLINGS`; "
-             "a test keeps this section equal to it). Values are first trimmed and full-width "
-             "forms made half-width (`１２３` = `123`, `（` = `(`).", ""]
+    titles = {
+        "number": "Numbers (integer and decimal columns)",
+        "date": "Dates",
+        "time": "Times of day in timestamps (a timestamp is a date, optionally followed by a time)",
+        "offset": "UTC offsets after a timestamp",
+        "missing": "Missing values",
+    }
+    lines = [
+        "Accepted spellings of values (generated from `pipelines/parsing.py: SPELLINGS`; "
+        "a test keeps this section equal to it). Values are first trimmed and full-width "
+        "forms made half-width (`１２３` = `123`, `（` = `(`).",
+        "",
+    ]
     for kind, title in titles.items():
         lines += [f"**{title}**", "", "| examples | pattern | note |", "|---|---|---|"]
         for s in (s for s in SPELLINGS if s.kind == kind):
@@ -125,7 +153,6 @@ def spellings_markdown() -> str:
             lines.append(f"| {examples} | {pattern.replace('|', chr(92) + '|')} | {s.note} |")
         lines.append("")
     return "\n".join(lines)
-
 
 
 SPELLINGS_START, SPELLINGS_END = "<!-- spellings:start -->", "<!-- spellings:end -->"
@@ -245,8 +272,7 @@ def _csv_frame_fast(text: str, contract: Contract) -> tuple[pl.DataFrame, list[s
     body = body.with_columns(n_cells=pl.col("cells").list.len())
     odd = body.filter(pl.col("n_cells") != width)  # rare: checked row by row below
     extra_blank = odd.filter(
-        (pl.col("n_cells") > width)
-        & (pl.col("cells").list.slice(width).list.join("").str.replace_all(r"\s", "") == "")
+        (pl.col("n_cells") > width) & (pl.col("cells").list.slice(width).list.join("").str.replace_all(r"\s", "") == "")
     )["n"]
     bad_width = odd.filter(~pl.col("n").is_in(extra_blank))["n"].cast(pl.Int64).to_list()
     frame = body.select(
@@ -265,14 +291,20 @@ def _workbook_format(data: bytes, filename: str) -> str:
         return "xlsx"
     head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if head.startswith((b"<!doctype html", b"<html", b"<table", b"<meta")) or b"<table" in head:
-        raise UnreadableFile("文件扩展名为 Excel，内容却是网页（HTML 表格）；请另存为 .xlsx 或 .csv 后重新报送 "
-                             "/ named like an Excel file but it is an HTML page: save it as .xlsx or .csv")
+        raise UnreadableFile(
+            "文件扩展名为 Excel，内容却是网页（HTML 表格）；请另存为 .xlsx 或 .csv 后重新报送 "
+            "/ named like an Excel file but it is an HTML page: save it as .xlsx or .csv"
+        )
     if head.startswith(b"<?xml"):
-        raise UnreadableFile("文件是 XML 表格（Excel 2003 XML），不支持；请另存为 .xlsx 或 .csv "
-                             "/ XML spreadsheet (Excel 2003 XML) is not supported: save it as .xlsx or .csv")
+        raise UnreadableFile(
+            "文件是 XML 表格（Excel 2003 XML），不支持；请另存为 .xlsx 或 .csv "
+            "/ XML spreadsheet (Excel 2003 XML) is not supported: save it as .xlsx or .csv"
+        )
     kind = "文本（可能是 CSV）/ text (CSV?)" if b"\x00" not in data[:4096] else "未知二进制 / unknown binary"
-    raise UnreadableFile(f"文件扩展名为 {filename.rsplit('.', 1)[-1]}，内容却不是 Excel 工作簿：{kind}；"
-                         "CSV 请以 .csv 扩展名报送 / not an Excel workbook by content")
+    raise UnreadableFile(
+        f"文件扩展名为 {filename.rsplit('.', 1)[-1]}，内容却不是 Excel 工作簿：{kind}；"
+        "CSV 请以 .csv 扩展名报送 / not an Excel workbook by content"
+    )
 
 
 def _check_zip(data: bytes) -> None:
@@ -290,7 +322,8 @@ def _check_zip(data: bytes) -> None:
         raise UnreadableFile(
             f"Excel 文件解压后过大（疑似压缩炸弹）：解压 {total} 字节，"
             f"为压缩大小的 {max(total / packed, worst):.0f} 倍，"
-            f"上限 {MAX_XLSX_UNCOMPRESSED} 字节、{MAX_XLSX_RATIO} 倍 / xlsx expands too much")
+            f"上限 {MAX_XLSX_UNCOMPRESSED} 字节、{MAX_XLSX_RATIO} 倍 / xlsx expands too much"
+        )
 
 
 def max_sheet_rows() -> int:
@@ -326,8 +359,9 @@ def _workbook_sheets(data: bytes, fmt: str) -> list[tuple[str, list[tuple[int, l
             frame = sheet.to_polars()
             if frame.height > cap:
                 raise UnreadableFile(f"工作表「{name}」超过 {cap} 行的上限 / sheet {name!r} has more than {cap} rows")
-            sheets.append((name, [(i, [_sheet_cell(v) for v in row])
-                                  for i, row in enumerate(frame.iter_rows(), start=1)]))
+            sheets.append(
+                (name, [(i, [_sheet_cell(v) for v in row]) for i, row in enumerate(frame.iter_rows(), start=1)])
+            )
     except UnreadableFile:
         raise
     except Exception as exc:  # noqa: BLE001 — any reader failure means the file is unreadable
@@ -351,8 +385,10 @@ def _data_sheet(sheets: list[tuple[str, list[tuple[int, list]]]], contract: Cont
         raise UnreadableFile(f"{NO_HEADER}（工作表 / sheets: {found}）")
     if len(matching) > 1:
         names = "、".join(name for name, _ in matching)
-        raise UnreadableFile(f"多个工作表的表头都与数据规范一致，无法确定数据所在工作表：{names}"
-                             f"（工作表 / sheets: {found}） / several sheets match the contract's header")
+        raise UnreadableFile(
+            f"多个工作表的表头都与数据规范一致，无法确定数据所在工作表：{names}"
+            f"（工作表 / sheets: {found}） / several sheets match the contract's header"
+        )
     return matching[0]
 
 
@@ -501,9 +537,7 @@ def read_records(
             return fast[0], fast[2], "jsonl", fast[1], [], None
         records, line_numbers, bad, unknown, encoding = _jsonl_rows(data, contract)
         names = [f.name for f in contract.fields if any(f.name in r for r in records)]
-        frame = pl.DataFrame(
-            {m: [r.get(m) for r in records] for m in names}, schema={m: pl.String for m in names}
-        )
+        frame = pl.DataFrame({m: [r.get(m) for r in records] for m in names}, schema={m: pl.String for m in names})
         frame = frame.with_columns(pl.Series(ROW_NUMBER, line_numbers, dtype=pl.Int64))
         return frame, encoding, "jsonl", unknown, bad, None
     sheet = None
@@ -513,8 +547,10 @@ def read_records(
         encoding = fmt
     elif lower.endswith((".csv", ".txt")):
         if data.startswith((OLE2_MAGIC, ZIP_MAGIC)):
-            raise UnreadableFile("文件扩展名为 .csv，内容却是 Excel 工作簿；请使用 .xlsx / .xls 扩展名 "
-                                 "/ named .csv but it is an Excel workbook")
+            raise UnreadableFile(
+                "文件扩展名为 .csv，内容却是 Excel 工作簿；请使用 .xlsx / .xls 扩展名 "
+                "/ named .csv but it is an Excel workbook"
+            )
         text, encoding = _csv_text(data)
         fast = _csv_frame_fast(text, contract)
         if fast is not None:
@@ -624,8 +660,9 @@ def type_frame(raw: pl.DataFrame, contract: Contract) -> tuple[pl.DataFrame, dic
     cleaned, typed, failures = [], [], {}
     for f in contract.fields:
         col = pl.col(f.name)
-        if (f.logical_type != "string" or f.pattern or f.valid_values or f.format or f.identifier_kinds) \
-                and raw[f.name].str.contains(r"[^\x00-\x7f]").any():  # NFKC changes nothing in ASCII
+        if (f.logical_type != "string" or f.pattern or f.valid_values or f.format or f.identifier_kinds) and raw[
+            f.name
+        ].str.contains(r"[^\x00-\x7f]").any():  # NFKC changes nothing in ASCII
             col = _nfkc(col)
         cleaned.append(_missing_to_null(col).alias(f.name))
     frame = raw.with_columns(cleaned)

@@ -31,8 +31,12 @@ CHECKERS = ("key", "intake", "parser", "gx")
 _PLACEHOLDER = re.compile(r"\{(field|column)\}")
 _NAME = r"[a-z][a-z0-9_]*"
 
-TYPE_NAMES = {"integer": ("整数", "an integer"), "number": ("数值", "a number"), "date": ("日期", "a date"),
-              "timestamp": ("时间", "a timestamp")}
+TYPE_NAMES = {
+    "integer": ("整数", "an integer"),
+    "number": ("数值", "a number"),
+    "date": ("日期", "a date"),
+    "timestamp": ("时间", "a timestamp"),
+}
 
 
 @dataclass(frozen=True)
@@ -103,93 +107,173 @@ class RuleDef:
 # --- row level: a record that cannot be split into fields (parser) -------------------------
 
 ROW_FIELD_COUNT = RuleDef(
-    "row.field_count", QUARANTINE, "parser",
-    "每行列数与表头一致", "a row has as many fields as the header")
+    "row.field_count", QUARANTINE, "parser", "每行列数与表头一致", "a row has as many fields as the header"
+)
 ROW_JSON = RuleDef(
-    "row.json", QUARANTINE, "parser",
-    "每行为合法的 JSON 对象（列名不重复）", "a line is a JSON object (no column named twice)")
+    "row.json",
+    QUARANTINE,
+    "parser",
+    "每行为合法的 JSON 对象（列名不重复）",
+    "a line is a JSON object (no column named twice)",
+)
 
 # --- per field, derived from the contract --------------------------------------------------
 
 FIELD_TYPE = RuleDef(
-    "{field}.type", QUARANTINE, "parser",
-    "{label} 应可解析为{type_name}", "{label} reads as {type_name}")
+    "{field}.type", QUARANTINE, "parser", "{label} 应可解析为{type_name}", "{label} reads as {type_name}"
+)
 FIELD_REQUIRED = RuleDef(
-    "{field}.required", QUARANTINE, "gx",
-    "{label} 必填", "{label} is required", "expect_column_values_to_not_be_null")
+    "{field}.required", QUARANTINE, "gx", "{label} 必填", "{label} is required", "expect_column_values_to_not_be_null"
+)
 FIELD_PATTERN = RuleDef(
-    "{field}.pattern", QUARANTINE, "gx",
-    "{label} 格式应为 {pattern}", "{label} matches {pattern}", "expect_column_values_to_match_regex")
+    "{field}.pattern",
+    QUARANTINE,
+    "gx",
+    "{label} 格式应为 {pattern}",
+    "{label} matches {pattern}",
+    "expect_column_values_to_match_regex",
+)
 FIELD_LENGTH = RuleDef(
-    "{field}.length", QUARANTINE, "gx",
-    "{label} 长度应为 {bounds} 个字符", "{label} is {bounds} characters long",
-    "expect_column_value_lengths_to_be_between")
+    "{field}.length",
+    QUARANTINE,
+    "gx",
+    "{label} 长度应为 {bounds} 个字符",
+    "{label} is {bounds} characters long",
+    "expect_column_value_lengths_to_be_between",
+)
 FIELD_ENUM = RuleDef(
-    "{field}.enum", QUARANTINE, "gx",
-    "{label} 取值应为 {values}", "{label} is one of {values}", "expect_column_values_to_be_in_set")
+    "{field}.enum",
+    QUARANTINE,
+    "gx",
+    "{label} 取值应为 {values}",
+    "{label} is one of {values}",
+    "expect_column_values_to_be_in_set",
+)
 FIELD_RANGE = RuleDef(
-    "{field}.range", QUARANTINE, "gx",
-    "{label} 应在取值范围内（{bounds}）", "{label} is {bounds}", "expect_column_values_to_be_between")
+    "{field}.range",
+    QUARANTINE,
+    "gx",
+    "{label} 应在取值范围内（{bounds}）",
+    "{label} is {bounds}",
+    "expect_column_values_to_be_between",
+)
 FIELD_NOT_BEFORE = RuleDef(
-    "{field}.not_before_{column}", QUARANTINE, "gx",
-    "{label} 不得早于 {other}", "{label} is not before {other}",
-    "expect_column_pair_values_a_to_be_greater_than_b")
+    "{field}.not_before_{column}",
+    QUARANTINE,
+    "gx",
+    "{label} 不得早于 {other}",
+    "{label} is not before {other}",
+    "expect_column_pair_values_a_to_be_greater_than_b",
+)
 FIELD_GREATER_THAN = RuleDef(
-    "{field}.greater_than_{column}", QUARANTINE, "gx",
-    "{label} 应大于 {other}", "{label} is greater than {other}",
-    "expect_column_pair_values_a_to_be_greater_than_b")
+    "{field}.greater_than_{column}",
+    QUARANTINE,
+    "gx",
+    "{label} 应大于 {other}",
+    "{label} is greater than {other}",
+    "expect_column_pair_values_a_to_be_greater_than_b",
+)
 FIELD_STARTS_WITH = RuleDef(
-    "{field}.starts_with_{column}", QUARANTINE, "gx",
-    "{label} 应以 {other} 开头", "{label} starts with {other}", "expect_column_pair_values_a_to_start_with_b")
+    "{field}.starts_with_{column}",
+    QUARANTINE,
+    "gx",
+    "{label} 应以 {other} 开头",
+    "{label} starts with {other}",
+    "expect_column_pair_values_a_to_start_with_b",
+)
 FIELD_ALIGNED = RuleDef(
-    "{field}.aligned", QUARANTINE, "gx",
-    "{label} 应为{every}", "{label} is on {every}", "expect_column_values_to_be_aligned_to_minutes")
+    "{field}.aligned",
+    QUARANTINE,
+    "gx",
+    "{label} 应为{every}",
+    "{label} is on {every}",
+    "expect_column_values_to_be_aligned_to_minutes",
+)
 FIELD_NOT_IN_FUTURE = RuleDef(
-    "{field}.not_in_future", QUARANTINE, "gx",
-    "{label} 不得晚于当天（北京时间）", "{label} is not later than today (Beijing time)",
-    "expect_column_values_to_not_be_in_the_future")
+    "{field}.not_in_future",
+    QUARANTINE,
+    "gx",
+    "{label} 不得晚于当天（北京时间）",
+    "{label} is not later than today (Beijing time)",
+    "expect_column_values_to_not_be_in_the_future",
+)
 FIELD_RESIDENT_ID = RuleDef(
-    "{field}.resident_id", QUARANTINE, "gx",
+    "{field}.resident_id",
+    QUARANTINE,
+    "gx",
     "{label} {condition}应为有效的身份证号（校验码、出生日期）",
     "{label} {condition}is a valid resident ID number (check character, birth date)",
-    "expect_column_values_to_be_valid_resident_id")
+    "expect_column_values_to_be_valid_resident_id",
+)
 FIELD_USCC = RuleDef(
-    "{field}.uscc", QUARANTINE, "gx",
+    "{field}.uscc",
+    QUARANTINE,
+    "gx",
     "{label} {condition}应为有效的统一社会信用代码（校验码）",
     "{label} {condition}is a valid unified social credit code (check character)",
-    "expect_column_values_to_be_valid_uscc")
+    "expect_column_values_to_be_valid_uscc",
+)
 FIELD_PHONE = RuleDef(
-    "{field}.phone", QUARANTINE, "gx",
-    "{label} {condition}应为手机号或固定电话", "{label} {condition}is a mobile or landline number",
-    "expect_column_values_to_be_valid_phone")
+    "{field}.phone",
+    QUARANTINE,
+    "gx",
+    "{label} {condition}应为手机号或固定电话",
+    "{label} {condition}is a mobile or landline number",
+    "expect_column_values_to_be_valid_phone",
+)
 
 # --- file level: the whole file is rejected ------------------------------------------------
 
 KEY_LAYOUT = RuleDef(
-    "key.layout", REJECT, "key",
+    "key.layout",
+    REJECT,
+    "key",
     "对象路径应为 <委办局>/<数据集>/<业务日期 YYYY-MM-DD>/<文件名>",
-    "the object key is <bureau>/<dataset>/<business date YYYY-MM-DD>/<file name>")
+    "the object key is <bureau>/<dataset>/<business date YYYY-MM-DD>/<file name>",
+)
 KEY_UNSAFE_CHARACTERS = RuleDef(
-    "key.unsafe_characters", REJECT, "key",
-    "对象路径不含控制字符或不安全字符", "the object key holds no control or unsafe characters")
+    "key.unsafe_characters",
+    REJECT,
+    "key",
+    "对象路径不含控制字符或不安全字符",
+    "the object key holds no control or unsafe characters",
+)
 KEY_PATH_TRAVERSAL = RuleDef(
-    "key.path_traversal", REJECT, "key",
-    "对象路径不含 . 或 .. 等路径片段", "the object key holds no `.` or `..` path segments")
+    "key.path_traversal",
+    REJECT,
+    "key",
+    "对象路径不含 . 或 .. 等路径片段",
+    "the object key holds no `.` or `..` path segments",
+)
 KEY_BUSINESS_DATE = RuleDef(
-    "key.business_date", REJECT, "key",
-    "业务日期为存在的日期（YYYY-MM-DD）", "the business date is a real date (YYYY-MM-DD)")
+    "key.business_date",
+    REJECT,
+    "key",
+    "业务日期为存在的日期（YYYY-MM-DD）",
+    "the business date is a real date (YYYY-MM-DD)",
+)
 KEY_DATASET = RuleDef(
-    "key.dataset", REJECT, "key",
-    "对象路径中的委办局、数据集有数据规范", "the key's bureau and dataset have a data contract")
-FILE_TOO_LARGE = RuleDef(
-    "file.too_large", REJECT, "intake",
-    "文件不超过大小上限", "the file is within the size limit")
+    "key.dataset",
+    REJECT,
+    "key",
+    "对象路径中的委办局、数据集有数据规范",
+    "the key's bureau and dataset have a data contract",
+)
+FILE_TOO_LARGE = RuleDef("file.too_large", REJECT, "intake", "文件不超过大小上限", "the file is within the size limit")
 FILE_GONE = RuleDef(
-    "file.gone", REJECT, "intake",
-    "处理时对象仍在落地区（未被删除）", "the object is still in the landing bucket when processed")
+    "file.gone",
+    REJECT,
+    "intake",
+    "处理时对象仍在落地区（未被删除）",
+    "the object is still in the landing bucket when processed",
+)
 FILE_READABLE = RuleDef(
-    "file.readable", REJECT, "parser",
-    "文件可读取（编码、格式、表头、必填列）", "the file can be read (encoding, format, header, required columns)")
+    "file.readable",
+    REJECT,
+    "parser",
+    "文件可读取（编码、格式、表头、必填列）",
+    "the file can be read (encoding, format, header, required columns)",
+)
 
 
 CATALOGUE: dict[str, RuleDef] = {r.id: r for r in globals().copy().values() if isinstance(r, RuleDef)}
@@ -231,8 +315,9 @@ def every_text(minutes: int, lang: str = "zh") -> str:
     return "the hour" if minutes == 60 else f"a multiple of {minutes} minutes past midnight (zero seconds)"
 
 
-def condition_text(lang: str = "zh", *, length: int | None = None, other: str | None = None,
-                   equals: str | None = None) -> str:
+def condition_text(
+    lang: str = "zh", *, length: int | None = None, other: str | None = None, equals: str | None = None
+) -> str:
     """The condition of a conditional identifier rule (``18 位时``, ``申请人类型为“自然人”时``)."""
     if length is not None:
         return f"{length} 位时" if lang == "zh" else f"when {length} characters long, "
@@ -241,17 +326,21 @@ def condition_text(lang: str = "zh", *, length: int | None = None, other: str | 
     return ""
 
 
-def bounds_text(low: float | None, high: float | None, strict_low: bool = False, strict_high: bool = False,
-                lang: str = "zh") -> str:
+def bounds_text(
+    low: float | None, high: float | None, strict_low: bool = False, strict_high: bool = False, lang: str = "zh"
+) -> str:
     """``0 – 14`` / ``≥ 0`` / ``> 0`` (``between 0 and 14``, ``at least 0``, ``greater than 0``):
     the bounds of a range or length rule."""
+
     def num(v: float) -> str:
         return str(int(v)) if float(v).is_integer() else str(v)
 
     if low is not None and high is not None and not strict_low and not strict_high:
         return f"{num(low)} – {num(high)}" if lang == "zh" else f"between {num(low)} and {num(high)}"
-    words = {"zh": (("≥", ">"), ("≤", "<"), "，"),
-             "en": (("at least", "greater than"), ("at most", "less than"), " and ")}
+    words = {
+        "zh": (("≥", ">"), ("≤", "<"), "，"),
+        "en": (("at least", "greater than"), ("at most", "less than"), " and "),
+    }
     lower, upper, sep = words[lang]
     parts = []
     if low is not None:
@@ -283,17 +372,22 @@ def describe(rule_id: str, labels: dict[str, tuple[str, str | None]] | None = No
 # --- the README's table ---------------------------------------------------------------------
 
 RULES_START, RULES_END = "<!-- rules:start -->", "<!-- rules:end -->"
-_SCOPES = (("Row rules (the row is quarantined)", lambda r: not r.per_field and r.severity == QUARANTINE),
-           ("Field rules, derived from each contract (the row is quarantined)", lambda r: r.per_field),
-           ("File rules (the whole file is rejected)", lambda r: r.severity == REJECT))
+_SCOPES = (
+    ("Row rules (the row is quarantined)", lambda r: not r.per_field and r.severity == QUARANTINE),
+    ("Field rules, derived from each contract (the row is quarantined)", lambda r: r.per_field),
+    ("File rules (the whole file is rejected)", lambda r: r.severity == REJECT),
+)
 
 
 def rules_markdown() -> str:
     """The README section listing every rule (generated from :data:`CATALOGUE`)."""
-    lines = ["Every rule a receipt, a quarantine row (`rule_ids`), a GX suite (`meta.rule_id`) or a dbt "
-             "test names (generated from `pipelines/rules.py: CATALOGUE`; `shuzhong generate --check` "
-             "keeps this section equal to it). `{field}` is the column the rule is about, `{column}` "
-             "the one it is compared with; `{label}` is `业务名(column)`.", ""]
+    lines = [
+        "Every rule a receipt, a quarantine row (`rule_ids`), a GX suite (`meta.rule_id`) or a dbt "
+        "test names (generated from `pipelines/rules.py: CATALOGUE`; `shuzhong generate --check` "
+        "keeps this section equal to it). `{field}` is the column the rule is about, `{column}` "
+        "the one it is compared with; `{label}` is `业务名(column)`.",
+        "",
+    ]
     for title, selected in _SCOPES:
         lines += [f"**{title}**", "", "| rule id | checked by | 规则 | rule |", "|---|---|---|---|"]
         for r in (r for r in CATALOGUE.values() if selected(r)):

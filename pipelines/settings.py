@@ -68,9 +68,7 @@ def get(name: str, default: str | None = None) -> str:
     load_env_file()
     value = os.environ.get(name, default)
     if value is None:
-        raise RuntimeError(
-            f"{name} is not set. Export it, or run `shuzhong init` for the embedded S3 server."
-        )
+        raise RuntimeError(f"{name} is not set. Export it, or run `shuzhong init` for the embedded S3 server.")
     return value
 
 
@@ -88,9 +86,7 @@ class Credentials:
 
 def credentials(identity: str) -> Credentials:
     """Keys of an S3 identity: ``pipeline``, ``analyst`` or a bureau code."""
-    prefix = "SHUZHONG_" + (
-        f"BUREAU_{identity.upper()}" if identity in bureaus() else identity.upper()
-    )
+    prefix = "SHUZHONG_" + (f"BUREAU_{identity.upper()}" if identity in bureaus() else identity.upper())
     return Credentials(get(f"{prefix}_ACCESS_KEY"), get(f"{prefix}_SECRET_KEY"))
 
 

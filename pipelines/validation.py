@@ -32,8 +32,16 @@ def _label(f: Field, lang: str = "zh") -> str:
     return f"{f.business_name}({f.name})" if lang == "zh" else f.name
 
 
-def _exp(rule: rules.RuleDef, f: Field, contract: Contract | None, *, other: str | None = None,
-         text: dict | None = None, by_lang: dict | None = None, **kwargs) -> dict:
+def _exp(
+    rule: rules.RuleDef,
+    f: Field,
+    contract: Contract | None,
+    *,
+    other: str | None = None,
+    text: dict | None = None,
+    by_lang: dict | None = None,
+    **kwargs,
+) -> dict:
     """One expectation of ``rule`` on ``f`` (compared with column ``other``): its id, GX type,
     severity and texts from the rule catalogue. ``text``: template parameters of both languages,
     ``by_lang``: ``{lang: {...}}`` of one language; ``kwargs``: the expectation's kwargs."""
@@ -43,8 +51,13 @@ def _exp(rule: rules.RuleDef, f: Field, contract: Contract | None, *, other: str
         if other:
             params["other"] = _label(contract.field(other), lang) if contract else other
         descriptions[lang] = rule.text(lang, **params)
-    meta = {"rule_id": rule.rule_id(f.name, other), "rule": rule.id, "severity": rule.severity,
-            "description": descriptions["zh"], "description_en": descriptions["en"]}
+    meta = {
+        "rule_id": rule.rule_id(f.name, other),
+        "rule": rule.id,
+        "severity": rule.severity,
+        "description": descriptions["zh"],
+        "description_en": descriptions["en"],
+    }
     return {"type": rule.gx_type, "kwargs": kwargs, "meta": meta}
 
 
@@ -67,10 +80,15 @@ def _identifier_expectation(f: Field, kind: str, rule: Rule | None, contract: Co
             "parameter": rule.when_equals,
         }
         when = contract.field(rule.when_column) if contract else None
-        condition = {lang: rules.condition_text(lang, other=_label(when, lang) if when else rule.when_column,
-                                                equals=rule.when_equals) for lang in LANGS}
-    return _exp(_IDENTIFIERS[kind], f, contract, by_lang={lang: {"condition": c} for lang, c in condition.items()},
-                **kwargs)
+        condition = {
+            lang: rules.condition_text(
+                lang, other=_label(when, lang) if when else rule.when_column, equals=rule.when_equals
+            )
+            for lang in LANGS
+        }
+    return _exp(
+        _IDENTIFIERS[kind], f, contract, by_lang={lang: {"condition": c} for lang, c in condition.items()}, **kwargs
+    )
 
 
 def _rule_expectation(f: Field, rule: Rule, contract: Contract | None) -> dict:
@@ -78,14 +96,28 @@ def _rule_expectation(f: Field, rule: Rule, contract: Contract | None) -> dict:
     if rule.kind in _IDENTIFIERS:
         return _identifier_expectation(f, rule.kind, rule, contract)
     if rule.kind == "greater_than":
-        return _exp(rules.FIELD_GREATER_THAN, f, contract, other=rule.column, column_A=col, column_B=rule.column,
-                    or_equal=False, ignore_row_if="either_value_is_missing")
+        return _exp(
+            rules.FIELD_GREATER_THAN,
+            f,
+            contract,
+            other=rule.column,
+            column_A=col,
+            column_B=rule.column,
+            or_equal=False,
+            ignore_row_if="either_value_is_missing",
+        )
     if rule.kind == "starts_with":
-        return _exp(rules.FIELD_STARTS_WITH, f, contract, other=rule.column, column_A=col, column_B=rule.column,
-                    ignore_row_if="either_value_is_missing")
+        return _exp(
+            rules.FIELD_STARTS_WITH,
+            f,
+            contract,
+            other=rule.column,
+            column_A=col,
+            column_B=rule.column,
+            ignore_row_if="either_value_is_missing",
+        )
     if rule.kind == "aligned":
-        return _exp(rules.FIELD_ALIGNED, f, contract, text={"minutes": rule.minutes}, column=col,
-                    minutes=rule.minutes)
+        return _exp(rules.FIELD_ALIGNED, f, contract, text={"minutes": rule.minutes}, column=col, minutes=rule.minutes)
     if rule.kind == "not_in_future":
         return _exp(rules.FIELD_NOT_IN_FUTURE, f, contract, column=col, timezone="Asia/Shanghai")
     raise ValueError(f"{col}: no expectation for rule {rule.kind!r}")
@@ -103,8 +135,17 @@ def _field_expectations(f: Field, contract: Contract | None = None) -> list[dict
     if f.pattern:
         out.append(_exp(rules.FIELD_PATTERN, f, contract, text={"pattern": f.pattern}, column=col, regex=f.pattern))
     if f.min_length is not None or f.max_length is not None:
-        out.append(_exp(rules.FIELD_LENGTH, f, contract, by_lang=_bounds(f.min_length, f.max_length), column=col,
-                        min_value=f.min_length, max_value=f.max_length))
+        out.append(
+            _exp(
+                rules.FIELD_LENGTH,
+                f,
+                contract,
+                by_lang=_bounds(f.min_length, f.max_length),
+                column=col,
+                min_value=f.min_length,
+                max_value=f.max_length,
+            )
+        )
     if f.format in _IDENTIFIERS:
         out.append(_identifier_expectation(f, f.format, None, contract))
     if f.valid_values:
@@ -118,11 +159,29 @@ def _field_expectations(f: Field, contract: Contract | None = None) -> list[dict
             bounds["strict_min"] = True
         if strict_high:
             bounds["strict_max"] = True
-        out.append(_exp(rules.FIELD_RANGE, f, contract, by_lang=_bounds(low_v, high_v, strict_low, strict_high),
-                        column=col, **bounds))
+        out.append(
+            _exp(
+                rules.FIELD_RANGE,
+                f,
+                contract,
+                by_lang=_bounds(low_v, high_v, strict_low, strict_high),
+                column=col,
+                **bounds,
+            )
+        )
     if f.not_before:
-        out.append(_exp(rules.FIELD_NOT_BEFORE, f, contract, other=f.not_before, column_A=col, column_B=f.not_before,
-                        or_equal=True, ignore_row_if="either_value_is_missing"))
+        out.append(
+            _exp(
+                rules.FIELD_NOT_BEFORE,
+                f,
+                contract,
+                other=f.not_before,
+                column_A=col,
+                column_B=f.not_before,
+                or_equal=True,
+                ignore_row_if="either_value_is_missing",
+            )
+        )
     out.extend(_rule_expectation(f, r, contract) for r in f.rules)
     return out
 
@@ -171,7 +230,6 @@ def load_suite(contract: Contract) -> dict:
 
 def rule_ids(contract: Contract) -> list[str]:
     return [e["meta"]["rule_id"] for e in suite_from_contract(contract)["expectations"]]
-
 
 
 def type_rule_wins(failures: dict[str, list[int]]) -> dict[str, list[int]]:
@@ -257,8 +315,9 @@ def validate(frame: pd.DataFrame, suite: dict) -> list[RuleResult]:
             value = entry[ROW_NUMBER]
             rows.extend(int(v) for v in (value if isinstance(value, list) else [value]))
         if res.exception_info and res.exception_info.get("raised_exception"):
-            raise RuntimeError(f"GX expectation {cfg.meta.get('rule_id')} raised: "
-                               f"{res.exception_info.get('exception_message')}")
+            raise RuntimeError(
+                f"GX expectation {cfg.meta.get('rule_id')} raised: {res.exception_info.get('exception_message')}"
+            )
         out.append(
             RuleResult(
                 rule_id=cfg.meta["rule_id"],
@@ -275,9 +334,24 @@ def validate(frame: pd.DataFrame, suite: dict) -> list[RuleResult]:
 
 
 # Kwargs of a map expectation that name the columns it reads or shape its per-row verdict.
-_PER_VALUE_KWARGS = frozenset({"column", "column_A", "column_B", "regex", "value_set", "min_value", "max_value",
-                               "strict_min", "strict_max", "or_equal", "ignore_row_if", "only_length", "minutes",
-                               "timezone"})
+_PER_VALUE_KWARGS = frozenset(
+    {
+        "column",
+        "column_A",
+        "column_B",
+        "regex",
+        "value_set",
+        "min_value",
+        "max_value",
+        "strict_min",
+        "strict_max",
+        "or_equal",
+        "ignore_row_if",
+        "only_length",
+        "minutes",
+        "timezone",
+    }
+)
 
 
 def _value_columns(expectation: dict) -> tuple[str, ...] | None:
@@ -308,8 +382,11 @@ def validate_distinct(frame: pl.DataFrame, suite: dict) -> list[RuleResult]:
         groups.setdefault(_value_columns(e), []).append(i)
     by_index: dict[int, RuleResult] = {}
     for columns, indexes in groups.items():
-        sub = {**suite, "name": f"{suite['name']}[{','.join(columns or ('*',))}]",
-               "expectations": [expectations[i] for i in indexes]}
+        sub = {
+            **suite,
+            "name": f"{suite['name']}[{','.join(columns or ('*',))}]",
+            "expectations": [expectations[i] for i in indexes],
+        }
         if columns is None:
             results = validate(frame.to_pandas(), sub)
         else:
@@ -328,7 +405,16 @@ def _validate_tuples(frame: pl.DataFrame, columns: list[str], suite: dict) -> li
         if r.unexpected_count != len(r.row_numbers):
             raise RuntimeError(f"{r.rule_id}: GX counted {r.unexpected_count} values but listed {len(r.row_numbers)}")
         rows = tuples["_rows"].gather(r.row_numbers).explode().to_list() if r.row_numbers else []
-        out.append(RuleResult(rule_id=r.rule_id, expectation=r.expectation, column=r.column,
-                              description=r.description, success=r.success, element_count=frame.height,
-                              unexpected_count=len(rows), row_numbers=sorted(set(rows))))
+        out.append(
+            RuleResult(
+                rule_id=r.rule_id,
+                expectation=r.expectation,
+                column=r.column,
+                description=r.description,
+                success=r.success,
+                element_count=frame.height,
+                unexpected_count=len(rows),
+                row_numbers=sorted(set(rows)),
+            )
+        )
     return out

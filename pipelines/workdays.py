@@ -176,8 +176,7 @@ def generate(years: list[int], path: Path = CALENDAR_PATH) -> str:
     """The seed with ``years`` (re)written from chinese-calendar; other years' rows are kept."""
     kept = []
     if path.exists():
-        kept = [r for r in csv.DictReader(io.StringIO(path.read_text(encoding="utf-8")))
-                if int(r["year"]) not in years]
+        kept = [r for r in csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))) if int(r["year"]) not in years]
     return render(kept + [r for y in years for r in library_rows(y)])
 
 

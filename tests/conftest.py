@@ -41,6 +41,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.s3)
+
+
 LEFTOVER_GRACE_S = 15.0
 
 
@@ -83,9 +85,14 @@ def _started_by_tests(root: int, temp_dir: str) -> dict[int, dict[str, Any]]:
                 return True
         return False
 
-    return {pid: p for pid, p in procs.items()
-            if pid != root and p["state"] != "Z" and not _OWN_HELPERS.search(p["cmdline"])
-            and (descends(pid) or (p["cwd"] + "/").startswith(inside) or inside in p["cmdline"] + "/")}
+    return {
+        pid: p
+        for pid, p in procs.items()
+        if pid != root
+        and p["state"] != "Z"
+        and not _OWN_HELPERS.search(p["cmdline"])
+        and (descends(pid) or (p["cwd"] + "/").startswith(inside) or inside in p["cmdline"] + "/")
+    }
 
 
 def _reap_zombie_children() -> None:
@@ -129,8 +136,11 @@ def no_leftover_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         time.sleep(3)
         _reap_zombie_children()
     listing = "\n".join(f"  pid {pid} (cwd {p['cwd']}): {p['cmdline'][:300]}" for pid, p in sorted(left.items()))
-    pytest.fail(f"{len(left)} process(es) started by the tests were still running {LEFTOVER_GRACE_S:.0f} s "
-                f"after the session ended (now stopped):\n{listing}", pytrace=False)
+    pytest.fail(
+        f"{len(left)} process(es) started by the tests were still running {LEFTOVER_GRACE_S:.0f} s "
+        f"after the session ended (now stopped):\n{listing}",
+        pytrace=False,
+    )
 
 
 def _read_env_file(path: Path) -> dict[str, str]:

@@ -8,8 +8,22 @@ import io
 from pipelines import ingest, s3, settings
 
 HEADER_ZH = [
-    "工单编号", "受理时间", "来源渠道", "诉求类型", "事项分类", "所属区县", "网格编码", "诉求人姓名", "联系电话",
-    "诉求内容", "首接单位", "承办单位", "转办次数", "办结时间", "办理时限（小时）", "满意度",
+    "工单编号",
+    "受理时间",
+    "来源渠道",
+    "诉求类型",
+    "事项分类",
+    "所属区县",
+    "网格编码",
+    "诉求人姓名",
+    "联系电话",
+    "诉求内容",
+    "首接单位",
+    "承办单位",
+    "转办次数",
+    "办结时间",
+    "办理时限（小时）",
+    "满意度",
 ]
 
 
@@ -76,9 +90,19 @@ def run_dbt(tmp, lake, *args: str, pii_key: str, report_at: str) -> str:
         PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
     )
     proc = subprocess.run(
-        [str(Path(sys.executable).parent / "dbt"), *args, "--profiles-dir", ".", "--vars",
-         f"{{report_at: '{report_at}'}}"],
-        cwd=settings.DBT_PROJECT_DIR, env=env, capture_output=True, text=True, timeout=900,
+        [
+            str(Path(sys.executable).parent / "dbt"),
+            *args,
+            "--profiles-dir",
+            ".",
+            "--vars",
+            f"{{report_at: '{report_at}'}}",
+        ],
+        cwd=settings.DBT_PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
     return proc.stdout + proc.stderr

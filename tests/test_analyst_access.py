@@ -62,8 +62,9 @@ def build_inputs(tmp: Path) -> tuple[Path, Path]:
         ('T1', '370402', '电话', 'h1'), ('T2', '370481', '微信', 'h2'))
         t(ticket_id, district_code, channel, caller_phone_hash)""")
     con.execute("CREATE TABLE fct_t_tickets AS SELECT * FROM stg_t_tickets")
-    con.execute("CREATE TABLE fct_t_cases AS SELECT * FROM (VALUES ('C1', '370402', 80)) "
-                "t(case_id, district_code, score)")
+    con.execute(
+        "CREATE TABLE fct_t_cases AS SELECT * FROM (VALUES ('C1', '370402', 80)) t(case_id, district_code, score)"
+    )
     con.execute("CREATE TABLE fct_t_joined AS SELECT 'T1' AS ticket_id, 'C1' AS case_id")
     con.execute("""CREATE TABLE dim_t_enterprises AS SELECT * FROM (VALUES
         ('91370400MA0000000X', '枣庄示例有限公司', '张*', 'secret'))
@@ -78,34 +79,49 @@ def build_inputs(tmp: Path) -> tuple[Path, Path]:
         "model.x.stg_t_tickets": _model("stg_t_tickets", ["source.x.raw.hotline__tickets"], folder="staging"),
         # conditional from lineage (no meta), one undocumented column → the contract's business name
         "model.x.fct_t_tickets": _model(
-            "fct_t_tickets", ["model.x.stg_t_tickets"], description="热线工单 (test)",
-            columns={"ticket_id": _col("工单编号", classification="internal"), "channel": _col(),
-                     "caller_phone_hash": _col("HMAC of the phone", classification="personal")},
+            "fct_t_tickets",
+            ["model.x.stg_t_tickets"],
+            description="热线工单 (test)",
+            columns={
+                "ticket_id": _col("工单编号", classification="internal"),
+                "channel": _col(),
+                "caller_phone_hash": _col("HMAC of the phone", classification="personal"),
+            },
         ),
         # conditional from meta with an explicit dataset
         "model.x.fct_t_cases": _model(
-            "fct_t_cases", [], description="办件 (test)", meta={"sharing": "conditional", "dataset": CASES},
+            "fct_t_cases",
+            [],
+            description="办件 (test)",
+            meta={"sharing": "conditional", "dataset": CASES},
             columns={"case_id": _col("办件编号")},
         ),
         # lineage with two conditional datasets → needs both grants
         "model.x.fct_t_joined": _model(
-            "fct_t_joined", ["model.x.fct_t_tickets", "source.x.raw.govservice__cases"],
-            description="工单与办件 (test)", columns={"ticket_id": _col("工单编号"), "case_id": _col("办件编号")},
+            "fct_t_joined",
+            ["model.x.fct_t_tickets", "source.x.raw.govservice__cases"],
+            description="工单与办件 (test)",
+            columns={"ticket_id": _col("工单编号"), "case_id": _col("办件编号")},
         ),
         # unconditional table with a conditional column and a `none` column
         "model.x.dim_t_enterprises": _model(
-            "dim_t_enterprises", ["source.x.raw.market__enterprises"], description="市场主体 (test)",
+            "dim_t_enterprises",
+            ["source.x.raw.market__enterprises"],
+            description="市场主体 (test)",
             meta={"sharing": "unconditional"},
-            columns={"uscc": _col("统一社会信用代码", classification="public"),
-                     "enterprise_name": _col("企业名称", classification="public"),
-                     "legal_rep_name_masked": _col("法定代表人, masked", classification="personal",
-                                                   sharing="conditional"),
-                     "legal_rep_id": _col("证件号", classification="sensitive", sharing="none")},
+            columns={
+                "uscc": _col("统一社会信用代码", classification="public"),
+                "enterprise_name": _col("企业名称", classification="public"),
+                "legal_rep_name_masked": _col("法定代表人, masked", classification="personal", sharing="conditional"),
+                "legal_rep_id": _col("证件号", classification="sensitive", sharing="none"),
+            },
         ),
         # KPI aggregate over a conditional dataset → unconditional
         "model.x.kpi_t_monthly": _model(
-            "kpi_t_monthly", ["model.x.fct_t_tickets", "source.x.lake_meta.meta__files"],
-            description="月度KPI (test)", columns={"kpi_value": _col("KPI value")},
+            "kpi_t_monthly",
+            ["model.x.fct_t_tickets", "source.x.lake_meta.meta__files"],
+            description="月度KPI (test)",
+            columns={"kpi_value": _col("KPI value")},
         ),
         # under marts but not a governed table or mart → not published
         "model.x.helper_t": _model("helper_t", []),
@@ -148,8 +164,12 @@ def assert_denied(call, *args, **kwargs) -> None:
 
 
 # The table each conditional prefix really holds (see build_inputs).
-CONDITIONAL_TABLES = {HOTLINE: "fct_t_tickets", CASES: "fct_t_cases", JOINED: "fct_t_joined",
-                      ENTERPRISES: "dim_t_enterprises"}
+CONDITIONAL_TABLES = {
+    HOTLINE: "fct_t_tickets",
+    CASES: "fct_t_cases",
+    JOINED: "fct_t_joined",
+    ENTERPRISES: "dim_t_enterprises",
+}
 # What S3 says, through delta-rs and DuckDB's delta extension alike, when a read or write is refused.
 DENIED = r"403 Forbidden[\s\S]*<Code>AccessDenied</Code>"
 
@@ -183,8 +203,11 @@ def read_delta(identity: str, prefix: str, table: str) -> pa.Table:
 def test_classification_of_marts(published):
     marts = {m["name"]: m for m in publish.mart_models(published["manifest"])}
     assert "helper_t" not in marts and "stg_t_tickets" not in marts
-    assert (marts["fct_t_tickets"]["sharing"], marts["fct_t_tickets"]["datasets"], marts["fct_t_tickets"]["basis"]) \
-        == ("conditional", [HOTLINE], "lineage")
+    assert (marts["fct_t_tickets"]["sharing"], marts["fct_t_tickets"]["datasets"], marts["fct_t_tickets"]["basis"]) == (
+        "conditional",
+        [HOTLINE],
+        "lineage",
+    )
     assert (marts["fct_t_cases"]["datasets"], marts["fct_t_cases"]["basis"]) == ([CASES], "meta")
     assert marts["fct_t_joined"]["datasets"] == [CASES, HOTLINE]
     assert (marts["kpi_t_monthly"]["sharing"], marts["kpi_t_monthly"]["basis"]) == ("unconditional", "aggregate")
@@ -233,8 +256,10 @@ def test_table_and_column_comments(published):
             for table, comment in marts.fetchall():
                 assert comment and "sharing:" in comment, (key, table)
                 assert ("conditional (有条件共享)" in comment) == (key != "unconditional")
-            cols = dict(((t, c), (cm or "")) for t, c, cm in con.execute(
-                "SELECT table_name, column_name, comment FROM duckdb_columns()").fetchall())
+            cols = dict(
+                ((t, c), (cm or ""))
+                for t, c, cm in con.execute("SELECT table_name, column_name, comment FROM duckdb_columns()").fetchall()
+            )
         finally:
             con.close()
         if key == HOTLINE:
@@ -265,12 +290,19 @@ def test_atomic_swap_replaces_every_file(published, tmp_path):
 
 def test_delta_layout_on_s3(published):
     pipeline = s3.client("pipeline")
-    keys = {o["Key"].split("/_delta_log/")[0] for page in pipeline.get_paginator("list_objects_v2").paginate(
-        Bucket=settings.buckets().published) for o in page.get("Contents", []) if "/_delta_log/" in o["Key"]}
+    keys = {
+        o["Key"].split("/_delta_log/")[0]
+        for page in pipeline.get_paginator("list_objects_v2").paginate(Bucket=settings.buckets().published)
+        for o in page.get("Contents", [])
+        if "/_delta_log/" in o["Key"]
+    }
     assert {
-        "unconditional/dim_t_enterprises", "unconditional/kpi_t_monthly",
-        f"conditional/{HOTLINE}/fct_t_tickets", f"conditional/{CASES}/fct_t_cases",
-        f"conditional/{JOINED}/fct_t_joined", f"conditional/{ENTERPRISES}/dim_t_enterprises",
+        "unconditional/dim_t_enterprises",
+        "unconditional/kpi_t_monthly",
+        f"conditional/{HOTLINE}/fct_t_tickets",
+        f"conditional/{CASES}/fct_t_cases",
+        f"conditional/{JOINED}/fct_t_joined",
+        f"conditional/{ENTERPRISES}/dim_t_enterprises",
     } <= keys
     assert not {k for k in keys if k.startswith("unconditional/fct_t_")}
 
@@ -323,8 +355,11 @@ def test_mart_of_two_conditional_datasets_needs_both_grants(published):
     assert read_delta("analyst_service", f"conditional/{JOINED}", "fct_t_joined").num_rows == 1
     assert read_delta("analyst_service", f"conditional/{CASES}", "fct_t_cases").num_rows == 1
     assert_delta_denied("analyst_hotline", f"conditional/{JOINED}", "fct_t_joined")
-    assert_denied(s3.client("analyst_service").list_objects_v2, Bucket=settings.buckets().published,
-                  Prefix=f"conditional/{ENTERPRISES}/")
+    assert_denied(
+        s3.client("analyst_service").list_objects_v2,
+        Bucket=settings.buckets().published,
+        Prefix=f"conditional/{ENTERPRISES}/",
+    )
 
 
 def test_no_analyst_can_write(published):
@@ -340,8 +375,13 @@ def test_no_analyst_can_write(published):
         for other in ("landing", "receipts", "lake"):
             assert_denied(client.put_object, Bucket=other, Key="probe", Body=b"x")
         with pytest.raises(DeltaError, match=DENIED):
-            write_deltalake(delta_uri("unconditional", "kpi_t_monthly"), pa.table({"x": [1]}), mode="overwrite",
-                            schema_mode="overwrite", storage_options=s3.delta_storage_options(identity))
+            write_deltalake(
+                delta_uri("unconditional", "kpi_t_monthly"),
+                pa.table({"x": [1]}),
+                mode="overwrite",
+                schema_mode="overwrite",
+                storage_options=s3.delta_storage_options(identity),
+            )
     assert read_delta("analyst", "unconditional", "kpi_t_monthly").num_rows == 1
 
 
@@ -354,8 +394,9 @@ def test_identities_credentials_and_actions(published):
         actions = next(i["actions"] for i in s3server.identities_config()["identities"] if i["name"] == identity)
         assert all(a.split(":", 1)[0] in ("Read", "List") for a in actions)
         assert "Read:published/unconditional/*" in actions
-        assert all(a.split(":", 1)[1].startswith(("published/unconditional/", "published/conditional/"))
-                   for a in actions)
+        assert all(
+            a.split(":", 1)[1].startswith(("published/unconditional/", "published/conditional/")) for a in actions
+        )
     # grants.yaml holds no secrets
     grants_text = s3server.grants_path().read_text()
     assert not re.search(r"(?i)secret_?key\s*[:=]|access_?key\s*[:=]|SZ[A-Z0-9]{18}", grants_text)
@@ -385,8 +426,9 @@ def test_stale_tables_are_removed_on_republish(published, tmp_path):
     try:
         publish.publish(smaller, published["work"], published["target"])
         assert CASES not in publish.published_files(published["target"])
-        listed = s3.client("pipeline").list_objects_v2(Bucket=settings.buckets().published,
-                                                       Prefix=f"conditional/{CASES}/")
+        listed = s3.client("pipeline").list_objects_v2(
+            Bucket=settings.buckets().published, Prefix=f"conditional/{CASES}/"
+        )
         assert listed["KeyCount"] == 0
     finally:
         publish.publish(published["manifest"], published["work"], published["target"])
@@ -394,26 +436,34 @@ def test_stale_tables_are_removed_on_republish(published, tmp_path):
 
 def test_republish_rewrites_only_changed_tables(published):
     """Publishing again rewrites only what changed: in the files and in the Delta copies."""
+
     def delta_versions() -> dict[str, int]:
-        return {t: DeltaTable(delta_uri(p, t), storage_options=s3.delta_storage_options()).version()
-                for p, t in (("unconditional", "kpi_t_monthly"), ("unconditional", "dim_t_enterprises"),
-                             (f"conditional/{HOTLINE}", "fct_t_tickets"))}
+        return {
+            t: DeltaTable(delta_uri(p, t), storage_options=s3.delta_storage_options()).version()
+            for p, t in (
+                ("unconditional", "kpi_t_monthly"),
+                ("unconditional", "dim_t_enterprises"),
+                (f"conditional/{HOTLINE}", "fct_t_tickets"),
+            )
+        }
 
     work, target = published["work"], published["target"]
     again = publish.publish(published["manifest"], work, target)
     assert again.changed == [] and dict(again) == dict(published["counts"])
     before = delta_versions()
     with duckdb.connect(str(work)) as con:
-        con.execute("INSERT INTO kpi_t_monthly VALUES (DATE '2026-04-01', '370402', 'hotline_on_time_closure_rate', "
-                    "0.8)")
+        con.execute(
+            "INSERT INTO kpi_t_monthly VALUES (DATE '2026-04-01', '370402', 'hotline_on_time_closure_rate', 0.8)"
+        )
     try:
         changed = publish.publish(published["manifest"], work, target)
         assert changed.changed == ["kpi_t_monthly"]
         assert changed["kpi_t_monthly"] == published["counts"]["kpi_t_monthly"] + 1
         after = delta_versions()
         assert after["kpi_t_monthly"] == before["kpi_t_monthly"] + 1
-        assert {t: v for t, v in after.items() if t != "kpi_t_monthly"} == \
-            {t: v for t, v in before.items() if t != "kpi_t_monthly"}
+        assert {t: v for t, v in after.items() if t != "kpi_t_monthly"} == {
+            t: v for t, v in before.items() if t != "kpi_t_monthly"
+        }
         assert read_delta("analyst", "unconditional", "kpi_t_monthly").num_rows == changed["kpi_t_monthly"]
         assert query(target, "SELECT count(*) FROM kpi_t_monthly")[0][0] == changed["kpi_t_monthly"]
     finally:
@@ -428,11 +478,18 @@ def test_republish_rewrites_only_the_changed_files_rows(s3_env, tmp_path, monkey
     monkeypatch.setenv("SHUZHONG_PUBLISHED_URI", f"s3://{settings.buckets().published}/t-{unique}")
     work, target = tmp_path / "work.duckdb", tmp_path / "published" / "warehouse.duckdb"
     with duckdb.connect(str(work)) as con:
-        con.execute("CREATE TABLE fct_t_flow AS SELECT 'k' || (i % 400) AS checkpoint_id, i AS n, "
-                    "CASE WHEN i % 20 = 19 THEN NULL ELSE 'f' || (i % 20) END AS source_file_id FROM range(4000) t(i)")
+        con.execute(
+            "CREATE TABLE fct_t_flow AS SELECT 'k' || (i % 400) AS checkpoint_id, i AS n, "
+            "CASE WHEN i % 20 = 19 THEN NULL ELSE 'f' || (i % 20) END AS source_file_id FROM range(4000) t(i)"
+        )
     manifest = tmp_path / "manifest.json"
-    node = _model("fct_t_flow", [], description="流量 (test)", meta={"sharing": "unconditional"},
-                  columns={"checkpoint_id": _col("卡口"), "n": _col("n"), "source_file_id": _col("file")})
+    node = _model(
+        "fct_t_flow",
+        [],
+        description="流量 (test)",
+        meta={"sharing": "unconditional"},
+        columns={"checkpoint_id": _col("卡口"), "n": _col("n"), "source_file_id": _col("file")},
+    )
     manifest.write_text(json.dumps({"nodes": {"model.x.fct_t_flow": node}, "sources": SOURCES}))
     publish.publish(manifest, work, target)
     uri = f"{settings.published_uri()}/unconditional/fct_t_flow"

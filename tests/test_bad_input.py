@@ -60,8 +60,12 @@ def corpus(u: str) -> list[tuple[str, str, bytes, str]]:
     return [
         ("empty file", f"{D}/{u}-empty.csv", b"", "rejected"),
         ("whitespace only", f"{D}/{u}-blank.csv", b" \r\n \r\n", "rejected"),
-        ("header only", f"{D}/{u}-header.csv", csv_bytes([ticket(1)])[: csv_bytes([ticket(1)]).index(b"\r\n")],
-         "accepted"),
+        (
+            "header only",
+            f"{D}/{u}-header.csv",
+            csv_bytes([ticket(1)])[: csv_bytes([ticket(1)]).index(b"\r\n")],
+            "accepted",
+        ),
         ("binary data named .csv", f"{D}/{u}-binary.csv", bytes(range(256)) * 64, "rejected"),
         ("png named .csv", f"{D}/{u}-png.csv", b"\x89PNG\r\n\x1a\n" + os.urandom(2048), "rejected"),
         ("truncated xlsx", f"{D}/{u}-trunc.xlsx", xlsx_good[: len(xlsx_good) // 2], "rejected"),
@@ -69,38 +73,81 @@ def corpus(u: str) -> list[tuple[str, str, bytes, str]]:
         ("csv renamed .xlsx", f"{D}/{u}-fake.xlsx", good, "rejected"),
         ("xlsx renamed .csv", f"{D}/{u}-zip.csv", _xlsx([HEADER_ZH, list(ticket(6).values())]), "rejected"),
         ("50 MB single line", f"{D}/{u}-longline.csv", long_line, "rejected"),
-        ("duplicated header names", f"{D}/{u}-duphdr.csv",
-         csv_bytes(_good_rows(1), header=HEADER_ZH + ["工单编号"]), "rejected"),
-        ("missing required column", f"{D}/{u}-missing.csv",
-         csv_bytes(_good_rows(1), header=[h for h in HEADER_ZH if h != "受理时间"]), "rejected"),
+        (
+            "duplicated header names",
+            f"{D}/{u}-duphdr.csv",
+            csv_bytes(_good_rows(1), header=HEADER_ZH + ["工单编号"]),
+            "rejected",
+        ),
+        (
+            "missing required column",
+            f"{D}/{u}-missing.csv",
+            csv_bytes(_good_rows(1), header=[h for h in HEADER_ZH if h != "受理时间"]),
+            "rejected",
+        ),
         ("no recognisable header", f"{D}/{u}-nohdr.csv", b"a,b,c\n1,2,3\n", "rejected"),
-        ("unknown extra columns (schema drift)", f"{D}/{u}-drift.csv",
-         csv_bytes([{**ticket(1), "备注": "x", "内部编号": "9"}]), "accepted"),
-        ("SQL-injection header", f"{D}/{u}-sqlhdr.csv",
-         csv_bytes([{**ticket(1), "x'); DROP TABLE raw; --": "1"}]), "accepted"),
-        ("path-injection header", f"{D}/{u}-pathhdr.csv", csv_bytes([{**ticket(1), "../../etc/passwd": "1"}]),
-         "accepted"),
+        (
+            "unknown extra columns (schema drift)",
+            f"{D}/{u}-drift.csv",
+            csv_bytes([{**ticket(1), "备注": "x", "内部编号": "9"}]),
+            "accepted",
+        ),
+        (
+            "SQL-injection header",
+            f"{D}/{u}-sqlhdr.csv",
+            csv_bytes([{**ticket(1), "x'); DROP TABLE raw; --": "1"}]),
+            "accepted",
+        ),
+        (
+            "path-injection header",
+            f"{D}/{u}-pathhdr.csv",
+            csv_bytes([{**ticket(1), "../../etc/passwd": "1"}]),
+            "accepted",
+        ),
         ("object key with spaces", f"{D}/{u} with spaces.csv", csv_bytes(_good_rows(11)), "accepted"),
         ("object key with odd unicode", f"{D}/{u}-工单🚀（全角）.csv", csv_bytes(_good_rows(12)), "accepted"),
         ("object key with a bidi override", f"{D}/{u}-\u202e工单.csv", csv_bytes(_good_rows(13)), "rejected"),
-        ("mixed encodings in one file", f"{D}/{u}-mixed.csv",
-         ",".join(HEADER_ZH).encode("utf-8") + b"\r\n" + utf8_line + b"\r\n" + gbk_line + b"\r\n", "rejected"),
-        ("rows with the wrong number of fields", f"{D}/{u}-ragged.csv",
-         csv_bytes(_good_rows(1, 2)) + b"ZZ12345-20260305-000009,2026-03-05\r\n", "accepted"),
-        ("dates out of range", f"{D}/{u}-dates.csv",
-         csv_bytes([ticket(1, 受理时间="1899-12-31 10:00"), ticket(2, 受理时间="2026-13-01"), ticket(3)]),
-         "accepted"),
+        (
+            "mixed encodings in one file",
+            f"{D}/{u}-mixed.csv",
+            ",".join(HEADER_ZH).encode("utf-8") + b"\r\n" + utf8_line + b"\r\n" + gbk_line + b"\r\n",
+            "rejected",
+        ),
+        (
+            "rows with the wrong number of fields",
+            f"{D}/{u}-ragged.csv",
+            csv_bytes(_good_rows(1, 2)) + b"ZZ12345-20260305-000009,2026-03-05\r\n",
+            "accepted",
+        ),
+        (
+            "dates out of range",
+            f"{D}/{u}-dates.csv",
+            csv_bytes([ticket(1, 受理时间="1899-12-31 10:00"), ticket(2, 受理时间="2026-13-01"), ticket(3)]),
+            "accepted",
+        ),
         ("dataset that does not exist", f"hotline/weather/2026-03-05/{u}.csv", good, "rejected"),
         ("business date that does not exist", f"hotline/tickets/2026-02-30/{u}.csv", good, "rejected"),
         ("key without a date folder", f"hotline/tickets/{u}.csv", good, "rejected"),
         ("unsupported file type", f"{D}/{u}.pdf", b"%PDF-1.4\n", "rejected"),
         ("NUL bytes in text", f"{D}/{u}-nul.csv", good.replace(b"\r\n", b"\x00\r\n", 1), "rejected"),
-        ("broken JSON Lines", f"{D}/{u}-broken.jsonl",
-         json.dumps({"ticket_id": "ZZ12345-20260305-000001"}).encode() + b"\n{not json\n", "rejected"),
-        ("unbalanced quotes", f"{D}/{u}-quotes.csv", csv_bytes(_good_rows(1)) + b'"ZZ12345-20260305-000002,"oops\r\n',
-         "accepted"),
-        ("formula injection in a value", f"{D}/{u}-formula.csv",
-         csv_bytes([ticket(1, 诉求内容="=cmd|' /C calc'!A0")]), "accepted"),
+        (
+            "broken JSON Lines",
+            f"{D}/{u}-broken.jsonl",
+            json.dumps({"ticket_id": "ZZ12345-20260305-000001"}).encode() + b"\n{not json\n",
+            "rejected",
+        ),
+        (
+            "unbalanced quotes",
+            f"{D}/{u}-quotes.csv",
+            csv_bytes(_good_rows(1)) + b'"ZZ12345-20260305-000002,"oops\r\n',
+            "accepted",
+        ),
+        (
+            "formula injection in a value",
+            f"{D}/{u}-formula.csv",
+            csv_bytes([ticket(1, 诉求内容="=cmd|' /C calc'!A0")]),
+            "accepted",
+        ),
         ("xlsx with title, blank rows and footer", f"{D}/{u}-good.xlsx", xlsx_good, "accepted"),
         ("UTF-16 text", f"{D}/{u}-utf16.csv", csv_bytes(_good_rows(13), encoding="utf-16"), "accepted"),
         ("good GBK file", f"{D}/{u}-good.csv", csv_bytes(_good_rows(21, 22, 23)), "accepted"),
@@ -124,7 +171,8 @@ def test_bad_input_corpus_gets_clear_receipts_and_spares_the_good_files(burst, u
     instance = DagsterInstance.ephemeral()
     for request in requests:  # each planned run, as the daemon would launch it
         result = defs.resolve_job_def(request.job_name).execute_in_process(
-            run_config=request.run_config, instance=instance, raise_on_error=False)
+            run_config=request.run_config, instance=instance, raise_on_error=False
+        )
         assert result.success, request.job_name
 
     for kind, key, _, expected in burst:
@@ -157,7 +205,9 @@ def test_bad_input_corpus_gets_clear_receipts_and_spares_the_good_files(burst, u
     assert [f["rules"] for f in ragged["failures"]] == [["row.field_count"]] and ragged["rows_accepted"] == 2
     dates = ingest.read_receipt(by_kind["dates out of range"])
     assert {f["row_number"]: f["rules"] for f in dates["failures"]} == {
-        2: ["received_at.type"], 3: ["received_at.type"]}  # present values: the type rule only (v1.3 §4)
+        2: ["received_at.type"],
+        3: ["received_at.type"],
+    }  # present values: the type rule only (v1.3 §4)
     formula = raw.filter(pl.col("_source_key") == by_kind["formula injection in a value"])
     assert formula["content"].to_list() == ["=cmd|' /C calc'!A0"]  # kept as text, never evaluated
     mixed = ingest.read_receipt(by_kind["mixed encodings in one file"])
@@ -167,7 +217,8 @@ def test_bad_input_corpus_gets_clear_receipts_and_spares_the_good_files(burst, u
 def test_a_bureau_cannot_submit_under_another_bureau(s3_env, unique):
     with pytest.raises(ClientError) as err:
         s3.client("hotline").put_object(
-            Bucket=settings.buckets().landing, Key=f"market/enterprises/2026-03-05/{unique}.csv", Body=b"x")
+            Bucket=settings.buckets().landing, Key=f"market/enterprises/2026-03-05/{unique}.csv", Body=b"x"
+        )
     assert err.value.response["Error"]["Code"] == "AccessDenied"
 
 

@@ -46,16 +46,51 @@ TRAFFIC_ROWS = [  # row 1 is the header; (row, cells, expected outcome)
     (18, ["KK370402T0003", "", "370481", "2026-03-03 18:02", "10", "40", "4"], "quarantined"),  # not on 5 min
 ]
 PIPE_LINES = [
-    {"sensor_id": "GS37040299001", "network_type": "供水", "district_code": "370402",
-     "measured_at": "2026-03-03T08:00:00", "pressure_mpa": 0.1, "threshold_low": 0.2, "threshold_high": 0.6},
-    {"sensor_id": "GS37040299001", "network_type": "供水", "district_code": "370402",
-     "measured_at": "2026-03-03 08:01", "pressure_mpa": "0.45", "threshold_low": 0.2, "threshold_high": 0.6},
-    {"sensor_id": "GS37040299001", "network_type": "自来水", "district_code": "370402",  # bad enum
-     "measured_at": "2026-03-03 08:02", "pressure_mpa": 0.4, "threshold_low": 0.2, "threshold_high": 0.6},
-    {"sensor_id": "GS37040299001", "network_type": "供水", "district_code": "370402",  # high not > low
-     "measured_at": "2026-03-03 08:03", "pressure_mpa": 0.4, "threshold_low": 0.6, "threshold_high": 0.6},
-    {"sensor_id": "GS37040299001", "network_type": None, "district_code": "370402",
-     "measured_at": "2026-03-03 09:00:00", "pressure_mpa": 0.7, "threshold_low": 0.2, "threshold_high": 0.6},
+    {
+        "sensor_id": "GS37040299001",
+        "network_type": "供水",
+        "district_code": "370402",
+        "measured_at": "2026-03-03T08:00:00",
+        "pressure_mpa": 0.1,
+        "threshold_low": 0.2,
+        "threshold_high": 0.6,
+    },
+    {
+        "sensor_id": "GS37040299001",
+        "network_type": "供水",
+        "district_code": "370402",
+        "measured_at": "2026-03-03 08:01",
+        "pressure_mpa": "0.45",
+        "threshold_low": 0.2,
+        "threshold_high": 0.6,
+    },
+    {
+        "sensor_id": "GS37040299001",
+        "network_type": "自来水",
+        "district_code": "370402",  # bad enum
+        "measured_at": "2026-03-03 08:02",
+        "pressure_mpa": 0.4,
+        "threshold_low": 0.2,
+        "threshold_high": 0.6,
+    },
+    {
+        "sensor_id": "GS37040299001",
+        "network_type": "供水",
+        "district_code": "370402",  # high not > low
+        "measured_at": "2026-03-03 08:03",
+        "pressure_mpa": 0.4,
+        "threshold_low": 0.6,
+        "threshold_high": 0.6,
+    },
+    {
+        "sensor_id": "GS37040299001",
+        "network_type": None,
+        "district_code": "370402",
+        "measured_at": "2026-03-03 09:00:00",
+        "pressure_mpa": 0.7,
+        "threshold_low": 0.2,
+        "threshold_high": 0.6,
+    },
 ]
 PIPE_EXPECTED = {"received": 6, "accepted": 3, "quarantined": 3, "superseded": 0}  # + one cut-off line
 
@@ -63,8 +98,9 @@ PIPE_EXPECTED = {"received": 6, "accepted": 3, "quarantined": 3, "superseded": 0
 def _hand_made(root: Path, unique: str) -> list[Path]:
     traffic = root / "transport" / "traffic_flow" / "2026-03-03" / f"{unique}-hand.csv"
     traffic.parent.mkdir(parents=True, exist_ok=True)
-    lines = [",".join(TRAFFIC_HEADER)] + [",".join(f'"{c}"' if "," in c else c for c in cells)
-                                         for _, cells, _ in TRAFFIC_ROWS]
+    lines = [",".join(TRAFFIC_HEADER)] + [
+        ",".join(f'"{c}"' if "," in c else c for c in cells) for _, cells, _ in TRAFFIC_ROWS
+    ]
     traffic.write_bytes(("\r\n".join(lines) + "\r\n").encode("gbk"))
     pipe = root / "utilities" / "pipe_pressure" / "2026-03-03" / f"{unique}-hand.jsonl"
     pipe.parent.mkdir(parents=True, exist_ok=True)
@@ -104,10 +140,18 @@ def both(s3_env, tmp_path_factory):
     mp.setenv("SHUZHONG_PUBLISHED_URI", f"s3://{settings.buckets().published}/t-{unique}")
     mp.setenv("SHUZHONG_PII_KEY", "test-bench-baseline")
     exports = tmp / "exports"
-    gen = generator.generate("transport.traffic_flow", exports, start=START, days=1, rows_per_day=288 * 8,
-                             seed=11, formats="csv_gbk")
-    gen += generator.generate("transport.traffic_flow", exports, start=date(2026, 3, 3), days=1,
-                              rows_per_day=288 * 8, seed=12, formats="csv_utf8_bom")
+    gen = generator.generate(
+        "transport.traffic_flow", exports, start=START, days=1, rows_per_day=288 * 8, seed=11, formats="csv_gbk"
+    )
+    gen += generator.generate(
+        "transport.traffic_flow",
+        exports,
+        start=date(2026, 3, 3),
+        days=1,
+        rows_per_day=288 * 8,
+        seed=12,
+        formats="csv_utf8_bom",
+    )
     gen += generator.generate("utilities.pipe_pressure", exports, start=START, days=2, rows_per_day=1440 * 5, seed=11)
     for g in gen:  # keys of this test only
         g.path = g.path.rename(g.path.with_name(f"{unique}-{g.path.name}"))
@@ -118,13 +162,23 @@ def both(s3_env, tmp_path_factory):
     for dataset in ("transport__traffic_flow", "utilities__pipe_pressure"):
         batch = [o for p, o in objs.items() if keys[p].startswith(dataset.replace("__", "/") + "/")]
         result = defs.resolve_job_def(f"ingest_{dataset}").execute_in_process(
-            run_config={"ops": {f"raw__{dataset}": {"config": {
-                "objects": [{"key": o.key, "etag": o.etag} for o in batch]}}}}, instance=instance)
+            run_config={
+                "ops": {f"raw__{dataset}": {"config": {"objects": [{"key": o.key, "etag": o.etag} for o in batch]}}}
+            },
+            instance=instance,
+        )
         assert result.success
     assert defs.resolve_job_def("transform_and_publish").execute_in_process(instance=instance).success
     base = bench_baseline.run(files, tmp / "baseline.duckdb")
-    yield {"gen": gen, "files": files, "keys": keys, "base": base, "base_db": tmp / "baseline.duckdb",
-           "receipts": {p: ingest.read_receipt(keys[p]) for p in files}, "pub": settings.published_db_path()}
+    yield {
+        "gen": gen,
+        "files": files,
+        "keys": keys,
+        "base": base,
+        "base_db": tmp / "baseline.duckdb",
+        "receipts": {p: ingest.read_receipt(keys[p]) for p in files},
+        "pub": settings.published_db_path(),
+    }
     mp.undo()
 
 
@@ -141,8 +195,12 @@ def test_counts_per_file_agree(both):
 
 def test_counts_match_what_was_generated_and_hand_computed(both):
     for g in both["gen"]:  # every dirty kind of the two generators breaks a rule
-        assert both["base"]["files"][str(g.path)] == {"received": g.n_rows, "accepted": g.n_rows - g.n_dirty,
-                                                      "quarantined": g.n_dirty, "superseded": 0}
+        assert both["base"]["files"][str(g.path)] == {
+            "received": g.n_rows,
+            "accepted": g.n_rows - g.n_dirty,
+            "quarantined": g.n_dirty,
+            "superseded": 0,
+        }
     traffic, pipe = both["files"][-2:]
     assert both["base"]["files"][str(traffic)] == _traffic_expected()
     assert both["base"]["files"][str(pipe)] == PIPE_EXPECTED
@@ -150,15 +208,21 @@ def test_counts_match_what_was_generated_and_hand_computed(both):
 
 
 FACTS = {
-    "fct_traffic_flow_5min": ("checkpoint_id, road_name, district_code, interval_start, interval_end, hour_start, "
-                              "interval_date, is_peak_hour, vehicle_count, avg_speed_kmh, congestion_index"),
-    "fct_traffic_flow_hourly": ("checkpoint_id, hour_start, road_name, district_code, hour_date, is_peak_hour, "
-                                "interval_count, vehicle_count, avg_speed_kmh, avg_congestion_index, "
-                                "max_congestion_index"),
-    "fct_pipe_pressure_hourly": ("sensor_id, hour_start, hour_date, network_type, district_code, reading_count, "
-                                 "valid_reading_count, min_pressure_mpa, avg_pressure_mpa, max_pressure_mpa, "
-                                 "threshold_low, threshold_high, below_low_count, above_high_count, is_breach_low, "
-                                 "is_breach_high, is_breach"),
+    "fct_traffic_flow_5min": (
+        "checkpoint_id, road_name, district_code, interval_start, interval_end, hour_start, "
+        "interval_date, is_peak_hour, vehicle_count, avg_speed_kmh, congestion_index"
+    ),
+    "fct_traffic_flow_hourly": (
+        "checkpoint_id, hour_start, road_name, district_code, hour_date, is_peak_hour, "
+        "interval_count, vehicle_count, avg_speed_kmh, avg_congestion_index, "
+        "max_congestion_index"
+    ),
+    "fct_pipe_pressure_hourly": (
+        "sensor_id, hour_start, hour_date, network_type, district_code, reading_count, "
+        "valid_reading_count, min_pressure_mpa, avg_pressure_mpa, max_pressure_mpa, "
+        "threshold_low, threshold_high, below_low_count, above_high_count, is_breach_low, "
+        "is_breach_high, is_breach"
+    ),
 }
 
 

@@ -143,14 +143,28 @@ def _registry() -> pa.Table:
         bureau, name = dataset.split(".")
         key = f"{bureau}/{name}/{day}/f{i}.csv"
         up = datetime.fromisoformat(uploaded).replace(tzinfo=SH).astimezone(UTC)
-        rows.append({
-            "source_key": key, "source_etag": f"e{i}", "file_sha256": hashlib.sha256(key.encode()).hexdigest(),
-            "bureau": bureau, "dataset": name, "business_date": date.fromisoformat(day), "status": "accepted",
-            "rows_received": 1, "rows_accepted": 1, "rows_quarantined": 0, "rows_superseded": 0,
-            "raw_table_version": i, "contract_version": "1.0.0", "uploaded_at": up,
-            "processed_at": up + timedelta(minutes=1), "run_id": f"r{i}", "receipt_key": f"{key}.json",
-            "reason": None,
-        })
+        rows.append(
+            {
+                "source_key": key,
+                "source_etag": f"e{i}",
+                "file_sha256": hashlib.sha256(key.encode()).hexdigest(),
+                "bureau": bureau,
+                "dataset": name,
+                "business_date": date.fromisoformat(day),
+                "status": "accepted",
+                "rows_received": 1,
+                "rows_accepted": 1,
+                "rows_quarantined": 0,
+                "rows_superseded": 0,
+                "raw_table_version": i,
+                "contract_version": "1.0.0",
+                "uploaded_at": up,
+                "processed_at": up + timedelta(minutes=1),
+                "run_id": f"r{i}",
+                "receipt_key": f"{key}.json",
+                "reason": None,
+            }
+        )
     return pa.Table.from_pylist(rows, schema=lake.REGISTRY_SCHEMA)
 
 
@@ -160,16 +174,29 @@ def dq_mart(tmp_path_factory: pytest.TempPathFactory) -> Path:
     lake = tmp / "lake"
     (tmp / "warehouse").mkdir()
     write_deltalake(str(lake / "_meta" / "files"), _registry())
-    run_dbt(tmp, lake, "build", "--select", "+kpi_bureau_data_quality_monthly",
-            "--exclude-resource-type", "unit_test", "--exclude-resource-type", "test",
-            pii_key="k" * 32, report_at=REPORT_AT)
+    run_dbt(
+        tmp,
+        lake,
+        "build",
+        "--select",
+        "+kpi_bureau_data_quality_monthly",
+        "--exclude-resource-type",
+        "unit_test",
+        "--exclude-resource-type",
+        "test",
+        pii_key="k" * 32,
+        report_at=REPORT_AT,
+    )
     return tmp / "warehouse" / "work.duckdb"
 
 
 def _on_time(db: Path, dataset: str, month: str) -> tuple:
-    rows = query(db, "select dates_on_time, dates_late, is_deadline_provisional from kpi_bureau_data_quality_monthly"
-                     f" where bureau || '.' || dataset = '{dataset}' and kpi_month = date '{month}'"
-                     " and kpi_code = 'dq_on_time_rate'")
+    rows = query(
+        db,
+        "select dates_on_time, dates_late, is_deadline_provisional from kpi_bureau_data_quality_monthly"
+        f" where bureau || '.' || dataset = '{dataset}' and kpi_month = date '{month}'"
+        " and kpi_code = 'dq_on_time_rate'",
+    )
     assert len(rows) == 1, rows
     return rows[0]
 
@@ -194,8 +221,9 @@ def test_dq_mart_deadlines_follow_the_working_day_calendar(dq_mart: Path) -> Non
         ("2026-09-30", "2026-10-08T09:00:00+08:00", False),  # 国庆 Oct 1–7 off
     ],
 )
-def test_receipt_carries_the_deadline(lake_root: str, unique: str, business_date: str, deadline: str,
-                                      provisional: bool) -> None:
+def test_receipt_carries_the_deadline(
+    lake_root: str, unique: str, business_date: str, deadline: str, provisional: bool
+) -> None:
     from pipelines import ingest
     from tests.helpers import csv_bytes, submit_and_ingest, ticket
 

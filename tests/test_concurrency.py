@@ -33,8 +33,13 @@ print(json.dumps({"spans": spans, "races_lost": lake.RACES_LOST}))
 def _race(uri: str, writers: int, commits: int, env: dict) -> list[dict]:
     start = time.time() + 6  # every process imports first, then all start together
     procs = [
-        subprocess.Popen([sys.executable, "-c", WRITER, uri, f"w{w}", str(start), str(commits)],
-                         stdout=subprocess.PIPE, env=env, cwd=settings.REPO_ROOT, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, uri, f"w{w}", str(start), str(commits)],
+            stdout=subprocess.PIPE,
+            env=env,
+            cwd=settings.REPO_ROOT,
+            text=True,
+        )
         for w in range(writers)
     ]
     outs = [p.communicate(timeout=180)[0] for p in procs]
@@ -53,7 +58,8 @@ def test_concurrent_commits_to_one_table_all_land(mode, lake_root):
     table = DeltaTable(uri, storage_options=lake.storage_options())
     rows = table.to_pyarrow_table().to_pylist()
     assert sorted((r["writer"], r["i"]) for r in rows) == sorted(
-        (f"w{w}", i) for w in range(writers) for i in range(commits))
+        (f"w{w}", i) for w in range(writers) for i in range(commits)
+    )
     versions = [v for r in results for _, _, v in r["spans"]]
     assert sorted(versions) == list(range(1, writers * commits + 1))  # every commit got its own version
     spans = sorted((a, b) for r in results for a, b, _ in r["spans"])
@@ -61,5 +67,4 @@ def test_concurrent_commits_to_one_table_all_land(mode, lake_root):
     if mode == "conditional":
         # Commits really raced: some were in flight at the same time against the same table.
         assert overlapping >= 1
-    print(f"{mode}: {overlapping} overlapping commits, races lost and retried: "
-          f"{sum(r['races_lost'] for r in results)}")
+    print(f"{mode}: {overlapping} overlapping commits, races lost and retried: {sum(r['races_lost'] for r in results)}")

@@ -26,8 +26,9 @@ def _field(doc: dict, name: str) -> dict:
     return next(p for p in doc["schema"][0]["properties"] if p["name"] == name)
 
 
-def _contract(tmp_path: Path, mutate: Callable[[dict], None] | None = None, base: dict | None = None,
-              name: str = "new") -> Contract:
+def _contract(
+    tmp_path: Path, mutate: Callable[[dict], None] | None = None, base: dict | None = None, name: str = "new"
+) -> Contract:
     doc = copy.deepcopy(base if base is not None else _doc())
     if mutate:
         mutate(doc)
@@ -37,8 +38,11 @@ def _contract(tmp_path: Path, mutate: Callable[[dict], None] | None = None, base
     return load_contract(path)
 
 
-def _breaking(tmp_path: Path, mutate: Callable[[dict], None], before: Callable[[dict], None] | None = None,
-              ) -> list[str]:
+def _breaking(
+    tmp_path: Path,
+    mutate: Callable[[dict], None],
+    before: Callable[[dict], None] | None = None,
+) -> list[str]:
     """Breaking changes of ``mutate`` applied to the contract (after ``before`` set up both sides)."""
     base = _doc()
     if before:
@@ -50,6 +54,7 @@ def _breaking(tmp_path: Path, mutate: Callable[[dict], None], before: Callable[[
 def _options(name: str, **options) -> Callable[[dict], None]:
     def mutate(doc: dict) -> None:
         _field(doc, name).setdefault("logicalTypeOptions", {}).update(options)
+
     return mutate
 
 
@@ -76,13 +81,17 @@ def test_unchanged_contract_is_not_breaking(tmp_path):
 
 
 def test_type_change_is_breaking(tmp_path):
-    _one(_breaking(tmp_path, lambda d: _field(d, "deadline_hours").update(logicalType="number")),
-         "column deadline_hours: type integer → number")
+    _one(
+        _breaking(tmp_path, lambda d: _field(d, "deadline_hours").update(logicalType="number")),
+        "column deadline_hours: type integer → number",
+    )
 
 
 def test_field_becoming_required_is_breaking(tmp_path):
-    _one(_breaking(tmp_path, lambda d: _field(d, "handling_dept").update(required=True)),
-         "column handling_dept became required")
+    _one(
+        _breaking(tmp_path, lambda d: _field(d, "handling_dept").update(required=True)),
+        "column handling_dept became required",
+    )
 
 
 def test_new_required_field_is_breaking(tmp_path):
@@ -91,71 +100,93 @@ def test_new_required_field_is_breaking(tmp_path):
 
 
 def test_lower_max_length_is_breaking(tmp_path):
-    _one(_breaking(tmp_path, _options("topic", maxLength=50), before=_options("topic", maxLength=100)),
-         "column topic: maxLength 100 → 50")
+    _one(
+        _breaking(tmp_path, _options("topic", maxLength=50), before=_options("topic", maxLength=100)),
+        "column topic: maxLength 100 → 50",
+    )
     _one(_breaking(tmp_path / "added", _options("topic", maxLength=100)), "column topic: maxLength None → 100")
 
 
 def test_higher_min_length_is_breaking(tmp_path):
-    _one(_breaking(tmp_path, _options("topic", minLength=3), before=_options("topic", minLength=1)),
-         "column topic: minLength 1 → 3")
+    _one(
+        _breaking(tmp_path, _options("topic", minLength=3), before=_options("topic", minLength=1)),
+        "column topic: minLength 1 → 3",
+    )
 
 
 def test_changed_pattern_is_breaking(tmp_path):
-    _one(_breaking(tmp_path, _options("ticket_id", pattern="^ZZ12345-[0-9]{8}-[0-9]{5}$")),
-         "column ticket_id: pattern changed")
+    _one(
+        _breaking(tmp_path, _options("ticket_id", pattern="^ZZ12345-[0-9]{8}-[0-9]{5}$")),
+        "column ticket_id: pattern changed",
+    )
 
 
 def test_added_pattern_is_breaking(tmp_path):
-    _one(_breaking(tmp_path, _options("handling_dept", pattern="^[\u4e00-\u9fff]+$")),
-         "column handling_dept: pattern added")
+    _one(
+        _breaking(tmp_path, _options("handling_dept", pattern="^[\u4e00-\u9fff]+$")),
+        "column handling_dept: pattern added",
+    )
 
 
 def test_raised_minimum_is_breaking(tmp_path):
-    _one(_breaking(tmp_path, _options("transfer_count", minimum=1)),
-         "column transfer_count: minimum >= 0 → >= 1 (narrower range)")
+    _one(
+        _breaking(tmp_path, _options("transfer_count", minimum=1)),
+        "column transfer_count: minimum >= 0 → >= 1 (narrower range)",
+    )
 
 
 def test_inclusive_to_exclusive_minimum_is_breaking(tmp_path):
     def exclusive(doc: dict) -> None:
         _field(doc, "transfer_count")["logicalTypeOptions"] = {"exclusiveMinimum": 0}
+
     _one(_breaking(tmp_path, exclusive), "column transfer_count: minimum >= 0 → > 0 (narrower range)")
 
 
 def test_lowered_maximum_is_breaking(tmp_path):
-    _one(_breaking(tmp_path, _options("transfer_count", maximum=5), before=_options("transfer_count", maximum=10)),
-         "column transfer_count: maximum <= 10 → <= 5 (narrower range)")
-    _one(_breaking(tmp_path / "added", _options("transfer_count", maximum=10)),
-         "column transfer_count: maximum none → <= 10 (narrower range)")
+    _one(
+        _breaking(tmp_path, _options("transfer_count", maximum=5), before=_options("transfer_count", maximum=10)),
+        "column transfer_count: maximum <= 10 → <= 5 (narrower range)",
+    )
+    _one(
+        _breaking(tmp_path / "added", _options("transfer_count", maximum=10)),
+        "column transfer_count: maximum none → <= 10 (narrower range)",
+    )
 
 
 def test_shorter_enum_is_breaking(tmp_path):
     def drop(doc: dict) -> None:
         _field(doc, "satisfaction")["quality"][0]["arguments"]["validValues"].remove("未评价")
+
     _one(_breaking(tmp_path, drop), "column satisfaction: valid values removed (未评价)")
 
 
 def test_added_enum_is_breaking(tmp_path):
     rule = {"type": "library", "metric": "invalidValues", "mustBe": 0, "arguments": {"validValues": ["A", "B"]}}
-    _one(_breaking(tmp_path, lambda d: _field(d, "handling_dept").update(quality=[rule])),
-         "column handling_dept: valid values added (A, B)")
+    _one(
+        _breaking(tmp_path, lambda d: _field(d, "handling_dept").update(quality=[rule])),
+        "column handling_dept: valid values added (A, B)",
+    )
 
 
 def test_removed_field_is_breaking(tmp_path):
     def drop(doc: dict) -> None:
         doc["schema"][0]["properties"].remove(_field(doc, "handling_dept"))
+
     _one(_breaking(tmp_path, drop), "column handling_dept removed")
 
 
 def test_added_check_is_breaking(tmp_path):
     rule = {"type": "custom", "engine": "shuzhong", "implementation": {"rule": "not_in_future"}}
-    _one(_breaking(tmp_path, lambda d: _field(d, "received_at").setdefault("quality", []).append(rule)),
-         "column received_at: checks added or changed (not_in_future)")
+    _one(
+        _breaking(tmp_path, lambda d: _field(d, "received_at").setdefault("quality", []).append(rule)),
+        "column received_at: checks added or changed (not_in_future)",
+    )
 
 
 def test_new_primary_key_is_breaking(tmp_path):
     def key(doc: dict) -> None:
         _field(doc, "received_at").update(primaryKey=True, primaryKeyPosition=2)
+
     _one(_breaking(tmp_path, key), "primary key ['ticket_id'] → ['ticket_id', 'received_at']")
 
 
@@ -171,10 +202,13 @@ def test_loosening_is_not_breaking(tmp_path):
         del _field(doc, "grid_code")["logicalTypeOptions"]  # pattern dropped
         _field(doc, "topic")["logicalTypeOptions"] = {"maxLength": 400}  # longer than before
         doc["schema"][0]["properties"].append(  # new optional field
-            {"name": "hotline_seat", "businessName": "坐席号", "logicalType": "string"})
+            {"name": "hotline_seat", "businessName": "坐席号", "logicalType": "string"}
+        )
+
     def before(doc: dict) -> None:
         _options("topic", maxLength=200)(doc)
         _options("transfer_count", maximum=50)(doc)
+
     assert _breaking(tmp_path, loosen, before=before) == []
 
 
@@ -182,13 +216,17 @@ def test_a_major_version_bump_allows_tightening(tmp_path):
     def tighten(doc: dict) -> None:
         _field(doc, "transfer_count")["logicalTypeOptions"] = {"minimum": 5}
         doc["version"] = "2.0.0"
+
     assert _breaking(tmp_path, tighten) == []
 
 
 def test_a_format_1_lock_entry_compares_type_and_required_only(tmp_path):
     old = codegen.schema_fingerprint(_contract(tmp_path, name="old"))
-    legacy = {"version": old["version"], "primary_key": old["primary_key"],
-              "columns": {n: {"type": c["type"], "required": c["required"]} for n, c in old["columns"].items()}}
+    legacy = {
+        "version": old["version"],
+        "primary_key": old["primary_key"],
+        "columns": {n: {"type": c["type"], "required": c["required"]} for n, c in old["columns"].items()},
+    }
     assert codegen.breaking_changes(legacy, _contract(tmp_path, name="same")) == []  # its constraints are new
     tightened = _contract(tmp_path, lambda d: _field(d, "deadline_hours").update(logicalType="number"))
     _one(codegen.breaking_changes(legacy, tightened), "type integer → number")

@@ -16,8 +16,15 @@ from pipelines.contracts import Contract, all_contracts, load_contract, normaliz
 from pipelines.defs.ingestion import assets as ingestion_assets
 
 SPEC_NAME = "submission-spec.md"
-TYPES = {"string": "string", "text": "string", "enum": "string", "int": "integer", "decimal": "number",
-         "date": "date", "timestamp": "timestamp"}
+TYPES = {
+    "string": "string",
+    "text": "string",
+    "enum": "string",
+    "int": "integer",
+    "decimal": "number",
+    "date": "date",
+    "timestamp": "timestamp",
+}
 SIX_DISTRICTS = ("370402", "370403", "370404", "370405", "370406", "370481")
 
 
@@ -31,9 +38,12 @@ def spec_path() -> Path:
     for path in candidates:
         if path.is_file():
             return path
-    pytest.fail(f"the spec {SPEC_NAME} is missing (looked at {', '.join(map(str, candidates))}); the "
-                "spec-conformance tests cannot run without it: put it in ../shared/specs/ or set "
-                "SHUZHONG_SPEC_DIR", pytrace=False)
+    pytest.fail(
+        f"the spec {SPEC_NAME} is missing (looked at {', '.join(map(str, candidates))}); the "
+        "spec-conformance tests cannot run without it: put it in ../shared/specs/ or set "
+        "SHUZHONG_SPEC_DIR",
+        pytrace=False,
+    )
 
 
 def spec_tables() -> dict[str, list[dict]]:
@@ -50,8 +60,7 @@ def spec_tables() -> dict[str, list[dict]]:
         elif current and line.startswith("|") and not line.startswith(("| 中文列名", "|---")):
             cells = [c.strip() for c in line.strip("|").split("|")]
             zh, canonical, kind, rules, cls = cells
-            tables[current].append({"zh": zh, "name": canonical, "type": kind.split()[0], "rules": rules,
-                                    "class": cls})
+            tables[current].append({"zh": zh, "name": canonical, "type": kind.split()[0], "rules": rules, "class": cls})
     return tables
 
 
@@ -102,8 +111,11 @@ def test_dataset_properties(contracts):
     assert pk["utilities.pipe_pressure"] == ["sensor_id", "measured_at"]
     assert pk["market.enterprises"] == ["uscc"] and pk["grid.grids"] == ["grid_code"]
     assert all(len(v) >= 1 for v in pk.values())
-    machine = {"ecology.air_quality_hourly": "hourly", "transport.traffic_flow": "5min",
-               "utilities.pipe_pressure": "minute"}
+    machine = {
+        "ecology.air_quality_hourly": "hourly",
+        "transport.traffic_flow": "5min",
+        "utilities.pipe_pressure": "minute",
+    }
     for key, c in contracts.items():
         if key in machine:
             assert (c.cadence, c.update_mode) == (machine[key], "append"), key
@@ -164,8 +176,12 @@ def test_suites_carry_the_rules(contracts):
     cases = _by_rule(contracts["govservice.cases"])
     rid, uscc = cases["applicant_id.resident_id"], cases["applicant_id.uscc"]
     assert rid["type"] == "expect_column_values_to_be_valid_resident_id"
-    assert rid["kwargs"]["row_condition"] == {"type": "comparison", "column": {"name": "applicant_type"},
-                                              "operator": "==", "parameter": "自然人"}
+    assert rid["kwargs"]["row_condition"] == {
+        "type": "comparison",
+        "column": {"name": "applicant_type"},
+        "operator": "==",
+        "parameter": "自然人",
+    }
     assert uscc["type"] == "expect_column_values_to_be_valid_uscc"
     assert uscc["kwargs"]["row_condition"]["parameter"] == "法人"
     assert cases["completed_at.not_before_applied_at"]["kwargs"]["or_equal"] is True
@@ -301,8 +317,7 @@ def test_every_dataset_gets_an_asset_with_a_check_per_rule(contracts):
         ("{type: custom, engine: shuzhong, implementation: {rule: on_the_moon}}", "unknown custom rule"),
         ("{type: custom, engine: shuzhong, implementation: {rule: greater_than, column: nosuch}}", "unknown column"),
         ("{type: custom, engine: shuzhong, implementation: {rule: aligned, minutes: 7}}", "divide a day"),
-        ("{type: custom, engine: shuzhong, implementation: {rule: not_in_future, when: {length: 3}}}",
-         "take `when`"),
+        ("{type: custom, engine: shuzhong, implementation: {rule: not_in_future, when: {length: 3}}}", "take `when`"),
         ("{type: custom, engine: shuzhong, implementation: {rule: uscc, when: {column: station_code}}}", "`when`"),
     ],
 )
@@ -340,8 +355,12 @@ def test_breaking_change_needs_a_new_major_version():
 
     dropped = dataclasses.replace(tickets, fields=tuple(f for f in tickets.fields if f.name != "topic"))
     assert any("column topic removed" in p for p in codegen.breaking_changes(lock["hotline.tickets"], dropped))
-    retyped = dataclasses.replace(tickets, fields=tuple(
-        dataclasses.replace(f, logical_type="string") if f.name == "transfer_count" else f for f in tickets.fields))
+    retyped = dataclasses.replace(
+        tickets,
+        fields=tuple(
+            dataclasses.replace(f, logical_type="string") if f.name == "transfer_count" else f for f in tickets.fields
+        ),
+    )
     assert any("transfer_count" in p for p in codegen.breaking_changes(lock["hotline.tickets"], retyped))
     extra = dataclasses.replace(tickets, fields=(*tickets.fields, dataclasses.replace(tickets.fields[-1], name="x")))
     assert codegen.breaking_changes(lock["hotline.tickets"], extra) == []  # a new optional column is additive

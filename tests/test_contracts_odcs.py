@@ -52,39 +52,67 @@ def _rename(obj: dict, old: str, new: str) -> None:
 
 MISSPELLINGS = {
     # ODCS forbids these (additionalProperties / unevaluatedProperties: false)
-    "logicalTypeOption": (lambda d: _rename(_field(d, "ticket_id"), "logicalTypeOptions", "logicalTypeOption"),
-                          "schema[0].properties[0].logicalTypeOption (column ticket_id): unknown key "
-                          "'logicalTypeOption'"),
-    "qualty": (lambda d: _rename(_field(d, "channel"), "quality", "qualty"),
-               "schema[0].properties[2].qualty (column channel): unknown key 'qualty'"),
-    "patern": (lambda d: _rename(_field(d, "grid_code")["logicalTypeOptions"], "pattern", "patern"),
-               "schema[0].properties[6].logicalTypeOptions.patern (column grid_code): unknown key 'patern'"),
-    "minimun": (lambda d: _rename(_field(d, "transfer_count")["logicalTypeOptions"], "minimum", "minimun"),
-                "logicalTypeOptions.minimun (column transfer_count): unknown key 'minimun'"),
-    "metrc": (lambda d: _rename(_field(d, "channel")["quality"][0], "metric", "metrc"),
-              "schema[0].properties[2].quality[0].metrc (column channel): unknown key 'metrc'"),
-    "requird": (lambda d: _rename(_field(d, "topic"), "required", "requird"),
-                "schema[0].properties[4].requird (column topic): unknown key 'requird'"),
-    "physicalNme": (lambda d: _rename(d["schema"][0], "physicalName", "physicalNme"),
-                    "schema[0].physicalNme: unknown key 'physicalNme'"),
-    "customProperty": (lambda d: _rename(d, "customProperties", "customProperty"),
-                       "customProperty: unknown key 'customProperty'"),
-    "vaule": (lambda d: _rename(d["customProperties"][0], "value", "vaule"),
-              "customProperties[0].vaule: unknown key 'vaule'"),
+    "logicalTypeOption": (
+        lambda d: _rename(_field(d, "ticket_id"), "logicalTypeOptions", "logicalTypeOption"),
+        "schema[0].properties[0].logicalTypeOption (column ticket_id): unknown key 'logicalTypeOption'",
+    ),
+    "qualty": (
+        lambda d: _rename(_field(d, "channel"), "quality", "qualty"),
+        "schema[0].properties[2].qualty (column channel): unknown key 'qualty'",
+    ),
+    "patern": (
+        lambda d: _rename(_field(d, "grid_code")["logicalTypeOptions"], "pattern", "patern"),
+        "schema[0].properties[6].logicalTypeOptions.patern (column grid_code): unknown key 'patern'",
+    ),
+    "minimun": (
+        lambda d: _rename(_field(d, "transfer_count")["logicalTypeOptions"], "minimum", "minimun"),
+        "logicalTypeOptions.minimun (column transfer_count): unknown key 'minimun'",
+    ),
+    "metrc": (
+        lambda d: _rename(_field(d, "channel")["quality"][0], "metric", "metrc"),
+        "schema[0].properties[2].quality[0].metrc (column channel): unknown key 'metrc'",
+    ),
+    "requird": (
+        lambda d: _rename(_field(d, "topic"), "required", "requird"),
+        "schema[0].properties[4].requird (column topic): unknown key 'requird'",
+    ),
+    "physicalNme": (
+        lambda d: _rename(d["schema"][0], "physicalName", "physicalNme"),
+        "schema[0].physicalNme: unknown key 'physicalNme'",
+    ),
+    "customProperty": (
+        lambda d: _rename(d, "customProperties", "customProperty"),
+        "customProperty: unknown key 'customProperty'",
+    ),
+    "vaule": (
+        lambda d: _rename(d["customProperties"][0], "value", "vaule"),
+        "customProperties[0].vaule: unknown key 'vaule'",
+    ),
     # ODCS leaves these open; the project checks the keys it reads
-    "cadense": (lambda d: d["customProperties"][2].update(property="cadense"),
-                "customProperties[2].property: unknown custom property 'cadense'"),
-    "column property pi": (lambda d: _field(d, "caller_phone")["customProperties"].append(
-        {"property": "pi", "value": "phone"}), "unknown custom property 'pi'"),
-    "implementation colum": (lambda d: _rename(_field(d, "closed_at")["quality"][0]["implementation"], "column",
-                                               "colum"),
-                             "quality[0].implementation.colum (column closed_at): unknown key 'colum'"),
-    "validValue": (lambda d: _rename(_field(d, "channel")["quality"][0]["arguments"], "validValues", "validValue"),
-                   "quality[0].arguments.validValue (column channel): unknown key 'validValue'"),
-    "deadline tme": (lambda d: _rename(d["customProperties"][3]["value"], "time", "tme"),
-                     "customProperties[3].value.tme: unknown key 'tme'"),
-    "unenforced format": (lambda d: _field(d, "topic").update(logicalTypeOptions={"format": "email"}),
-                          "logicalTypeOptions.format (column topic): unknown key 'format'"),
+    "cadense": (
+        lambda d: d["customProperties"][2].update(property="cadense"),
+        "customProperties[2].property: unknown custom property 'cadense'",
+    ),
+    "column property pi": (
+        lambda d: _field(d, "caller_phone")["customProperties"].append({"property": "pi", "value": "phone"}),
+        "unknown custom property 'pi'",
+    ),
+    "implementation colum": (
+        lambda d: _rename(_field(d, "closed_at")["quality"][0]["implementation"], "column", "colum"),
+        "quality[0].implementation.colum (column closed_at): unknown key 'colum'",
+    ),
+    "validValue": (
+        lambda d: _rename(_field(d, "channel")["quality"][0]["arguments"], "validValues", "validValue"),
+        "quality[0].arguments.validValue (column channel): unknown key 'validValue'",
+    ),
+    "deadline tme": (
+        lambda d: _rename(d["customProperties"][3]["value"], "time", "tme"),
+        "customProperties[3].value.tme: unknown key 'tme'",
+    ),
+    "unenforced format": (
+        lambda d: _field(d, "topic").update(logicalTypeOptions={"format": "email"}),
+        "logicalTypeOptions.format (column topic): unknown key 'format'",
+    ),
 }
 
 

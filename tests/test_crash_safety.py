@@ -63,12 +63,20 @@ def _state(keys: list[str]) -> dict:
         "raw": rows(lake.raw_uri(CONTRACT)),
         "quarantine": rows(lake.quarantine_uri(CONTRACT)),
         "registry": sorted(
-            tuple(r[c] for c in ("source_key", "source_etag", "file_sha256", "status", "rows_accepted",
-                                 "rows_quarantined"))
+            tuple(
+                r[c]
+                for c in ("source_key", "source_etag", "file_sha256", "status", "rows_accepted", "rows_quarantined")
+            )
             for r in registry.to_dicts()
         ),
-        "ledger": [(e["seq"], e["kind"], json.dumps({k: v for k, v in e["payload"].items() if k not in LEDGER_VOLATILE},
-                                                     sort_keys=True)) for e in ledger.read_entries()],
+        "ledger": [
+            (
+                e["seq"],
+                e["kind"],
+                json.dumps({k: v for k, v in e["payload"].items() if k not in LEDGER_VOLATILE}, sort_keys=True),
+            )
+            for e in ledger.read_entries()
+        ],
         "ledger_problems": [str(p) for p in ledger.verify()],
         "receipts": receipts,
     }
@@ -114,10 +122,14 @@ def _write_work_db(work, version: str) -> None:
 
     n = 1 if version == "old" else 2
     with duckdb.connect(str(work)) as con:
-        con.execute("CREATE OR REPLACE TABLE main.kpi_demo AS SELECT i AS v, ? AS version FROM range(?) t(i)",
-                    [version, n])
-        con.execute("CREATE OR REPLACE TABLE main.fct_demo_tickets AS SELECT 'T' || i AS ticket_id, ? AS version "
-                    "FROM range(?) t(i)", [version, n + 1])
+        con.execute(
+            "CREATE OR REPLACE TABLE main.kpi_demo AS SELECT i AS v, ? AS version FROM range(?) t(i)", [version, n]
+        )
+        con.execute(
+            "CREATE OR REPLACE TABLE main.fct_demo_tickets AS SELECT 'T' || i AS ticket_id, ? AS version "
+            "FROM range(?) t(i)",
+            [version, n + 1],
+        )
 
 
 def _warehouse(target) -> dict[str, dict[str, list]]:
@@ -127,8 +139,12 @@ def _warehouse(target) -> dict[str, dict[str, list]]:
     out = {}
     for key, path in publish.published_files(target).items():
         with duckdb.connect(str(path), read_only=True) as con:
-            tables = [r[0] for r in con.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' ORDER BY 1").fetchall()]
+            tables = [
+                r[0]
+                for r in con.execute(
+                    "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' ORDER BY 1"
+                ).fetchall()
+            ]
             out[key] = {t: sorted(con.execute(f'SELECT * FROM main."{t}"').fetchall()) for t in tables}
     return out
 
@@ -144,14 +160,31 @@ def test_crash_during_publish_leaves_the_old_or_the_new_warehouse_whole(point, t
     manifest = tmp_path / "manifest.json"
 
     def node(name: str, meta: dict) -> dict:
-        return {"resource_type": "model", "original_file_path": f"models/marts/{name}.sql", "name": name,
-                "schema": "main", "description": "demo", "columns": {}, "meta": meta, "config": {"meta": meta},
-                "depends_on": {"nodes": []}}
+        return {
+            "resource_type": "model",
+            "original_file_path": f"models/marts/{name}.sql",
+            "name": name,
+            "schema": "main",
+            "description": "demo",
+            "columns": {},
+            "meta": meta,
+            "config": {"meta": meta},
+            "depends_on": {"nodes": []},
+        }
 
-    manifest.write_text(json.dumps({"nodes": {
-        "model.x.kpi_demo": node("kpi_demo", {}),
-        "model.x.fct_demo_tickets": node("fct_demo_tickets", {"sharing": "conditional", "dataset": "hotline.tickets"}),
-    }, "sources": {}}))
+    manifest.write_text(
+        json.dumps(
+            {
+                "nodes": {
+                    "model.x.kpi_demo": node("kpi_demo", {}),
+                    "model.x.fct_demo_tickets": node(
+                        "fct_demo_tickets", {"sharing": "conditional", "dataset": "hotline.tickets"}
+                    ),
+                },
+                "sources": {},
+            }
+        )
+    )
     target = tmp_path / "published" / "warehouse.duckdb"
     delta_root = str(tmp_path / "published_delta")  # local: the DuckDB files are what is checked here
     monkeypatch.setenv("SHUZHONG_PUBLISHED_URI", delta_root)
@@ -160,16 +193,20 @@ def test_crash_during_publish_leaves_the_old_or_the_new_warehouse_whole(point, t
     for version in ("new", "old"):  # what the warehouse holds after each publish, read from the work tables
         _write_work_db(work, version)
         with duckdb.connect(str(work), read_only=True) as con:
-            states[version] = {file: {t: sorted(con.execute(f"SELECT * FROM main.{t}").fetchall())}
-                               for file, t in (("unconditional", "kpi_demo"), ("hotline.tickets", "fct_demo_tickets"))}
+            states[version] = {
+                file: {t: sorted(con.execute(f"SELECT * FROM main.{t}").fetchall())}
+                for file, t in (("unconditional", "kpi_demo"), ("hotline.tickets", "fct_demo_tickets"))
+            }
     for key in states["old"]:
         assert states["old"][key] != states["new"][key], key  # each file tells old from new
     publish.publish(manifest, work, target)
     assert _warehouse(target) == states["old"]
 
     _write_work_db(work, "new")
-    code = (f"from pipelines import publish; from pathlib import Path; "
-            f"publish.publish(Path({str(manifest)!r}), Path({str(work)!r}), Path({str(target)!r}))")
+    code = (
+        f"from pipelines import publish; from pathlib import Path; "
+        f"publish.publish(Path({str(manifest)!r}), Path({str(work)!r}), Path({str(target)!r}))"
+    )
     env = {**os.environ, "SHUZHONG_CRASH_AT": point, "SHUZHONG_PUBLISHED_URI": delta_root}
     rc = subprocess.run([sys.executable, "-c", code], env=env, cwd=settings.REPO_ROOT, timeout=120).returncode
     assert rc == -signal.SIGKILL
@@ -192,8 +229,12 @@ def test_sensor_crash_before_cursor_save_repeats_no_run(lake_root, unique):
     again = sensors.landing_sensor(build_sensor_context(instance=instance, cursor=None))  # cursor lost
     keys = lambda result: sorted(r.run_key for r in result.run_requests)  # noqa: E731
     assert keys(first) == keys(again) and keys(first)
-    mine = [o for r in first.run_requests for o in next(iter(r.run_config["ops"].values()))["config"]["objects"]
-            if unique in o["key"]]
+    mine = [
+        o
+        for r in first.run_requests
+        for o in next(iter(r.run_config["ops"].values()))["config"]["objects"]
+        if unique in o["key"]
+    ]
     assert len(mine) == 2
     later = sensors.landing_sensor(build_sensor_context(instance=instance, cursor=first.cursor))
     assert not getattr(later, "run_requests", None)  # with the saved cursor: nothing new

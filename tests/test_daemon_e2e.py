@@ -72,13 +72,16 @@ def test_sensor_misses_nothing_and_repeats_nothing_across_daemon_restart(daemon_
 
     os.kill(procs[-1].pid, signal.SIGKILL)  # the daemon crashes; run workers already launched live on
     procs[-1].wait()
-    put(3, "d", [7])                         # arrives while the daemon is down
-    corrected = put(1, "a", [1, 8, 9])       # a correction: same key, new bytes
+    put(3, "d", [7])  # arrives while the daemon is down
+    corrected = put(1, "a", [1, 8, 9])  # a correction: same key, new bytes
 
     procs.append(dagster_home.start_daemon(home))
     _wait(lambda: not status.missing_receipts(versions), "receipts of every object version", home)
-    _wait(lambda: status.active_runs(instance) == 0 and status.published_up_to_date(instance),
-          "ingestion, dbt and publish to finish", home)
+    _wait(
+        lambda: status.active_runs(instance) == 0 and status.published_up_to_date(instance),
+        "ingestion, dbt and publish to finish",
+        home,
+    )
 
     # Each object version was handed to exactly one ingestion run.
     handed = Counter()
@@ -95,7 +98,10 @@ def test_sensor_misses_nothing_and_repeats_nothing_across_daemon_restart(daemon_
     raw = lake.read_table(lake.raw_uri(CONTRACT)).filter(pl.col("_source_key").str.contains(unique))
     assert raw.height == 2 + 1 + 3 + 1 - 2 + 3  # a's first version (2 rows) replaced by 3 rows
     assert raw.filter(pl.col("_source_key") == corrected)["ticket_id"].to_list() == [
-        "ZZ12345-20260305-000001", "ZZ12345-20260305-000008", "ZZ12345-20260305-000009"]
+        "ZZ12345-20260305-000001",
+        "ZZ12345-20260305-000008",
+        "ZZ12345-20260305-000009",
+    ]
     assert raw.select("_source_key", "_row_number").is_duplicated().sum() == 0
     assert ingest.read_receipt(corrected)["replaces_etag"] == all_versions[0][1]
 
@@ -125,11 +131,16 @@ def test_burst_from_many_bureaus_is_processed_completely(daemon_home, unique, tm
     home, procs = daemon_home
     monkeypatch.setenv("SHUZHONG_MAX_OBJECTS_PER_RUN", "16")  # several runs, two at a time
     files = []
-    scale = {"ecology.air_quality_hourly": 480, "transport.traffic_flow": 288 * 6, "utilities.pipe_pressure": 1440 * 4,
-             "grid.grids": 1}
+    scale = {
+        "ecology.air_quality_hourly": 480,
+        "transport.traffic_flow": 288 * 6,
+        "utilities.pipe_pressure": 1440 * 4,
+        "grid.grids": 1,
+    }
     for dataset in generator.GENERATORS:
-        files += generator.generate(dataset, tmp_path / "burst", start=date(2026, 3, 2), days=4,
-                                    rows_per_day=scale.get(dataset, 25), seed=5)
+        files += generator.generate(
+            dataset, tmp_path / "burst", start=date(2026, 3, 2), days=4, rows_per_day=scale.get(dataset, 25), seed=5
+        )
     versions = {}
     for f in files:  # prefix every name with this test's token; each bureau uses its own identity
         key = f"{f.bureau}/{f.dataset}/{f.business_date}/{unique}-{f.path.name}"
@@ -148,8 +159,9 @@ def test_burst_from_many_bureaus_is_processed_completely(daemon_home, unique, tm
     assert registry.height == len(versions)  # one registry commit per file, none lost
     for contract in all_contracts().values():  # every accepted row of every file is in its raw table
         raw = lake.read_table(lake.raw_uri(contract)).filter(pl.col("_source_key").str.contains(unique))
-        expected = sum(r["rows_accepted"] for k, r in receipts.items() if k.startswith(f"{contract.bureau}/"
-                                                                                      f"{contract.dataset}/"))
+        expected = sum(
+            r["rows_accepted"] for k, r in receipts.items() if k.startswith(f"{contract.bureau}/{contract.dataset}/")
+        )
         assert raw.height == expected, contract.key
     ingest_runs = instance.get_runs(RunsFilter(tags={"shuzhong/kind": "ingest"}))
     assert len(ingest_runs) >= 10

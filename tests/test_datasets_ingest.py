@@ -15,15 +15,26 @@ from tests.helpers import submit
 
 # data row n of a generated file is row n + offset in the receipt (header; xlsx: title, blank, header)
 OFFSET = {"csv": 1, "xlsx": 3, "jsonl": 0}
-SCALE = {"ecology.air_quality_hourly": 72, "transport.traffic_flow": 576, "utilities.pipe_pressure": 1440,
-         "grid.grids": 1}
+SCALE = {
+    "ecology.air_quality_hourly": 72,
+    "transport.traffic_flow": 576,
+    "utilities.pipe_pressure": 1440,
+    "grid.grids": 1,
+}
 
 
 @pytest.mark.parametrize("dataset", sorted(generator.GENERATORS))
 def test_dataset_export_lands_with_exactly_its_dirty_rows_quarantined(dataset, lake_root, unique, tmp_path):
     contract = all_contracts()[dataset]
-    files = generator.generate(dataset, tmp_path, start=date(2026, 3, 2), days=2,
-                               rows_per_day=SCALE.get(dataset, 60), seed=13, dirty_share=0.06)
+    files = generator.generate(
+        dataset,
+        tmp_path,
+        start=date(2026, 3, 2),
+        days=2,
+        rows_per_day=SCALE.get(dataset, 60),
+        seed=13,
+        dirty_share=0.06,
+    )
     assert files
     formats = set()
     for f in files:
@@ -41,7 +52,10 @@ def submit_and_check(key, f, contract):
     assert receipt.status == "accepted", receipt.reason
     offset = OFFSET[f.fmt]
     assert [x["row_number"] for x in receipt.failures] == sorted(n + offset for n, _ in f.dirty_rows), (
-        f.path.name, receipt.rule_counts, f.dirty_rows)
+        f.path.name,
+        receipt.rule_counts,
+        f.dirty_rows,
+    )
     assert receipt.rows_superseded == len(f.superseded_rows)
     assert receipt.rows_received == f.n_rows
     raw = lake.read_table(lake.raw_uri(contract)).filter(pl.col("_source_key") == key)

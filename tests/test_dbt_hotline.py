@@ -25,6 +25,7 @@ from pipelines.settings import DBT_PROJECT_DIR, REPO_ROOT
 PII_KEY = "test-pii-key-7c1e94b2d0"
 REPORT_AT = "2026-04-01 09:00:00"
 
+
 def _raw_schema() -> pa.Schema:
     """The raw table schema exactly as ingestion writes it (from the contract)."""
     from pipelines import lake

@@ -592,8 +592,9 @@ def test_corrections_that_remove_rows_reach_the_facts(built: dict) -> None:
     # the other stations are untouched
     assert query(db, "select count(*) from fct_air_quality_hourly where station_code <> 'S_COR'") == [(71,)]
 
-    five = query(db, "select strftime(interval_start, '%H:%M'), vehicle_count, source_file_id"
-                     " from fct_traffic_flow_5min")
+    five = query(
+        db, "select strftime(interval_start, '%H:%M'), vehicle_count, source_file_id from fct_traffic_flow_5min"
+    )
     assert five == [("08:05", 30, source_file_id(K2_KEY))]
     hourly = query(
         db, "select strftime(hour_start, '%H'), interval_count, vehicle_count from fct_traffic_flow_hourly order by 1"

@@ -61,14 +61,28 @@ def _rows(files: list[tuple[str, str, str]]) -> list[dict]:
         bureau, name = dataset.split(".")
         key = f"{bureau}/{name}/{business_date}/f{i}.csv"
         up = datetime.combine(day(business_date) + timedelta(days=1), datetime.min.time(), SH) + timedelta(hours=8)
-        rows.append({
-            "source_key": key, "source_etag": f"e{i}", "file_sha256": hashlib.sha256(key.encode()).hexdigest(),
-            "bureau": bureau, "dataset": name, "business_date": day(business_date), "status": state,
-            "rows_received": 1, "rows_accepted": 1 if state == "accepted" else 0, "rows_quarantined": 0,
-            "rows_superseded": 0, "raw_table_version": i, "contract_version": "1.0.0",
-            "uploaded_at": up.astimezone(UTC), "processed_at": up.astimezone(UTC), "run_id": f"r{i}",
-            "receipt_key": f"{key}.receipt.json", "reason": None,
-        })
+        rows.append(
+            {
+                "source_key": key,
+                "source_etag": f"e{i}",
+                "file_sha256": hashlib.sha256(key.encode()).hexdigest(),
+                "bureau": bureau,
+                "dataset": name,
+                "business_date": day(business_date),
+                "status": state,
+                "rows_received": 1,
+                "rows_accepted": 1 if state == "accepted" else 0,
+                "rows_quarantined": 0,
+                "rows_superseded": 0,
+                "raw_table_version": i,
+                "contract_version": "1.0.0",
+                "uploaded_at": up.astimezone(UTC),
+                "processed_at": up.astimezone(UTC),
+                "run_id": f"r{i}",
+                "receipt_key": f"{key}.receipt.json",
+                "reason": None,
+            }
+        )
     return rows
 
 
@@ -150,14 +164,15 @@ def test_machine_feeds_keep_calendar_days_and_reference_data_has_no_deadline():
 
 
 def test_the_check_runs_in_dagster_on_the_registry(lake_root, monkeypatch):
-    lake.append(lake.registry_uri(), pa.Table.from_pylist(
-        _rows([("hotline.tickets", "2026-09-28", "accepted")]), schema=lake.REGISTRY_SCHEMA))
+    lake.append(
+        lake.registry_uri(),
+        pa.Table.from_pylist(_rows([("hotline.tickets", "2026-09-28", "accepted")]), schema=lake.REGISTRY_SCHEMA),
+    )
     monkeypatch.setattr(duty, "now", lambda: at(2026, 10, 8, 9, 30))
     from pipelines.defs.ingestion.assets import ingest_assets, raw_asset_key
 
     check_job = define_asset_job("freshness_only", selection=AssetSelection.checks(duty.check_key(HOTLINE)))
-    defs = Definitions(assets=list(ingest_assets()), asset_checks=[duty.submission_freshness_checks],
-                       jobs=[check_job])
+    defs = Definitions(assets=list(ingest_assets()), asset_checks=[duty.submission_freshness_checks], jobs=[check_job])
     result = defs.resolve_job_def("freshness_only").execute_in_process(instance=DagsterInstance.ephemeral())
     (evaluation,) = result.get_asset_check_evaluations()
     assert evaluation.asset_key == raw_asset_key(HOTLINE) and evaluation.check_name == duty.CHECK_NAME
@@ -223,8 +238,7 @@ def test_smtp_login(monkeypatch):
         ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (b"duty", b"s3cret")
         return AuthResult(success=ok)
 
-    controller, inbox = _start_smtp(monkeypatch, authenticator=authenticate, auth_require_tls=False,
-                                    auth_required=True)
+    controller, inbox = _start_smtp(monkeypatch, authenticator=authenticate, auth_require_tls=False, auth_required=True)
     try:
         monkeypatch.setenv("SHUZHONG_SMTP_USER", "duty")
         monkeypatch.setenv("SHUZHONG_SMTP_PASSWORD", "wrong")
@@ -249,7 +263,8 @@ def no_reminders(s3_env):
     def clear() -> None:
         for bureau in settings.bureaus():
             for page in client.get_paginator("list_objects_v2").paginate(
-                    Bucket=bucket, Prefix=f"{bureau}/{alerts.REMINDER_DIR}/"):
+                Bucket=bucket, Prefix=f"{bureau}/{alerts.REMINDER_DIR}/"
+            ):
                 for o in page.get("Contents", []):
                     client.delete_object(Bucket=bucket, Key=o["Key"])
 
@@ -265,7 +280,8 @@ def _reminder_keys() -> list[str]:
 
 
 def test_deadline_sensor_reminds_the_late_bureau_once_and_emails_the_duty_engineers(
-        lake_root, unique, no_reminders, smtp, monkeypatch):
+    lake_root, unique, no_reminders, smtp, monkeypatch
+):
     # Header-only files: the first is accepted, the identical one the next day is a no-op duplicate.
     first = submit_and_ingest(f"hotline/tickets/2026-09-28/空表-{unique}.csv", HEADER_ONLY)
     second = submit_and_ingest(f"hotline/tickets/2026-09-29/空表-{unique}.csv", HEADER_ONLY)
@@ -314,10 +330,11 @@ def test_deadline_sensor_reminds_the_late_bureau_once_and_emails_the_duty_engine
     again = duty.deadline_sensor(build_sensor_context(instance=instance, cursor=result.cursor))
     assert "0 new reminder(s)" in again.skip_reason.skip_message and again.asset_events == []
     assert _reminder_keys() == keys
-    assert s3.client("pipeline").head_object(Bucket=bucket, Key="hotline/_reminders/tickets/2026-09-30.json")[
-        "ETag"] == etag
-    assert alerts.write_reminders(alerts.reminders_for(deadlines.evaluate_all(duty.now()).values()),
-                                  duty.now()) == []
+    assert (
+        s3.client("pipeline").head_object(Bucket=bucket, Key="hotline/_reminders/tickets/2026-09-30.json")["ETag"]
+        == etag
+    )
+    assert alerts.write_reminders(alerts.reminders_for(deadlines.evaluate_all(duty.now()).values()), duty.now()) == []
     # Two writers racing past the listing: the conditional put lets only the first create the .json.
     assert alerts._put_once(s3.client("pipeline"), bucket, "hotline/_reminders/tickets/2026-09-30.json", b"{}") is False
     smtp.arrived.clear()
@@ -325,8 +342,10 @@ def test_deadline_sensor_reminds_the_late_bureau_once_and_emails_the_duty_engine
 
     # `shuzhong status` shows the same lateness.
     report = status.lateness_report(at(2026, 10, 8, 10))
-    assert any(line.startswith("LATE hotline.tickets: 8 business date(s)") and "2026-09-30 (due 2026-10-08 09:00)"
-               in line for line in report)
+    assert any(
+        line.startswith("LATE hotline.tickets: 8 business date(s)") and "2026-09-30 (due 2026-10-08 09:00)" in line
+        for line in report
+    )
 
 
 def test_a_reminder_email_the_server_refused_is_sent_on_a_later_tick(lake_root, unique, no_reminders, monkeypatch):
@@ -370,8 +389,11 @@ def test_run_failure_email(smtp):
     result = tiny_failing_job.execute_in_process(instance=instance, raise_on_error=False)
     assert not result.success
     context = build_run_status_sensor_context(
-        sensor_name="run_failure_alert", dagster_instance=instance, dagster_run=result.dagster_run,
-        dagster_event=result.get_run_failure_event())
+        sensor_name="run_failure_alert",
+        dagster_instance=instance,
+        dagster_run=result.dagster_run,
+        dagster_event=result.get_run_failure_event(),
+    )
     assert duty.run_failure_alert(context) is None
     assert smtp.arrived.wait(10)
     (msg,) = smtp.messages
@@ -384,11 +406,15 @@ def test_run_failure_email(smtp):
 
 def test_a_run_dagster_will_retry_is_not_mailed(smtp):
     instance = DagsterInstance.ephemeral()
-    result = tiny_failing_job.execute_in_process(instance=instance, raise_on_error=False,
-                                                 tags={"dagster/will_retry": "true"})
+    result = tiny_failing_job.execute_in_process(
+        instance=instance, raise_on_error=False, tags={"dagster/will_retry": "true"}
+    )
     context = build_run_status_sensor_context(
-        sensor_name="run_failure_alert", dagster_instance=instance, dagster_run=result.dagster_run,
-        dagster_event=result.get_run_failure_event())
+        sensor_name="run_failure_alert",
+        dagster_instance=instance,
+        dagster_run=result.dagster_run,
+        dagster_event=result.get_run_failure_event(),
+    )
     duty.run_failure_alert(context)
     assert not smtp.arrived.wait(1)
 
@@ -404,7 +430,9 @@ def test_daily_settlement_settles_the_previous_day(lake_root, unique, no_reminde
     request = duty.daily_settlement(build_schedule_context(scheduled_execution_time=at(2026, 10, 9, 9, 30)))
     assert isinstance(request, RunRequest) and request.run_key == "settle-2026-10-08"
     assert request.run_config["ops"]["settle_business_day"]["config"] == {
-        "business_date": "2026-10-08", "as_of": "2026-10-09T09:30:00+08:00"}
+        "business_date": "2026-10-08",
+        "as_of": "2026-10-09T09:30:00+08:00",
+    }
     assert duty.daily_settlement.execution_timezone == "Asia/Shanghai"
     assert duty.daily_settlement.cron_schedule == "30 9 * * *"
 
@@ -415,8 +443,10 @@ def test_daily_settlement_settles_the_previous_day(lake_root, unique, no_reminde
     assert "hotline.tickets: 2026-10-08 missing; 1 date(s) past deadline without a file: 2026-10-08" in logs
     assert "objects of 2026-10-08 without a receipt: 1 (hotline.tickets 1)" in logs
     assert waiting.key not in logs  # keys may hold personal data: counts only
-    assert _reminder_keys() == ["hotline/_reminders/tickets/2026-10-08.json",
-                                "hotline/_reminders/tickets/2026-10-08.txt"]
+    assert _reminder_keys() == [
+        "hotline/_reminders/tickets/2026-10-08.json",
+        "hotline/_reminders/tickets/2026-10-08.txt",
+    ]
     assert smtp.arrived.wait(10)
     (msg,) = smtp.messages
     assert "2026-10-08" in msg["Subject"] and "1 个对象无回执" in msg["Subject"]
@@ -443,8 +473,9 @@ def test_definitions_register_the_checks_sensors_and_schedule():
     job = defs.resolve_job_def("ingest_hotline__tickets")
     assert sorted(n.name for n in job.graph.node_defs) == ["raw__hotline__tickets", "submission_freshness_checks"]
     deps = job.graph.dependency_structure  # the check runs after (depends on) the landing step
-    assert "raw__hotline__tickets" in {o.node_name for i in deps.input_to_upstream_outputs_for_node(
-        "submission_freshness_checks").values() for o in i}
+    assert "raw__hotline__tickets" in {
+        o.node_name for i in deps.input_to_upstream_outputs_for_node("submission_freshness_checks").values() for o in i
+    }
 
 
 def test_deadline_sensor_and_schedule_skip_quietly_while_s3_is_down(monkeypatch):

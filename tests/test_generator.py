@@ -83,8 +83,14 @@ def _ts(v) -> datetime:
     if isinstance(v, datetime):
         return v
     v = _norm(v)
-    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y年%m月%d日 %H时%M分",
-                "%Y-%m-%dT%H:%M:%S"):
+    for fmt in (
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y/%m/%d %H:%M",
+        "%Y/%m/%d %H:%M:%S",
+        "%Y年%m月%d日 %H时%M分",
+        "%Y-%m-%dT%H:%M:%S",
+    ):
         try:
             return datetime.strptime(v, fmt)
         except ValueError:
@@ -309,8 +315,17 @@ ALL_FORMATS = ("csv_gbk", "csv_utf8_bom", "csv_utf8", "csv_gb18030", "xlsx", "js
 
 def _gen(ds: str, out: Path, seed: int = 5, dirty: float = 0.08, **kw) -> list[c.GeneratedFile]:
     rpd, days, _, _ = SMALL[ds]
-    return generate(ds, out, START, kw.pop("days", days), kw.pop("rows_per_day", rpd), seed=seed,
-                    dirty_share=dirty, formats=kw.pop("formats", ALL_FORMATS), **kw)
+    return generate(
+        ds,
+        out,
+        START,
+        kw.pop("days", days),
+        kw.pop("rows_per_day", rpd),
+        seed=seed,
+        dirty_share=dirty,
+        formats=kw.pop("formats", ALL_FORMATS),
+        **kw,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -394,7 +409,7 @@ def valid_uscc(v: str) -> bool:
     v = _norm(v).upper()
     if not re.fullmatch(r"[0-9A-HJ-NPQRTUWXY]{18}", v):
         return False
-    total = sum(_USCC_ALPHA.index(ch) * 3 ** i % 31 for i, ch in enumerate(v[:17]))
+    total = sum(_USCC_ALPHA.index(ch) * 3**i % 31 for i, ch in enumerate(v[:17]))
     return _USCC_ALPHA[(31 - total % 31) % 31] == v[17]
 
 
@@ -443,25 +458,36 @@ SAT6 = ("非常满意", "满意", "基本满意", "不满意", "非常不满意"
 
 RULES = {
     "govservice.cases": {
-        "missing_required": lambda r, d: _m(r, "case_id", "item_code", "item_name", "applied_at", "dept",
-                                            "district_code"),
-        "bad_enum": lambda r, d: _bad_enum(r, "channel", ("窗口", "网上", "掌上", "自助终端"))
-        or _bad_enum(r, "applicant_type", ("自然人", "法人")) or _bad_enum(r, "rating", SAT6),
+        "missing_required": lambda r, d: _m(
+            r, "case_id", "item_code", "item_name", "applied_at", "dept", "district_code"
+        ),
+        "bad_enum": lambda r, d: (
+            _bad_enum(r, "channel", ("窗口", "网上", "掌上", "自助终端"))
+            or _bad_enum(r, "applicant_type", ("自然人", "法人"))
+            or _bad_enum(r, "rating", SAT6)
+        ),
         "bad_district": lambda r, d: _bad_district(r),
         "completed_before_applied": lambda r, d: _before(r, "completed_at", "applied_at"),
         "negative_count": lambda r, d: _outside(r, "promised_days", 0, 1e9) or _outside(r, "visits", 0, 1e9),
-        "bad_applicant_id": lambda r, d: not _missing(r["applicant_id"]) and (
-            (r["applicant_type"] == "自然人" and not valid_resident_id(r["applicant_id"]))
-            or (r["applicant_type"] == "法人" and not valid_uscc(r["applicant_id"]))
+        "bad_applicant_id": lambda r, d: (
+            not _missing(r["applicant_id"])
+            and (
+                (r["applicant_type"] == "自然人" and not valid_resident_id(r["applicant_id"]))
+                or (r["applicant_type"] == "法人" and not valid_uscc(r["applicant_id"]))
+            )
         ),
     },
     "market.enterprises": {
         "missing_required": lambda r, d: _m(r, "uscc", "name", "established_on", "district_code"),
         "bad_uscc": lambda r, d: not _missing(r["uscc"]) and not valid_uscc(r["uscc"]),
-        "bad_legal_rep_id": lambda r, d: not _missing(r["legal_rep_id"]) and len(_norm(r["legal_rep_id"])) == 18
-        and not valid_resident_id(r["legal_rep_id"]),
-        "bad_industry_code": lambda r, d: not _missing(r["industry_code"])
-        and not re.fullmatch(r"[A-Z]\d{2,4}", r["industry_code"]),
+        "bad_legal_rep_id": lambda r, d: (
+            not _missing(r["legal_rep_id"])
+            and len(_norm(r["legal_rep_id"])) == 18
+            and not valid_resident_id(r["legal_rep_id"])
+        ),
+        "bad_industry_code": lambda r, d: (
+            not _missing(r["industry_code"]) and not re.fullmatch(r"[A-Z]\d{2,4}", r["industry_code"])
+        ),
         "negative_capital": lambda r, d: _outside(r, "registered_capital_10k_cny", 0, 1e12),
         "future_established": lambda r, d: not _missing(r["established_on"]) and _date(r["established_on"]) > d,
         "bad_enum": lambda r, d: _bad_enum(r, "status", ("存续", "在业", "吊销", "注销", "迁出")),
@@ -476,22 +502,27 @@ RULES = {
     "transport.traffic_flow": {
         "missing_required": lambda r, d: _m(r, "checkpoint_id", "interval_start", "district_code"),
         "bad_interval": lambda r, d: not _missing(r["interval_start"]) and _ts(r["interval_start"]).minute % 5 != 0,
-        "out_of_range": lambda r, d: _outside(r, "vehicle_count", 0, 5000) or _outside(r, "avg_speed_kmh", 0, 200)
-        or _outside(r, "congestion_index", 0, 10),
+        "out_of_range": lambda r, d: (
+            _outside(r, "vehicle_count", 0, 5000)
+            or _outside(r, "avg_speed_kmh", 0, 200)
+            or _outside(r, "congestion_index", 0, 10)
+        ),
         "bad_district": lambda r, d: _bad_district(r),
     },
     "utilities.pipe_pressure": {
         "missing_required": lambda r, d: _m(r, "sensor_id", "measured_at", "district_code"),
         "bad_enum": lambda r, d: _bad_enum(r, "network_type", ("供水", "排水", "燃气", "供热")),
         "out_of_range": lambda r, d: _outside(r, "pressure_mpa", 0, 4),
-        "bad_thresholds": lambda r, d: not _m(r, "threshold_low", "threshold_high")
-        and _num(r["threshold_high"]) <= _num(r["threshold_low"]),
+        "bad_thresholds": lambda r, d: (
+            not _m(r, "threshold_low", "threshold_high") and _num(r["threshold_high"]) <= _num(r["threshold_low"])
+        ),
         "bad_district": lambda r, d: _bad_district(r),
     },
     "emergency.incidents": {
         "missing_required": lambda r, d: _m(r, "incident_id", "occurred_at", "district_code"),
-        "bad_enum": lambda r, d: _bad_enum(r, "incident_type", TYPES8)
-        or _bad_enum(r, "severity", ("一般", "较大", "重大", "特别重大")),
+        "bad_enum": lambda r, d: (
+            _bad_enum(r, "incident_type", TYPES8) or _bad_enum(r, "severity", ("一般", "较大", "重大", "特别重大"))
+        ),
         "reported_before_occurred": lambda r, d: _before(r, "reported_at", "occurred_at"),
         "negative_count": lambda r, d: any(_outside(r, k, 0, 1e12) for k in ("deaths", "injuries", "loss_10k_cny")),
         "bad_district": lambda r, d: _bad_district(r),
@@ -499,31 +530,39 @@ RULES = {
     },
     "emergency.risk_warnings": {
         "missing_required": lambda r, d: _m(r, "warning_id", "issued_at", "district_code"),
-        "bad_enum": lambda r, d: _bad_enum(r, "risk_type", TYPES8)
-        or _bad_enum(r, "level", ("蓝色", "黄色", "橙色", "红色"))
-        or _bad_enum(r, "source", ("物联感知", "模型研判", "人工上报")),
+        "bad_enum": lambda r, d: (
+            _bad_enum(r, "risk_type", TYPES8)
+            or _bad_enum(r, "level", ("蓝色", "黄色", "橙色", "红色"))
+            or _bad_enum(r, "source", ("物联感知", "模型研判", "人工上报"))
+        ),
         "bad_window": lambda r, d: _outside(r, "window_hours", 1, 720),
         "bad_district": lambda r, d: _bad_district(r),
         "bad_grid_code": lambda r, d: _not15(r),
     },
     "grid.grids": {
-        "missing_required": lambda r, d: _m(r, "grid_code", "grid_name", "street_name", "community_name",
-                                            "district_code"),
+        "missing_required": lambda r, d: _m(
+            r, "grid_code", "grid_name", "street_name", "community_name", "district_code"
+        ),
         "bad_grid_code": lambda r, d: _not15(r),
-        "grid_prefix_mismatch": lambda r, d: not _m(r, "grid_code", "district_code")
-        and str(r["grid_code"])[:6] != str(r["district_code"]),
+        "grid_prefix_mismatch": lambda r, d: (
+            not _m(r, "grid_code", "district_code") and str(r["grid_code"])[:6] != str(r["district_code"])
+        ),
         "negative_count": lambda r, d: _outside(r, "population", 0, 1e9) or _outside(r, "households", 0, 1e9),
     },
     "grid.events": {
         "missing_required": lambda r, d: _m(r, "event_id", "grid_code", "reported_at"),
-        "bad_enum": lambda r, d: _bad_enum(r, "category", grid.CATEGORIES)
-        or _bad_enum(r, "status", ("待处置", "处置中", "已办结", "已关闭")),
+        "bad_enum": lambda r, d: (
+            _bad_enum(r, "category", grid.CATEGORIES)
+            or _bad_enum(r, "status", ("待处置", "处置中", "已办结", "已关闭"))
+        ),
         "resolved_before_reported": lambda r, d: _before(r, "resolved_at", "reported_at"),
     },
     "community.service_requests": {
         "missing_required": lambda r, d: _m(r, "request_id", "community_name", "grid_code", "submitted_at"),
-        "bad_enum": lambda r, d: _bad_enum(r, "service_type", ("一键报修", "预约物业", "费用查询", "投诉建议"))
-        or _bad_enum(r, "channel", ("手机APP", "电话", "现场")),
+        "bad_enum": lambda r, d: (
+            _bad_enum(r, "service_type", ("一键报修", "预约物业", "费用查询", "投诉建议"))
+            or _bad_enum(r, "channel", ("手机APP", "电话", "现场"))
+        ),
         "completed_before_submitted": lambda r, d: _before(r, "completed_at", "submitted_at"),
         "bad_phone": lambda r, d: not _missing(r["resident_phone"]) and not _phone_ok(r["resident_phone"]),
         "bad_rating": lambda r, d: _outside(r, "rating", 1, 5),
@@ -596,8 +635,11 @@ def test_grid_codes_exist_in_grid_snapshot(world):
 
 def test_community_residents_are_hotline_callers(world):
     callers = {_canon_phone(r["caller_phone"]) for r in world["hotline.tickets"] if not _missing(r["caller_phone"])}
-    residents = [_canon_phone(r["resident_phone"]) for r in world["community.service_requests"]
-                 if not _missing(r["resident_phone"])]
+    residents = [
+        _canon_phone(r["resident_phone"])
+        for r in world["community.service_requests"]
+        if not _missing(r["resident_phone"])
+    ]
     shared = sum(p in callers for p in residents) / len(residents)
     assert 0.05 < shared < 0.6
 
@@ -609,8 +651,10 @@ def test_ev_charging_events_and_incidents(world):
 
 def test_warnings_precede_incidents(world):
     incidents = [(r["incident_type"], r["district_code"], _ts(r["occurred_at"])) for r in world["emergency.incidents"]]
-    warnings = [(r["risk_type"], r["district_code"], _ts(r["issued_at"]), _int(r["window_hours"]))
-                for r in world["emergency.risk_warnings"]]
+    warnings = [
+        (r["risk_type"], r["district_code"], _ts(r["issued_at"]), _int(r["window_hours"]))
+        for r in world["emergency.risk_warnings"]
+    ]
     last = max(t for *_, t in incidents)
 
     def hit(w, i) -> bool:
@@ -664,8 +708,9 @@ def test_air_quality_aqi_and_missing_hours(tmp_path):
     rows = _clean("ecology.air_quality_hourly", tmp_path, rows_per_day=480, days=6)
     per_day: dict[tuple, int] = {}
     for r in rows:
-        per_day[(r["station_code"], _ts(r["observed_at"]).date())] = per_day.get(
-            (r["station_code"], _ts(r["observed_at"]).date()), 0) + 1
+        per_day[(r["station_code"], _ts(r["observed_at"]).date())] = (
+            per_day.get((r["station_code"], _ts(r["observed_at"]).date()), 0) + 1
+        )
         if not _missing(r["aqi"]) and not any(_missing(r[p]) for p in ecology.RANGES if p != "aqi"):
             vals = {p: _num(r[p]) for p in ecology.RANGES if p != "aqi"}
             assert _int(r["aqi"]) == ecology.hourly_aqi(vals)
@@ -676,8 +721,15 @@ def test_air_quality_aqi_and_missing_hours(tmp_path):
 
 def test_progress_and_chunks(tmp_path):
     calls = []
-    files = generate("transport.traffic_flow", tmp_path, START, 2, 288 * 20, chunk_size=1000,
-                     progress=lambda ds, d, n: calls.append((ds, d, n)))
+    files = generate(
+        "transport.traffic_flow",
+        tmp_path,
+        START,
+        2,
+        288 * 20,
+        chunk_size=1000,
+        progress=lambda ds, d, n: calls.append((ds, d, n)),
+    )
     assert calls[-1][2] == sum(f.n_rows for f in files)
     assert len(calls) > 10 and all(a[2] <= b[2] for a, b in zip(calls, calls[1:], strict=False))
     assert gb.Progress("x", None, 10**7).fn is c.stderr_progress

@@ -51,13 +51,58 @@ def test_gb18030_file_with_characters_outside_gbk(lake_root, unique):
 
 
 def test_utf8_bom_and_english_headers_and_value_forms(lake_root, unique):
-    english = ["ticket_id", "received_at", "channel", "request_type", "topic", "district_code", "content",
-               "first_receiver_dept", "closed_at", " Deadline_Hours ", "caller_phone"]
+    english = [
+        "ticket_id",
+        "received_at",
+        "channel",
+        "request_type",
+        "topic",
+        "district_code",
+        "content",
+        "first_receiver_dept",
+        "closed_at",
+        " Deadline_Hours ",
+        "caller_phone",
+    ]
     rows = [
-        dict(zip(english, ["ZZ12345-20260305-000001", "2026年3月5日 14时07分", "电话", "投诉", "噪音", "370402",
-                           "x", "d", "2026/3/5 18:00", "１,２００", "+86 138-0000-1234"], strict=True)),
-        dict(zip(english, ["ZZ12345-20260305-000002", "20260305", "微信", "咨询", "供暖", "370403",
-                           "y", "d", "NULL", "—", "0632-1234567"], strict=True)),
+        dict(
+            zip(
+                english,
+                [
+                    "ZZ12345-20260305-000001",
+                    "2026年3月5日 14时07分",
+                    "电话",
+                    "投诉",
+                    "噪音",
+                    "370402",
+                    "x",
+                    "d",
+                    "2026/3/5 18:00",
+                    "１,２００",
+                    "+86 138-0000-1234",
+                ],
+                strict=True,
+            )
+        ),
+        dict(
+            zip(
+                english,
+                [
+                    "ZZ12345-20260305-000002",
+                    "20260305",
+                    "微信",
+                    "咨询",
+                    "供暖",
+                    "370403",
+                    "y",
+                    "d",
+                    "NULL",
+                    "—",
+                    "0632-1234567",
+                ],
+                strict=True,
+            )
+        ),
     ]
     key = f"hotline/tickets/2026-03-05/bom-{unique}.csv"
     receipt = submit_and_ingest(key, csv_bytes(rows, "utf-8-sig", header=english))
@@ -117,14 +162,15 @@ def test_new_version_of_a_key_replaces_exactly_its_rows(lake_root, unique):
 
 def test_bad_rows_are_quarantined_with_rules_and_row_numbers(lake_root, unique):
     rows = [
-        ticket(1),                                              # line 2 ok
-        ticket(2, 事项分类=""),                                 # line 3 topic.required
-        ticket(3, 所属区县="370499"),                           # line 4 district_code.enum
-        ticket(4, 办结时间="2026-03-04 08:00"),                 # line 5 closed_at before received_at
-        ticket(5, 联系电话="1380000"),                          # line 6 bad phone
-        ticket(6, 受理时间="2026-02-30 09:00"),                 # line 7 no such date
-        ticket(7, 转办次数="-1"),                               # line 8 transfer_count.range
-        ticket(8, 诉求内容="第一次"), ticket(8, 诉求内容="第二次"),  # lines 9, 10: same key, last wins
+        ticket(1),  # line 2 ok
+        ticket(2, 事项分类=""),  # line 3 topic.required
+        ticket(3, 所属区县="370499"),  # line 4 district_code.enum
+        ticket(4, 办结时间="2026-03-04 08:00"),  # line 5 closed_at before received_at
+        ticket(5, 联系电话="1380000"),  # line 6 bad phone
+        ticket(6, 受理时间="2026-02-30 09:00"),  # line 7 no such date
+        ticket(7, 转办次数="-1"),  # line 8 transfer_count.range
+        ticket(8, 诉求内容="第一次"),
+        ticket(8, 诉求内容="第二次"),  # lines 9, 10: same key, last wins
     ]
     key = f"hotline/tickets/2026-03-05/dirty-{unique}.csv"
     receipt = submit_and_ingest(key, csv_bytes(rows, "gbk"))
@@ -138,7 +184,11 @@ def test_bad_rows_are_quarantined_with_rules_and_row_numbers(lake_root, unique):
     }
     assert {f["row_number"]: f["rules"] for f in receipt.failures} == expected
     assert (receipt.rows_received, receipt.rows_accepted, receipt.rows_quarantined, receipt.rows_superseded) == (
-        9, 2, 6, 1)
+        9,
+        2,
+        6,
+        1,
+    )
     assert raw_rows(key)["content"].to_list() == ["夜间施工噪音扰民", "第二次"]
     quarantine = lake.read_table(lake.quarantine_uri(CONTRACT)).filter(pl.col("_source_key") == key)
     assert sorted(quarantine["_row_number"].to_list()) == sorted(expected)
@@ -164,11 +214,11 @@ def test_archive_keeps_the_accepted_bytes(lake_root, unique, s3_client):
     assert s3_client().get_object(Bucket=bucket, Key=key)["Body"].read() == data
 
 
-
 def test_stage_timings_are_per_batch(lake_root, unique):
     """Each batch returns the timings of its own stages (Dagster metadata and bench read them)."""
-    obj = submit(f"hotline/tickets/2026-03-05/timings-{unique}.csv",
-                 csv_bytes([ticket(1, 诉求内容=f"计时 {unique}")], "utf-8"))
+    obj = submit(
+        f"hotline/tickets/2026-03-05/timings-{unique}.csv", csv_bytes([ticket(1, 诉求内容=f"计时 {unique}")], "utf-8")
+    )
     result = ingest.process_batch([obj], run_id="timings")
     assert not result.errors and result.receipts[0].status == "accepted"
     timings = result.timings

@@ -32,13 +32,19 @@ def _ingest(key: str, data: bytes, bureau: str) -> ingest.Receipt:
 
 def _adds_up(receipt: ingest.Receipt) -> None:
     assert receipt.rows_received == receipt.rows_accepted + receipt.rows_quarantined + receipt.rows_superseded, (
-        receipt.rows_received, receipt.rows_accepted, receipt.rows_quarantined, receipt.rows_superseded)
+        receipt.rows_received,
+        receipt.rows_accepted,
+        receipt.rows_quarantined,
+        receipt.rows_superseded,
+    )
 
 
 def _check_generated(receipt: ingest.Receipt, f, contract, key: str, offset: int) -> None:
     assert receipt.status == "accepted", receipt.reason
     assert [x["row_number"] for x in receipt.failures] == sorted(n + offset for n, _ in f.dirty_rows), (
-        receipt.rule_counts, f.dirty_rows)
+        receipt.rule_counts,
+        f.dirty_rows,
+    )
     assert receipt.rows_received == f.n_rows
     assert receipt.rows_superseded == len(f.superseded_rows)
     _adds_up(receipt)
@@ -46,15 +52,19 @@ def _check_generated(receipt: ingest.Receipt, f, contract, key: str, offset: int
     assert raw.height == receipt.rows_accepted == f.n_rows - len(f.dirty_rows) - len(f.superseded_rows)
 
 
-@pytest.mark.parametrize(("dataset", "fmt", "sheet"), [
-    ("govservice.cases", "xls", "Sheet1"),
-    ("govservice.cases", "xls_sheets", "明细"),
-    ("market.enterprises", "xlsx_sheets", "明细"),
-])
+@pytest.mark.parametrize(
+    ("dataset", "fmt", "sheet"),
+    [
+        ("govservice.cases", "xls", "Sheet1"),
+        ("govservice.cases", "xls_sheets", "明细"),
+        ("market.enterprises", "xlsx_sheets", "明细"),
+    ],
+)
 def test_generated_workbooks_land_from_the_matching_sheet(dataset, fmt, sheet, lake_root, unique, tmp_path):
     contract = all_contracts()[dataset]
-    files = generator.generate(dataset, tmp_path, start=date(2026, 3, 2), days=2, rows_per_day=60, seed=17,
-                               dirty_share=0.08, formats=fmt)
+    files = generator.generate(
+        dataset, tmp_path, start=date(2026, 3, 2), days=2, rows_per_day=60, seed=17, dirty_share=0.08, formats=fmt
+    )
     for f in files:
         assert f.path.suffix == "." + f.fmt
         key = f"{f.bureau}/{f.dataset}/{f.business_date}/{unique}-{f.path.name}"
@@ -68,15 +78,24 @@ def test_xls_dates_and_numbers_as_the_cells_hold_them(lake_root, unique, tmp_pat
     contract = all_contracts()["market.enterprises"]
     path = tmp_path / "enterprises.xls"
     code = common.uscc(random.Random(3), "370402")
-    rows = [["市场主体登记信息表"], [], ["统一社会信用代码", "企业名称", "成立日期", "所属区县", "注册资本(万元)"],
-            [code, "某某有限公司", date(2020, 5, 17), 370402, 1234.5], [], ["合计", "1户"]]
+    rows = [
+        ["市场主体登记信息表"],
+        [],
+        ["统一社会信用代码", "企业名称", "成立日期", "所属区县", "注册资本(万元)"],
+        [code, "某某有限公司", date(2020, 5, 17), 370402, 1234.5],
+        [],
+        ["合计", "1户"],
+    ]
     write_xls(path, [("登记", rows)])
     key = f"market/enterprises/2026-03-02/{unique}.xls"
     receipt = _ingest(key, path.read_bytes(), "market")
     assert receipt.status == "accepted" and receipt.rows_accepted == 1, (receipt.reason, receipt.rule_counts)
     landed = lake.read_table(lake.raw_uri(contract)).filter(pl.col("_source_key") == key).to_dicts()[0]
     assert (str(landed["established_on"]), landed["district_code"], landed["registered_capital_10k_cny"]) == (
-        "2020-05-17", "370402", 1234.5)
+        "2020-05-17",
+        "370402",
+        1234.5,
+    )
     assert receipt.sheet_name == "登记" and receipt.file_format == "xls"
 
 
@@ -98,8 +117,7 @@ def _workbook(sheets: list[tuple[str, list[list]]], tmp_path, name: str, xls: bo
 
 
 @pytest.mark.parametrize("xls", [True, False])
-def test_workbooks_with_no_or_several_matching_sheets_are_rejected_naming_the_sheets(xls, lake_root, unique,
-                                                                                      tmp_path):
+def test_workbooks_with_no_or_several_matching_sheets_are_rejected_naming_the_sheets(xls, lake_root, unique, tmp_path):
     data_rows = [HEADER_ZH, list(ticket(1).values())]
     ext = "xls" if xls else "xlsx"
     several = _workbook([("填表说明", [["说明"]]), ("一月", data_rows), ("二月", data_rows)], tmp_path, f"a.{ext}", xls)
@@ -111,8 +129,12 @@ def test_workbooks_with_no_or_several_matching_sheets_are_rejected_naming_the_sh
 
 
 def test_a_file_named_xls_is_read_by_its_content(lake_root, unique, tmp_path):
-    xlsx = _workbook([("Sheet1", [["枣庄市12345热线工单明细表"], [], HEADER_ZH, list(ticket(1).values())])],
-                     tmp_path, "real.xlsx", xls=False)
+    xlsx = _workbook(
+        [("Sheet1", [["枣庄市12345热线工单明细表"], [], HEADER_ZH, list(ticket(1).values())])],
+        tmp_path,
+        "real.xlsx",
+        xls=False,
+    )
     receipt = _ingest(f"hotline/tickets/2026-03-05/{unique}-xlsx.xls", xlsx, "hotline")
     assert receipt.status == "accepted" and receipt.file_format == "xlsx" and receipt.rows_accepted == 1
     assert [x["row_number"] for x in receipt.failures] == []
@@ -127,9 +149,16 @@ def test_a_file_named_xls_is_read_by_its_content(lake_root, unique, tmp_path):
 @pytest.mark.parametrize("dataset", ["utilities.pipe_pressure", "ecology.air_quality_hourly"])
 def test_generated_jsonl_with_broken_lines_quarantines_them_by_line_number(dataset, lake_root, unique, tmp_path):
     contract = all_contracts()[dataset]
-    files = generator.generate(dataset, tmp_path, start=date(2026, 3, 2), days=1,
-                               rows_per_day=1440 if "pipe" in dataset else 72, seed=23, dirty_share=0.05,
-                               formats="jsonl_broken")
+    files = generator.generate(
+        dataset,
+        tmp_path,
+        start=date(2026, 3, 2),
+        days=1,
+        rows_per_day=1440 if "pipe" in dataset else 72,
+        seed=23,
+        dirty_share=0.05,
+        formats="jsonl_broken",
+    )
     for f in files:
         broken = sorted(n for n, kind in f.dirty_rows if kind == "not_json_object")
         assert broken and broken[-1] == f.n_rows  # the cut-off last line, at least
@@ -142,9 +171,9 @@ def test_generated_jsonl_with_broken_lines_quarantines_them_by_line_number(datas
 
 def test_earlier_duplicate_with_a_type_failure_is_only_superseded(lake_root, unique):
     rows = [
-        ticket(1, 转办次数="1,5"),   # line 2: type failure, but superseded by line 3
-        ticket(1),                   # line 3: wins
-        ticket(2),                   # line 4
+        ticket(1, 转办次数="1,5"),  # line 2: type failure, but superseded by line 3
+        ticket(1),  # line 3: wins
+        ticket(2),  # line 4
         ticket(3, 所属区县="370499"),  # line 5: quarantined
         ticket(4, 受理时间="2026-02-30 07:45"),  # line 6: present, no such date: type only
         ticket(5, 受理时间="2026-03-05 24:00"),  # line 7: type only
@@ -152,9 +181,16 @@ def test_earlier_duplicate_with_a_type_failure_is_only_superseded(lake_root, uni
     key = f"hotline/tickets/2026-03-05/{unique}-dup.csv"
     receipt = _ingest(key, csv_bytes(rows, "gbk"), "hotline")
     assert (receipt.rows_received, receipt.rows_accepted, receipt.rows_quarantined, receipt.rows_superseded) == (
-        6, 2, 3, 1)
+        6,
+        2,
+        3,
+        1,
+    )
     assert {x["row_number"]: x["rules"] for x in receipt.failures} == {
-        5: ["district_code.enum"], 6: ["received_at.type"], 7: ["received_at.type"]}
+        5: ["district_code.enum"],
+        6: ["received_at.type"],
+        7: ["received_at.type"],
+    }
     assert set(receipt.rule_counts) == {"district_code.enum", "received_at.type"}
 
 
@@ -164,8 +200,16 @@ def test_receipts_add_up_on_random_generated_files(seed, lake_root, unique, tmp_
     a value of the wrong type): the copies are superseded, never also quarantined."""
     contract = all_contracts()["hotline.tickets"]
     rng = random.Random(seed)
-    (f,) = generator.generate("hotline.tickets", tmp_path, start=date(2026, 3, 5), days=1, rows_per_day=80,
-                              seed=seed, dirty_share=0.1, formats="csv_utf8")
+    (f,) = generator.generate(
+        "hotline.tickets",
+        tmp_path,
+        start=date(2026, 3, 5),
+        days=1,
+        rows_per_day=80,
+        seed=seed,
+        dirty_share=0.1,
+        formats="csv_utf8",
+    )
     lines = list(csv.reader(io.StringIO(f.path.read_text(encoding="utf-8-sig"), newline="")))
     header, data = lines[0], lines[1:]
     names = [contract.header_map().get(normalize_header(h)) for h in header]
@@ -175,8 +219,11 @@ def test_receipts_add_up_on_random_generated_files(seed, lake_root, unique, tmp_
         if n not in dirty and rng.random() < 0.2:
             copy = list(row)
             column = rng.choice(["transfer_count", "received_at", "deadline_hours"])
-            copy[names.index(column)] = {"transfer_count": "1,5", "deadline_hours": "12,34",
-                                         "received_at": "2026-02-30 07:45"}[column]
+            copy[names.index(column)] = {
+                "transfer_count": "1,5",
+                "deadline_hours": "12,34",
+                "received_at": "2026-02-30 07:45",
+            }[column]
             out.append(copy)
             inserted += 1
         out.append(row)

@@ -164,9 +164,7 @@ CODES = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    "code", CODES
-)
+@pytest.mark.parametrize("code", CODES)
 def test_kpi_equals_oracle(run: dict[str, Any], code: str) -> None:
     want, got = run["oracle"].rows, _scorecard(run)
     assert any(k[4] == code and v.kpi_value is not None for k, v in want.items()), "the scenario exercises it"

@@ -48,16 +48,22 @@ def test_domain_code_imports_no_dagster_and_nothing_above_it():
     assert len(files) >= 20
     bad = {}
     for path in files:
-        wrong = {m for m in _imports(path) if m.split(".")[0] in DAGSTER
-                 or m.startswith(("pipelines.defs", "pipelines.tools", "pipelines.definitions"))}
+        wrong = {
+            m
+            for m in _imports(path)
+            if m.split(".")[0] in DAGSTER
+            or m.startswith(("pipelines.defs", "pipelines.tools", "pipelines.definitions"))
+        }
         if wrong:
             bad[str(path.relative_to(PACKAGE))] = sorted(wrong)
     assert not bad, bad
 
 
 def test_definitions_never_import_the_tools():
-    bad = {str(p.relative_to(PACKAGE)): sorted(m for m in _imports(p) if m.startswith("pipelines.tools"))
-           for p in _files("defs") + _files("definitions")}
+    bad = {
+        str(p.relative_to(PACKAGE)): sorted(m for m in _imports(p) if m.startswith("pipelines.tools"))
+        for p in _files("defs") + _files("definitions")
+    }
     assert not {k: v for k, v in bad.items() if v}
 
 

@@ -67,8 +67,11 @@ ID_LOWER_X = _resident_id(want="X").lower()
         ("+86 632 1234567", "landline"),
         (f"市民反映：本人身份证号{_resident_id()}，楼上装修噪音扰民", "resident_id"),
         ("请回电13912345678谢谢", "mobile"),
-        ('{"content": "\\u8bf7\\u56de\\u7535\\uff11\\uff13\\uff19\\uff11\\uff12\\uff13'
-         '\\uff14\\uff15\\uff16\\uff17\\uff18"}', "mobile"),
+        (
+            '{"content": "\\u8bf7\\u56de\\u7535\\uff11\\uff13\\uff19\\uff11\\uff12\\uff13'
+            '\\uff14\\uff15\\uff16\\uff17\\uff18"}',
+            "mobile",
+        ),
         ("Tel:13912345678.", "mobile"),
         ("13800001234.0", "mobile"),  # a phone read as a float from a spreadsheet
     ],
@@ -228,8 +231,9 @@ def test_planted_identifiers_stay_in_the_raw_zone(lake_root, unique, tmp_path, m
     ]
     instance = DagsterInstance.ephemeral()
     ingested = defs.resolve_job_def("ingest_hotline__tickets").execute_in_process(
-        run_config={"ops": {"raw__hotline__tickets": {"config": {
-            "objects": [{"key": o.key, "etag": o.etag} for o in objs]}}}},
+        run_config={
+            "ops": {"raw__hotline__tickets": {"config": {"objects": [{"key": o.key, "etag": o.etag} for o in objs]}}}
+        },
         instance=instance,
     )
     assert ingested.success
@@ -255,8 +259,11 @@ def test_planted_identifiers_stay_in_the_raw_zone(lake_root, unique, tmp_path, m
     leakscan.scan_tree(settings.published_db_path().parent, scan=scan)
     assert any(s.endswith(".fct_hotline_tickets") for s in scan.scanned), "the hotline mart was scanned"
     assert _published_contents([o.key for o in objs]) == {  # the planted rows did reach the mart, scrubbed
-        "小区噪音，联系人身份证[身份证号]，请核实", "本人([身份证号])反映路灯不亮", "请回电[电话]，谢谢",
-        "夜间施工噪音扰民"}
+        "小区噪音，联系人身份证[身份证号]，请核实",
+        "本人([身份证号])反映路灯不亮",
+        "请回电[电话]，谢谢",
+        "夜间施工噪音扰民",
+    }
     published = leakscan.delta_tables(settings.published_uri())
     assert any(u.endswith("/fct_hotline_tickets") for u in published)
     for uri in published:
@@ -291,8 +298,9 @@ def _published_contents(keys: list[str]) -> set[str]:
         try:
             has = "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'fct_hotline_tickets'"
             if con.execute(has).fetchone()[0]:
-                rows = con.execute("SELECT content_scrubbed FROM fct_hotline_tickets WHERE source_file_id IN (?, ?)",
-                                   ids).fetchall()
+                rows = con.execute(
+                    "SELECT content_scrubbed FROM fct_hotline_tickets WHERE source_file_id IN (?, ?)", ids
+                ).fetchall()
                 contents |= {r[0] for r in rows}
         finally:
             con.close()
@@ -310,10 +318,22 @@ def test_dbt_docs_site_holds_no_identifiers(tmp_path, monkeypatch):
     monkeypatch.setenv("SHUZHONG_LAKE_URI", str(tmp_path / "lake"))
     site = tmp_path / "site"
     subprocess.run(
-        [dbt_executable(), "docs", "generate", "--empty-catalog", "--quiet", "--project-dir",
-         str(settings.DBT_PROJECT_DIR), "--profiles-dir", str(settings.DBT_PROJECT_DIR),
-         "--target-path", str(site)],
-        check=True, cwd=settings.DBT_PROJECT_DIR, env={**os.environ, "DBT_LOG_PATH": str(tmp_path)},
+        [
+            dbt_executable(),
+            "docs",
+            "generate",
+            "--empty-catalog",
+            "--quiet",
+            "--project-dir",
+            str(settings.DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(settings.DBT_PROJECT_DIR),
+            "--target-path",
+            str(site),
+        ],
+        check=True,
+        cwd=settings.DBT_PROJECT_DIR,
+        env={**os.environ, "DBT_LOG_PATH": str(tmp_path)},
     )
     assert (site / "index.html").exists()
     findings = leakscan.scan_tree(site)
@@ -339,11 +359,15 @@ def _cli_env(tmp_path, unique: str) -> dict[str, str]:
     for d in ("dbt_target", "dbt_logs"):
         (tmp_path / d).mkdir()
         (tmp_path / d / "run_results.json").write_text('{"results": []}')
-    return {**os.environ, "PYTHONPATH": str(settings.REPO_ROOT),
-            "SHUZHONG_PUBLISHED_DB": str(tmp_path / "published" / "warehouse.duckdb"),
-            "SHUZHONG_PUBLISHED_URI": f"s3://{settings.buckets().published}/t-{unique}",
-            "DBT_TARGET_PATH": str(tmp_path / "dbt_target"), "DBT_LOG_PATH": str(tmp_path / "dbt_logs"),
-            "DAGSTER_HOME": str(home)}
+    return {
+        **os.environ,
+        "PYTHONPATH": str(settings.REPO_ROOT),
+        "SHUZHONG_PUBLISHED_DB": str(tmp_path / "published" / "warehouse.duckdb"),
+        "SHUZHONG_PUBLISHED_URI": f"s3://{settings.buckets().published}/t-{unique}",
+        "DBT_TARGET_PATH": str(tmp_path / "dbt_target"),
+        "DBT_LOG_PATH": str(tmp_path / "dbt_logs"),
+        "DAGSTER_HOME": str(home),
+    }
 
 
 def _publish_with_planted(tmp_path, env: dict[str, str], phone: str, resident_id: str) -> str:
@@ -364,15 +388,22 @@ def _publish_with_planted(tmp_path, env: dict[str, str], phone: str, resident_id
     with duckdb.connect(str(conditional)) as con:
         con.execute("CREATE TABLE fct_t_tickets AS SELECT 'T1' AS ticket_id, ? AS note", [f"回电 {phone}"])
     uri = f"{env['SHUZHONG_PUBLISHED_URI']}/unconditional/dim_t_people"
-    write_deltalake(uri, pa.table({"k": ["a"], "note": [f"证件 {resident_id}"]}),
-                    storage_options=s3.delta_storage_options())
+    write_deltalake(
+        uri, pa.table({"k": ["a"], "note": [f"证件 {resident_id}"]}), storage_options=s3.delta_storage_options()
+    )
     return uri
 
 
 def _leak_scan_cli(env: dict[str, str]) -> subprocess.CompletedProcess:
     shuzhong = str(Path(sys.executable).parent / "shuzhong")
-    return subprocess.run([shuzhong, "leak-scan", "--defaults", "--json"], env=env, cwd=settings.REPO_ROOT,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [shuzhong, "leak-scan", "--defaults", "--json"],
+        env=env,
+        cwd=settings.REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_cli_defaults_scan_conditional_files_and_published_delta(s3_env, tmp_path, unique):

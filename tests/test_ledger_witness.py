@@ -25,8 +25,9 @@ def setup(lake_root, unique, s3_client, tmp_path, monkeypatch):
     monkeypatch.setenv("SHUZHONG_PUBLISHED_DB", str(tmp_path / "published" / "warehouse.duckdb"))
     monkeypatch.setenv("SHUZHONG_PUBLISHED_URI", f"s3://{settings.buckets().published}/t-{unique}")
     for n in range(4):
-        r = submit_and_ingest(f"hotline/tickets/2026-03-0{n + 1}/{unique}-{n}.csv",
-                              csv_bytes([ticket(10 * n + 1), ticket(10 * n + 2)]))
+        r = submit_and_ingest(
+            f"hotline/tickets/2026-03-0{n + 1}/{unique}-{n}.csv", csv_bytes([ticket(10 * n + 1), ticket(10 * n + 2)])
+        )
         assert r.status == "accepted"
     db = settings.published_db_path()
     db.parent.mkdir(parents=True)
@@ -185,7 +186,8 @@ def test_no_witness_at_all(setup, capsys):
 
 
 def test_changed_published_delta_table(setup, capsys):
-    write_deltalake(_published_table(), pa.table({"n": [2]}), mode="overwrite",
-                    storage_options=s3.delta_storage_options())
+    write_deltalake(
+        _published_table(), pa.table({"n": [2]}), mode="overwrite", storage_options=s3.delta_storage_options()
+    )
     code, out = _verify(capsys)
     assert code == 1 and "[published] entry 4" in out and "Delta table" in out

@@ -17,12 +17,16 @@ def test_oversize_object_is_rejected_from_its_listing_size_through_the_real_run(
     submit(key, csv_bytes([ticket(n) for n in range(1, 15000)]))  # > 1 MB
     submit(small, csv_bytes([ticket(1 + int(unique[:5], 16) % 999_000)]))  # bytes no other test sent (no duplicate)
     instance = DagsterInstance.ephemeral()
-    requests = [r for r in sensors.landing_sensor(build_sensor_context(instance=instance)).run_requests
-                if any(unique in o["key"] for o in planned_objects(r))]
+    requests = [
+        r
+        for r in sensors.landing_sensor(build_sensor_context(instance=instance)).run_requests
+        if any(unique in o["key"] for o in planned_objects(r))
+    ]
     (request,) = requests
     assert request.tags["dagster/max_runtime"] == "1800"  # SHUZHONG_MAX_RUN_SECONDS, enforced by run monitoring
     result = defs.resolve_job_def(request.job_name).execute_in_process(
-        run_config=request.run_config, instance=instance, tags=request.tags)
+        run_config=request.run_config, instance=instance, tags=request.tags
+    )
     assert result.success
     big = ingest.read_receipt(key)
     assert big["status"] == "rejected" and "超过上限" in big["reason"] and big["rows_received"] == 0

@@ -45,8 +45,26 @@ def _rows(kpis, with_dimension: bool) -> list[tuple]:
                 gap = None if target is None else value - target
                 met = None if target is None else (value >= target if comp == ">=" else value <= target)
                 dim = ("district", code, name) if with_dimension else ()
-                rows.append((month, code, name, *dim, kcode, kname, unit, value, value * 100, 100.0,
-                             target, comp, None, gap, met, "2026-04-01 08:00:00"))
+                rows.append(
+                    (
+                        month,
+                        code,
+                        name,
+                        *dim,
+                        kcode,
+                        kname,
+                        unit,
+                        value,
+                        value * 100,
+                        100.0,
+                        target,
+                        comp,
+                        None,
+                        gap,
+                        met,
+                        "2026-04-01 08:00:00",
+                    )
+                )
     return rows
 
 
@@ -57,7 +75,8 @@ def build_published_warehouse(tmp: Path) -> Path:
         con.execute(f"CREATE TABLE {table} ({KPI_COLUMNS})")
         con.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * 18)})", _rows(KPIS, True))
     hotline_cols = KPI_COLUMNS.replace("dimension_type VARCHAR,", "").replace(
-        "dimension_code VARCHAR, dimension_name VARCHAR,", "")
+        "dimension_code VARCHAR, dimension_name VARCHAR,", ""
+    )
     con.execute(f"CREATE TABLE kpi_hotline_monthly ({hotline_cols})")
     con.executemany(f"INSERT INTO kpi_hotline_monthly VALUES ({', '.join('?' * 15)})", _rows(HOTLINE_KPIS, False))
     con.execute("""INSERT INTO kpi_scorecard_monthly
@@ -68,8 +87,11 @@ def build_published_warehouse(tmp: Path) -> Path:
     nodes = {}
     for table in ("kpi_scorecard_monthly", "kpi_city_monthly", "kpi_hotline_monthly"):
         nodes[f"model.x.{table}"] = {
-            "resource_type": "model", "name": table, "schema": "main",
-            "original_file_path": f"models/marts/{table}.sql", "description": f"{table} (test)",
+            "resource_type": "model",
+            "name": table,
+            "schema": "main",
+            "original_file_path": f"models/marts/{table}.sql",
+            "description": f"{table} (test)",
             "columns": {"kpi_value": {"description": "KPI value"}, "gap": {"description": "kpi_value - target_value."}},
             "depends_on": {"nodes": []},
         }

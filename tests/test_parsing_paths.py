@@ -27,8 +27,14 @@ from pipelines.tools import generator
 HOTLINE = all_contracts()["hotline.tickets"]
 PIPE = all_contracts()["utilities.pipe_pressure"]
 TRAFFIC = all_contracts()["transport.traffic_flow"]
-RESULT_ATTRS = ("encoding", "file_format", "rows_received", "type_failures", "unknown_columns",
-                "missing_optional_columns")
+RESULT_ATTRS = (
+    "encoding",
+    "file_format",
+    "rows_received",
+    "type_failures",
+    "unknown_columns",
+    "missing_optional_columns",
+)
 
 
 def _fast_reader(data: bytes, name: str, contract: Contract) -> object:
@@ -39,8 +45,9 @@ def _fast_reader(data: bytes, name: str, contract: Contract) -> object:
     return parsing._csv_frame_fast(text, contract)
 
 
-def _parse(data: bytes, name: str, contract: Contract, monkeypatch: pytest.MonkeyPatch, *,
-           fast: bool) -> tuple[parsing.ParsedFile, list[bool]]:
+def _parse(
+    data: bytes, name: str, contract: Contract, monkeypatch: pytest.MonkeyPatch, *, fast: bool
+) -> tuple[parsing.ParsedFile, list[bool]]:
     """``parse_file`` with the vectorised readers (``fast``) or with the row-by-row readers only;
     plus, for each call of a vectorised reader, whether it took the file."""
     took: list[bool] = []
@@ -50,6 +57,7 @@ def _parse(data: bytes, name: str, contract: Contract, monkeypatch: pytest.Monke
             out = fn(*args) if fast else None
             took.append(out is not None)
             return out
+
         return wrapped
 
     with monkeypatch.context() as m:
@@ -66,8 +74,9 @@ def _assert_same_rows(fast: parsing.ParsedFile, slow: parsing.ParsedFile) -> Non
     assert fast.raw.to_dicts() == slow.raw.to_dicts()
 
 
-def _fast_equals_slow(data: bytes, name: str, contract: Contract,
-                      monkeypatch: pytest.MonkeyPatch) -> parsing.ParsedFile:
+def _fast_equals_slow(
+    data: bytes, name: str, contract: Contract, monkeypatch: pytest.MonkeyPatch
+) -> parsing.ParsedFile:
     """Both readers on one file the fast reader must take; returns the (equal) result."""
     assert _fast_reader(data, name, contract) is not None, "the vectorised reader declined this file"
     fast, took = _parse(data, name, contract, monkeypatch, fast=True)
@@ -77,8 +86,7 @@ def _fast_equals_slow(data: bytes, name: str, contract: Contract,
     return slow
 
 
-def _row_by_row_only(data: bytes, name: str, contract: Contract,
-                     monkeypatch: pytest.MonkeyPatch) -> parsing.ParsedFile:
+def _row_by_row_only(data: bytes, name: str, contract: Contract, monkeypatch: pytest.MonkeyPatch) -> parsing.ParsedFile:
     """A file the fast reader must decline: parse_file's result is the row-by-row reader's."""
     assert _fast_reader(data, name, contract) is None, "the vectorised reader took this file"
     result, took = _parse(data, name, contract, monkeypatch, fast=True)
@@ -109,8 +117,9 @@ def _rows(result: parsing.ParsedFile) -> list[int]:
 def test_generated_exports_of_every_dataset(tmp_path, monkeypatch):
     fast_files = 0
     for key, contract in all_contracts().items():
-        for f in generator.generate(key, tmp_path / "out", start=date(2026, 3, 2), days=2, rows_per_day=120,
-                                    seed=3, dirty_share=0.2):
+        for f in generator.generate(
+            key, tmp_path / "out", start=date(2026, 3, 2), days=2, rows_per_day=120, seed=3, dirty_share=0.2
+        ):
             data = f.path.read_bytes()
             fast, took = _parse(data, f.path.name, contract, monkeypatch, fast=True)
             slow, _ = _parse(data, f.path.name, contract, monkeypatch, fast=False)
@@ -121,8 +130,15 @@ def test_generated_exports_of_every_dataset(tmp_path, monkeypatch):
 
 
 def test_big_machine_feed_takes_the_fast_path(tmp_path, monkeypatch):
-    files = generator.generate("transport.traffic_flow", tmp_path, start=date(2026, 3, 2), days=1,
-                               rows_per_day=20_000, seed=5, formats="csv_gbk")
+    files = generator.generate(
+        "transport.traffic_flow",
+        tmp_path,
+        start=date(2026, 3, 2),
+        days=1,
+        rows_per_day=20_000,
+        seed=5,
+        formats="csv_gbk",
+    )
     data: Path = files[0].path
     result = _fast_equals_slow(data.read_bytes(), data.name, TRAFFIC, monkeypatch)
     assert result.rows_received > 1000
@@ -131,10 +147,14 @@ def test_big_machine_feed_takes_the_fast_path(tmp_path, monkeypatch):
 # --------------------------------------------------------------------------- CSV
 
 # Every column of the contract (a full-width bracket in one name), plus one it does not know.
-HEADER = ("工单编号,受理时间,来源渠道,诉求类型,事项分类,所属区县,联系电话,诉求内容,首接单位,承办单位,转办次数,"
-          "办结时间,办理时限（小时）,满意度,处理状态")
-ROW = ("ZZ12345-20260305-00000{n},2026-03-05 09:0{n},电话,咨询,城市管理,370402,13800001234,路灯不亮,"
-       "市12345热线,市城管局,1,2026-03-06 10:00,48,满意,已办结")
+HEADER = (
+    "工单编号,受理时间,来源渠道,诉求类型,事项分类,所属区县,联系电话,诉求内容,首接单位,承办单位,转办次数,"
+    "办结时间,办理时限（小时）,满意度,处理状态"
+)
+ROW = (
+    "ZZ12345-20260305-00000{n},2026-03-05 09:0{n},电话,咨询,城市管理,370402,13800001234,路灯不亮,"
+    "市12345热线,市城管局,1,2026-03-06 10:00,48,满意,已办结"
+)
 
 
 def _row(n: int, **replace: str) -> str:
@@ -151,18 +171,35 @@ def _csv(lines: list[str], encoding: str = "gbk", newline: str = "\n") -> bytes:
 # (lines, newline, expected row numbers, expected malformed rows)
 CSV_SAME_ROWS = {
     "title_rows_blank_line_and_total_footer": (
-        ["枣庄市12345热线工单导出", "", HEADER, _row(1), _row(2), "合计,2"], "\n", [4, 5], []),
+        ["枣庄市12345热线工单导出", "", HEADER, _row(1), _row(2), "合计,2"],
+        "\n",
+        [4, 5],
+        [],
+    ),
     "crlf_blank_cells_row_trailing_empty_cells_and_an_extra_cell": (
-        [HEADER, _row(1), ",,,  ,", _row(2) + ",,", _row(3) + ",x"], "\r\n", [2, 4, 5], [5]),
+        [HEADER, _row(1), ",,,  ,", _row(2) + ",,", _row(3) + ",x"],
+        "\r\n",
+        [2, 4, 5],
+        [5],
+    ),
     "short_row_and_preparer_footer_after_spaces": (
-        [HEADER, "ZZ12345-20260305-000001,2026-03-05,电话", _row(2), "   制表人：张三", _row(3)], "\n",
-        [2, 3], [2]),
+        [HEADER, "ZZ12345-20260305-000001,2026-03-05,电话", _row(2), "   制表人：张三", _row(3)],
+        "\n",
+        [2, 3],
+        [2],
+    ),
     "chinese_dates_and_trailing_newline": (
-        [HEADER, _row(1, **{"2026-03-05 09:01": "2026年3月5日 9时01分"}), _row(2, **{"48": "四十八"}), ""], "\n",
-        [2, 3], []),
+        [HEADER, _row(1, **{"2026-03-05 09:01": "2026年3月5日 9时01分"}), _row(2, **{"48": "四十八"}), ""],
+        "\n",
+        [2, 3],
+        [],
+    ),
     "full_width_digits_and_type_failures": (
         [HEADER, _row(1, **{"370402": "３７０４０２"}), _row(2, **{",1,": ",one,", "2026-03-06 10:00": "明天"})],
-        "\n", [2, 3], []),
+        "\n",
+        [2, 3],
+        [],
+    ),
 }
 
 
@@ -183,10 +220,8 @@ def test_csv_type_failures_are_the_same_both_ways(monkeypatch):
 
 
 CSV_DECLINED = {
-    "quoted_field_with_a_comma": (
-        [HEADER, _row(1), _row(2, **{"路灯不亮": '"路灯不亮,已报修"'})], "\n", [2, 3]),
-    "quoted_field_spanning_lines": (
-        [HEADER, _row(1, **{"路灯不亮": '"路灯\n不亮"'}), _row(2)], "\n", [2, 3]),
+    "quoted_field_with_a_comma": ([HEADER, _row(1), _row(2, **{"路灯不亮": '"路灯不亮,已报修"'})], "\n", [2, 3]),
+    "quoted_field_spanning_lines": ([HEADER, _row(1, **{"路灯不亮": '"路灯\n不亮"'}), _row(2)], "\n", [2, 3]),
     "bare_cr_line_breaks": ([HEADER, _row(1), _row(2)], "\r", [2, 3]),
 }
 
@@ -235,17 +270,33 @@ def _line(**values: object) -> str:
 # (text, expected row numbers, expected unknown columns)
 JSONL_SAME_ROWS = {
     "mixed_numbers_nulls_strings_and_an_unknown_key": (
-        _line(pressure_mpa=0.35, threshold_low=0.2, threshold_high=1) + "\n"
-        + _line(sensor_id="S2", measured_at="2026-03-05T09:02:00+08:00", pressure_mpa="0.4", threshold_low=None,
-                threshold_high=2.0, extra=True) + "\n",
-        [1, 2], ["extra"]),
+        _line(pressure_mpa=0.35, threshold_low=0.2, threshold_high=1)
+        + "\n"
+        + _line(
+            sensor_id="S2",
+            measured_at="2026-03-05T09:02:00+08:00",
+            pressure_mpa="0.4",
+            threshold_low=None,
+            threshold_high=2.0,
+            extra=True,
+        )
+        + "\n",
+        [1, 2],
+        ["extra"],
+    ),
     "chinese_keys_and_crlf": (
-        _line(管网类型="燃气", pressure_mpa=1.5).replace('"sensor_id"', '"传感器编号"') + "\r\n"
-        + _line(管网类型="供水").replace('"sensor_id"', '"传感器编号"') + "\r\n",
-        [1, 2], []),
+        _line(管网类型="燃气", pressure_mpa=1.5).replace('"sensor_id"', '"传感器编号"')
+        + "\r\n"
+        + _line(管网类型="供水").replace('"sensor_id"', '"传感器编号"')
+        + "\r\n",
+        [1, 2],
+        [],
+    ),
     "type_failures_and_unicode_escapes": (
         _line(pressure_mpa="abc", network_type="\\u4f9b\\u6c34") + "\n" + _line(measured_at="昨天", pressure_mpa=3),
-        [1, 2], []),
+        [1, 2],
+        [],
+    ),
 }
 
 
@@ -266,14 +317,15 @@ def test_jsonl_type_failures_are_the_same_both_ways(monkeypatch):
 
 # (text, expected row numbers, expected malformed lines)
 JSONL_DECLINED = {
-    "blank_line_between_records": (
-        _line(pressure_mpa=1.5) + "\n\n" + _line(sensor_id="S2") + "\n", [1, 3], []),
+    "blank_line_between_records": (_line(pressure_mpa=1.5) + "\n\n" + _line(sensor_id="S2") + "\n", [1, 3], []),
     "nested_value": (_line(pressure_mpa={"v": 1}) + "\n" + _line(sensor_id="S2") + "\n", [1, 2], []),
     "line_that_is_not_json": (_line() + "\nnot json\n", [1, 2], [2]),
-    "one_column_spelled_two_ways_in_one_line": (
-        _line() + "\n" + _line(传感器编号="S9") + "\n", [1, 2], [2]),
+    "one_column_spelled_two_ways_in_one_line": (_line() + "\n" + _line(传感器编号="S9") + "\n", [1, 2], [2]),
     "one_column_spelled_two_ways_across_lines": (
-        _line() + "\n" + _line().replace('"sensor_id"', '"传感器编号"') + "\n", [1, 2], []),
+        _line() + "\n" + _line().replace('"sensor_id"', '"传感器编号"') + "\n",
+        [1, 2],
+        [],
+    ),
 }
 
 

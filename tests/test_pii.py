@@ -231,21 +231,33 @@ def _phone_spellings(number: str) -> list[str]:
         area, local = number[:4], number[4:]
         out = [number, f"({area}){local}", f"（{area}）{local}"]
         for s in _SEPARATORS:
-            out += [f"{area}{s}{local}", f"+86{s}{area[1:]}{s}{local}", f"+86{s}{area}{s}{local}",
-                    f"0086{s}{area[1:]}{s}{local}", f"{area}{s}{local[:3]}{s}{local[3:]}"]
+            out += [
+                f"{area}{s}{local}",
+                f"+86{s}{area[1:]}{s}{local}",
+                f"+86{s}{area}{s}{local}",
+                f"0086{s}{area[1:]}{s}{local}",
+                f"{area}{s}{local[:3]}{s}{local[3:]}",
+            ]
     else:
         out = [number, f"+86{number}", f"86{number}"]
         for s in _SEPARATORS:
-            out += [f"{number[:3]}{s}{number[3:7]}{s}{number[7:]}", f"+86{s}{number}",
-                    f"+86{s}{number[:3]}{s}{number[3:7]}{s}{number[7:]}", f"0086{s}{number}"]
+            out += [
+                f"{number[:3]}{s}{number[3:7]}{s}{number[7:]}",
+                f"+86{s}{number}",
+                f"+86{s}{number[:3]}{s}{number[3:7]}{s}{number[7:]}",
+                f"0086{s}{number}",
+            ]
     return out + [_fullwidth(o) for o in out]
 
 
 def _id_spellings(rid: str) -> list[str]:
     out = [rid, rid.lower()]
     for s in _SEPARATORS:
-        out += [f"{rid[:6]}{s}{rid[6:14]}{s}{rid[14:]}", f"{rid[:6]}{s}{rid[6:14]}{s}{rid[14:17]}{s}{rid[17]}",
-                f"{rid[:6]}{s}{rid[6:14]}{s}{rid[14:]}".lower()]
+        out += [
+            f"{rid[:6]}{s}{rid[6:14]}{s}{rid[14:]}",
+            f"{rid[:6]}{s}{rid[6:14]}{s}{rid[14:17]}{s}{rid[17]}",
+            f"{rid[:6]}{s}{rid[6:14]}{s}{rid[14:]}".lower(),
+        ]
     return out + [_fullwidth(o) for o in out]
 
 
@@ -267,8 +279,10 @@ def test_resident_ids_with_spaces_or_dashes_are_scrubbed_whole() -> None:
 
 def test_scrubbing_separated_numbers_spares_ordinary_text() -> None:
     mobiles, _, _ = _generated_numbers()
-    kept = ("工单ZZ12345-20260305-000123，2026-03-05 14:07:30，2026.3.5，金额1,234.5元，"
-            "网格370402003015002，楼号12-3-401，编号A1234567。")
+    kept = (
+        "工单ZZ12345-20260305-000123，2026-03-05 14:07:30，2026.3.5，金额1,234.5元，"
+        "网格370402003015002，楼号12-3-401，编号A1234567。"
+    )
     assert pii.scrub_text(kept) == kept
     assert pii.scrub_text(f"网格370402003015002 {mobiles[0]}") == "网格370402003015002 [电话]"
     assert pii.scrub_text(f"{mobiles[0]}、{mobiles[1]}") == "[电话]、[电话]"

@@ -84,16 +84,20 @@ def test_ingestion_and_transform_on_postgres_storage(pg_server, lake_root, uniqu
 
     instance = DagsterInstance.get()
     try:
-        assert {type(s).__name__ for s in (instance.run_storage, instance.event_log_storage,
-                                           instance.schedule_storage)} == {
-            "PostgresRunStorage", "PostgresEventLogStorage", "PostgresScheduleStorage"}
+        assert {
+            type(s).__name__ for s in (instance.run_storage, instance.event_log_storage, instance.schedule_storage)
+        } == {"PostgresRunStorage", "PostgresEventLogStorage", "PostgresScheduleStorage"}
 
         key = f"hotline/tickets/2026-03-05/{unique}.csv"
         submit(key, csv_bytes([ticket(1), ticket(2)]))
-        (request,) = [r for r in sensors.landing_sensor(build_sensor_context(instance=instance)).run_requests
-                      if any(o["key"] == key for o in planned_objects(r))]
+        (request,) = [
+            r
+            for r in sensors.landing_sensor(build_sensor_context(instance=instance)).run_requests
+            if any(o["key"] == key for o in planned_objects(r))
+        ]
         ingested = defs.resolve_job_def(request.job_name).execute_in_process(
-            run_config=request.run_config, instance=instance, tags=request.tags)
+            run_config=request.run_config, instance=instance, tags=request.tags
+        )
         assert ingested.success
         assert ingest.read_receipt(key)["status"] == "accepted"
 
@@ -101,7 +105,8 @@ def test_ingestion_and_transform_on_postgres_storage(pg_server, lake_root, uniqu
         result = sensors.transform_sensor(build_sensor_context(instance=instance))
         (transform,) = result.run_requests
         transformed = defs.resolve_job_def(sensors.TRANSFORM_JOB).execute_in_process(
-            instance=instance, tags=transform.tags, asset_selection=transform.asset_selection)
+            instance=instance, tags=transform.tags, asset_selection=transform.asset_selection
+        )
         assert transformed.success
     finally:
         instance.dispose()
@@ -109,8 +114,10 @@ def test_ingestion_and_transform_on_postgres_storage(pg_server, lake_root, uniqu
     # In PostgreSQL's own tables, read without Dagster.
     runs = dict(_pg(pg_server, "SELECT run_id, status FROM runs"))
     assert runs == {ingested.run_id: "SUCCESS", transformed.run_id: "SUCCESS"}
-    materialized = _pg(pg_server, "SELECT run_id, asset_key FROM event_logs "
-                       "WHERE dagster_event_type = 'ASSET_MATERIALIZATION' ORDER BY id")
+    materialized = _pg(
+        pg_server,
+        "SELECT run_id, asset_key FROM event_logs WHERE dagster_event_type = 'ASSET_MATERIALIZATION' ORDER BY id",
+    )
     by_run: dict[str, set[str]] = {}
     for run_id, asset_key in materialized:
         by_run.setdefault(run_id, set()).add(AssetKey.from_db_string(asset_key).to_user_string())

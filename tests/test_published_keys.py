@@ -40,8 +40,11 @@ def _mart_names() -> list[str]:
 
 def _hits(con: duckdb.DuckDBPyConnection, schema: str, table: str, needles: list[str]) -> list[str]:
     """``table.column`` for every column whose value (as text) holds a needle."""
-    cols = con.execute("SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
-                       "AND schema_name = ? AND table_name = ?", [schema, table]).fetchall()
+    cols = con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND schema_name = ? AND table_name = ?",
+        [schema, table],
+    ).fetchall()
     out = []
     for (col,) in cols:
         cond = " OR ".join(f"strpos(CAST({ident(col)} AS VARCHAR), ?) > 0" for _ in needles)
@@ -68,8 +71,9 @@ def test_keys_with_personal_data_never_reach_marts_or_published_tables(lake_root
     ]
     instance = DagsterInstance.ephemeral()
     ingested = defs.resolve_job_def("ingest_hotline__tickets").execute_in_process(
-        run_config={"ops": {"raw__hotline__tickets": {"config": {
-            "objects": [{"key": o.key, "etag": o.etag} for o in objs]}}}},
+        run_config={
+            "ops": {"raw__hotline__tickets": {"config": {"objects": [{"key": o.key, "etag": o.etag} for o in objs]}}}
+        },
         instance=instance,
     )
     assert ingested.success
@@ -80,24 +84,38 @@ def test_keys_with_personal_data_never_reach_marts_or_published_tables(lake_root
     assert {_file_id(k) for k in lake.registry()["source_key"].to_list()} >= {_file_id(k) for k in keys}
 
     needles = [PHONE, rid, *keys, *(k.rsplit("/", 1)[1] for k in keys)]
-    expected = {"ZZ12345-20260305-000001": _file_id(phone_key), "ZZ12345-20260305-000002": _file_id(phone_key),
-                "ZZ12345-20260305-000003": _file_id(id_key)}
+    expected = {
+        "ZZ12345-20260305-000001": _file_id(phone_key),
+        "ZZ12345-20260305-000002": _file_id(phone_key),
+        "ZZ12345-20260305-000003": _file_id(id_key),
+    }
 
     # (a) The dbt marts: every mart is a table without source_key; (c) the file's rows carry its id.
     with duckdb.connect(str(work_db), read_only=True) as con:
-        tables = {t: {c for (c,) in con.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND schema_name = ?",
-            [t, s]).fetchall()} for s, t in con.execute(
-            "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database()").fetchall()}
+        tables = {
+            t: {
+                c
+                for (c,) in con.execute(
+                    "SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND schema_name = ?", [t, s]
+                ).fetchall()
+            }
+            for s, t in con.execute(
+                "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database()"
+            ).fetchall()
+        }
         missing = [m for m in _mart_names() if m not in tables]
         assert not missing, f"marts not built as tables: {missing}"
         assert not [t for t, cols in tables.items() if "source_key" in cols]
         assert {"source_file_id", "file_sha256"} <= tables["fct_hotline_tickets"]
         rows = dict(con.execute("SELECT ticket_id, source_file_id FROM fct_hotline_tickets").fetchall())
         assert {t: rows.get(t) for t in expected} == expected
-        leaked = [h for s, t in con.execute("SELECT schema_name, table_name FROM duckdb_tables() "
-                                            "WHERE database_name = current_database()").fetchall()
-                  for h in _hits(con, s, t, needles)]
+        leaked = [
+            h
+            for s, t in con.execute(
+                "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database()"
+            ).fetchall()
+            for h in _hits(con, s, t, needles)
+        ]
         assert not leaked, f"key text in mart columns: {leaked}"
 
     # (a), (b), (c) on every published DuckDB file, main and conditional.
@@ -106,16 +124,23 @@ def test_keys_with_personal_data_never_reach_marts_or_published_tables(lake_root
     seen_hotline = False
     for name, path in files.items():
         with duckdb.connect(str(path), read_only=True) as con:
-            tables = con.execute("SELECT schema_name, table_name FROM duckdb_tables() "
-                                 "WHERE database_name = current_database()").fetchall()
+            tables = con.execute(
+                "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database()"
+            ).fetchall()
             assert tables, name
-            key_columns = con.execute("SELECT table_name FROM duckdb_columns() WHERE database_name = "
-                                      "current_database() AND column_name = 'source_key'").fetchall()
+            key_columns = con.execute(
+                "SELECT table_name FROM duckdb_columns() WHERE database_name = "
+                "current_database() AND column_name = 'source_key'"
+            ).fetchall()
             assert not key_columns, f"{name}: {key_columns}"
             leaked = [h for s, t in tables for h in _hits(con, s, t, needles)]
             assert not leaked, f"{name}: key text in published columns: {leaked}"
-            comments = " ".join(str(c) for (c,) in con.execute(
-                "SELECT comment FROM duckdb_tables() UNION ALL SELECT comment FROM duckdb_columns()").fetchall())
+            comments = " ".join(
+                str(c)
+                for (c,) in con.execute(
+                    "SELECT comment FROM duckdb_tables() UNION ALL SELECT comment FROM duckdb_columns()"
+                ).fetchall()
+            )
             assert not [n for n in needles if n in comments], name
             if ("main", "fct_hotline_tickets") in tables:
                 seen_hotline = True

@@ -16,13 +16,20 @@ from tests.helpers import csv_bytes, submit, ticket
 
 def _execute(instance: DagsterInstance, requests) -> list[bool]:
     """Run each request as Dagster would (same job, config and tags), on ``instance``."""
-    return [defs.resolve_job_def(r.job_name).execute_in_process(
-        run_config=r.run_config, instance=instance, tags=r.tags, raise_on_error=False).success for r in requests]
+    return [
+        defs.resolve_job_def(r.job_name)
+        .execute_in_process(run_config=r.run_config, instance=instance, tags=r.tags, raise_on_error=False)
+        .success
+        for r in requests
+    ]
 
 
 def _mine(requests, unique: str) -> list:
-    return [r for r in requests
-            if any(unique in o["key"] for o in next(iter(r.run_config["ops"].values()))["config"]["objects"])]
+    return [
+        r
+        for r in requests
+        if any(unique in o["key"] for o in next(iter(r.run_config["ops"].values()))["config"]["objects"])
+    ]
 
 
 def _reconcile(instance: DagsterInstance, cursor: str | None):

@@ -42,8 +42,11 @@ def loosen_contract(tmp_path, monkeypatch):
     monkeypatch.setattr(contracts, "all_contracts", lambda root=None: current)
     monkeypatch.setattr("pipelines.ingest.orchestrate.get_contract", contracts.get_contract)
     real_load_suite = validation.load_suite
-    monkeypatch.setattr(validation, "load_suite",
-                        lambda c: validation.suite_from_contract(c) if c.version == "1.1.0" else real_load_suite(c))
+    monkeypatch.setattr(
+        validation,
+        "load_suite",
+        lambda c: validation.suite_from_contract(c) if c.version == "1.1.0" else real_load_suite(c),
+    )
     return new
 
 
@@ -60,7 +63,8 @@ def quarantined(key: str) -> pl.DataFrame:
 def run_reprocess(partition: str, **config):
     instance = DagsterInstance.ephemeral()
     result = reprocess_archive.execute_in_process(
-        partition_key=partition, instance=instance,
+        partition_key=partition,
+        instance=instance,
         run_config={"ops": {"reprocess_archived_files": {"config": {"datasets": ["hotline.tickets"], **config}}}},
     )
     messages = [e.message for e in instance.all_logs(result.run_id)]
@@ -68,8 +72,13 @@ def run_reprocess(partition: str, **config):
 
 
 def test_reprocess_lets_rows_in_under_a_loosened_contract(lake_root, unique, monkeypatch, tmp_path):
-    rows = [ticket(1), ticket(2, 来源渠道=NEW_CHANNEL), ticket(3, 来源渠道=NEW_CHANNEL), ticket(4),
-            ticket(1, 诉求内容="更正后的内容")]  # the last row supersedes row 1 (same ticket id)
+    rows = [
+        ticket(1),
+        ticket(2, 来源渠道=NEW_CHANNEL),
+        ticket(3, 来源渠道=NEW_CHANNEL),
+        ticket(4),
+        ticket(1, 诉求内容="更正后的内容"),
+    ]  # the last row supersedes row 1 (same ticket id)
     key = f"hotline/tickets/2026-03-05/reproc-{unique}.csv"
     other = f"hotline/tickets/2026-03-06/reproc-{unique}.csv"  # outside the reprocessed range
     first = submit_and_ingest(key, csv_bytes(rows))
@@ -96,15 +105,23 @@ def test_reprocess_lets_rows_in_under_a_loosened_contract(lake_root, unique, mon
     receipt = read_receipt(key)
     assert receipt["reprocessed"] is True and receipt["contract_version"] == "1.1.0"
     assert receipt["reprocess_reason"] == "测试：来源渠道新增小程序"
-    assert (receipt["rows_received"], receipt["rows_accepted"], receipt["rows_quarantined"],
-            receipt["rows_superseded"]) == (5, 4, 0, 1)
-    assert receipt["rows_received"] == receipt["rows_accepted"] + receipt["rows_quarantined"] + receipt[
-        "rows_superseded"]
+    assert (
+        receipt["rows_received"],
+        receipt["rows_accepted"],
+        receipt["rows_quarantined"],
+        receipt["rows_superseded"],
+    ) == (5, 4, 0, 1)
+    assert (
+        receipt["rows_received"] == receipt["rows_accepted"] + receipt["rows_quarantined"] + receipt["rows_superseded"]
+    )
     assert receipt["reprocess_of"]["contract_version"] == CONTRACT.version
     assert (receipt["reprocess_of"]["rows_accepted"], receipt["reprocess_of"]["rows_quarantined"]) == (2, 2)
     assert receipt["etag"] == first.etag and receipt["file_sha256"] == first.file_sha256
-    summary = s3.client("pipeline").get_object(
-        Bucket=settings.buckets().receipts, Key=receipt_key_for(key).removesuffix(".json") + ".txt")["Body"].read()
+    summary = (
+        s3.client("pipeline")
+        .get_object(Bucket=settings.buckets().receipts, Key=receipt_key_for(key).removesuffix(".json") + ".txt")["Body"]
+        .read()
+    )
     assert "重新处理" in summary.decode() and "1.1.0" in summary.decode()
 
     entries = ledger.read_entries()
@@ -177,12 +194,29 @@ def test_cli_backfill_reprocesses_each_business_date_of_a_range(lake_root, uniqu
     home.mkdir()
     (home / "dagster.yaml").write_text(
         "telemetry:\n  enabled: false\nrun_coordinator:\n  module: dagster.core.run_coordinator\n"
-        "  class: DefaultRunCoordinator\n")
+        "  class: DefaultRunCoordinator\n"
+    )
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     out = subprocess.run(
-        [str(Path(sys.executable).parent / "dagster"), "job", "backfill", "-m", "pipelines.definitions",
-         "-j", "reprocess_archive", "--from", "2026-03-05", "--to", "2026-03-06", "--noprompt"],
-        cwd=settings.REPO_ROOT, env=env, capture_output=True, text=True, timeout=600,
+        [
+            str(Path(sys.executable).parent / "dagster"),
+            "job",
+            "backfill",
+            "-m",
+            "pipelines.definitions",
+            "-j",
+            "reprocess_archive",
+            "--from",
+            "2026-03-05",
+            "--to",
+            "2026-03-06",
+            "--noprompt",
+        ],
+        cwd=settings.REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     instance = DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
@@ -193,7 +227,9 @@ def test_cli_backfill_reprocesses_each_business_date_of_a_range(lake_root, uniqu
             break
         time.sleep(3)
     assert sorted((r.tags["dagster/partition"], r.status.value) for r in runs) == [
-        ("2026-03-05", "SUCCESS"), ("2026-03-06", "SUCCESS")]
+        ("2026-03-05", "SUCCESS"),
+        ("2026-03-06", "SUCCESS"),
+    ]
     logs = [e.message for r in runs for e in instance.all_logs(r.run_id)]
     assert any("1 file(s) reprocessed" in m for m in logs), [m for m in logs if "hotline" in m or "lake" in m]
     for day in (5, 6):

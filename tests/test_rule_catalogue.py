@@ -31,8 +31,11 @@ REFERENCE = re.compile(r"\brules\.([A-Z][A-Z0-9_]+)\b")
 
 def _files() -> dict[str, list[Path]]:
     skip = {"target", "logs", "dbt_packages", ".venv", "__pycache__"}
-    dbt = [p for p in (ROOT / "dbt_project").rglob("*") if p.suffix in {".sql", ".yml", ".yaml"}
-           and not skip & set(p.relative_to(ROOT).parts)]
+    dbt = [
+        p
+        for p in (ROOT / "dbt_project").rglob("*")
+        if p.suffix in {".sql", ".yml", ".yaml"} and not skip & set(p.relative_to(ROOT).parts)
+    ]
     return {
         "code": [p for p in (ROOT / "pipelines").rglob("*.py") if p.name != "rules.py"],
         "dbt": dbt,
@@ -127,8 +130,24 @@ def test_the_ids_receipts_emit_are_catalogued():
     """Row and file ids of the parser and the key grammar, as a receipt carries them."""
     contract = all_contracts()["hotline.tickets"]
     header = ",".join(f.business_name for f in contract.fields)
-    row = ["ZZ12345-20260305-000001", "2026-03-05 08:00", "电话", "咨询", "供水", "370402", "", "", "", "x",
-           "A", "", "many", "", "", ""]
+    row = [
+        "ZZ12345-20260305-000001",
+        "2026-03-05 08:00",
+        "电话",
+        "咨询",
+        "供水",
+        "370402",
+        "",
+        "",
+        "",
+        "x",
+        "A",
+        "",
+        "many",
+        "",
+        "",
+        "",
+    ]
     data = "\n".join([header, ",".join(row), "a,b"]).encode()
     parsed = parsing.parse_file(data, "t.csv", contract)
     assert set(parsed.type_failures) == {"transfer_count.type", "row.field_count"}
@@ -136,8 +155,13 @@ def test_the_ids_receipts_emit_are_catalogued():
     jsonl = parsing.parse_file(f"{line}\nnot json\n".encode(), "t.jsonl", contract)
     assert set(jsonl.type_failures) == {"transfer_count.type", "row.json"}
     seen = set(parsed.type_failures) | set(jsonl.type_failures)
-    for key in ("a/b/c", "hotline/tickets/2026-13-45/x.csv", "hotline/tickets/2026-1-5/x.csv",
-                "hotline/../2026-03-05/x.csv", "hotline/tickets/2026-03-05/a\nb.csv"):
+    for key in (
+        "a/b/c",
+        "hotline/tickets/2026-13-45/x.csv",
+        "hotline/tickets/2026-1-5/x.csv",
+        "hotline/../2026-03-05/x.csv",
+        "hotline/tickets/2026-03-05/a\nb.csv",
+    ):
         with pytest.raises(InvalidKey) as exc:
             parse_key(key)
         seen.add(exc.value.rule)
@@ -168,8 +192,11 @@ def test_every_catalogue_entry_is_used():
             used |= {rules.resolve(i)[0].id for i in ids if rules.known(i)}
             used |= {r.id for r in rules.CATALOGUE.values() if r.per_field and r.kind in kinds}
             if path.suffix == ".py":
-                used |= {getattr(rules, name).id for name in REFERENCE.findall(text)
-                         if isinstance(getattr(rules, name, None), rules.RuleDef)}
+                used |= {
+                    getattr(rules, name).id
+                    for name in REFERENCE.findall(text)
+                    if isinstance(getattr(rules, name, None), rules.RuleDef)
+                }
     used |= {rules.resolve(e["meta"]["rule_id"])[0].id for _, e in _suite_rules()}
     used |= {rules.resolve(i)[0].id for _, i in _dbt_rule_ids()}
     assert sorted(set(rules.CATALOGUE) - used) == [], "catalogue entries nothing uses"
@@ -179,8 +206,16 @@ def test_every_catalogue_entry_is_used():
 
 
 def test_catalogue_entries_are_complete():
-    sample = {"label": "工单编号(ticket_id)", "other": "受理时间(received_at)", "pattern": "^x$", "values": "a、b",
-              "bounds": "≥ 0", "minutes": 60, "logical_type": "integer", "condition": ""}
+    sample = {
+        "label": "工单编号(ticket_id)",
+        "other": "受理时间(received_at)",
+        "pattern": "^x$",
+        "values": "a、b",
+        "bounds": "≥ 0",
+        "minutes": 60,
+        "logical_type": "integer",
+        "condition": "",
+    }
     assert len(rules.CATALOGUE) == len({r.kind for r in rules.CATALOGUE.values()})
     for rule_id, r in rules.CATALOGUE.items():
         assert rule_id == r.id
@@ -192,8 +227,10 @@ def test_catalogue_entries_are_complete():
         assert not re.search(r"[\u4e00-\u9fff]", en.replace("工单编号", "").replace("受理时间", "")), (rule_id, en)
         if r.per_field:
             concrete = r.rule_id("grid_code", "district_code")
-            assert rules.resolve(concrete) == (r, {"field": "grid_code", **({"column": "district_code"}
-                                                                             if "{column}" in r.id else {})})
+            assert rules.resolve(concrete) == (
+                r,
+                {"field": "grid_code", **({"column": "district_code"} if "{column}" in r.id else {})},
+            )
     assert rules.resolve("closed_at.not_before_received_at")[0] is rules.FIELD_NOT_BEFORE
     with pytest.raises(KeyError, match="not in the rule catalogue"):
         rules.resolve("row.bogus")
@@ -231,9 +268,11 @@ def test_a_length_rule_is_checked_by_gx(tmp_path):
     """``{field}.length`` (ODCS ``minLength`` / ``maxLength``): no contract uses it yet, so it is
     exercised here: the suite gets the catalogued expectation and GX flags the rows."""
     text = (settings.CONTRACTS_DIR / "hotline" / "tickets.yaml").read_text(encoding="utf-8")
-    text = text.replace("      - name: topic\n        businessName: 事项分类\n        logicalType: string\n",
-                        "      - name: topic\n        businessName: 事项分类\n        logicalType: string\n"
-                        "        logicalTypeOptions: {minLength: 2, maxLength: 4}\n")
+    text = text.replace(
+        "      - name: topic\n        businessName: 事项分类\n        logicalType: string\n",
+        "      - name: topic\n        businessName: 事项分类\n        logicalType: string\n"
+        "        logicalTypeOptions: {minLength: 2, maxLength: 4}\n",
+    )
     path = tmp_path / "hotline" / "tickets.yaml"
     path.parent.mkdir()
     path.write_text(text, encoding="utf-8")
@@ -241,8 +280,11 @@ def test_a_length_rule_is_checked_by_gx(tmp_path):
     assert contract.field("topic").max_length == 4
     suite = validation.suite_from_contract(contract)
     (e,) = [e for e in suite["expectations"] if e["meta"]["rule_id"] == "topic.length"]
-    assert e["type"] == rules.FIELD_LENGTH.gx_type and e["kwargs"] == {"column": "topic", "min_value": 2,
-                                                                         "max_value": 4}
+    assert e["type"] == rules.FIELD_LENGTH.gx_type and e["kwargs"] == {
+        "column": "topic",
+        "min_value": 2,
+        "max_value": 4,
+    }
     assert e["meta"]["description"] == "事项分类(topic) 长度应为 2 – 4 个字符"
     frame = pd.DataFrame({"topic": ["供水", "x", "供水供电燃气", None], validation.ROW_NUMBER: [1, 2, 3, 4]})
     (result,) = validation.validate(frame, {**suite, "expectations": [e]})

@@ -168,8 +168,14 @@ def test_bureau_policy_beyond_put_and_get(s3_client, unique):
     # UploadPartCopy from another bureau's prefix.
     upload = hotline.create_multipart_upload(Bucket="landing", Key=own)["UploadId"]
     try:
-        assert_denied(hotline.upload_part_copy, Bucket="landing", Key=own, UploadId=upload, PartNumber=1,
-                      CopySource={"Bucket": "landing", "Key": market_key})
+        assert_denied(
+            hotline.upload_part_copy,
+            Bucket="landing",
+            Key=own,
+            UploadId=upload,
+            PartNumber=1,
+            CopySource={"Bucket": "landing", "Key": market_key},
+        )
     finally:
         hotline.abort_multipart_upload(Bucket="landing", Key=own, UploadId=upload)
     # DeleteObjects (batch) across prefixes: denied per key or as a whole, the object stays.

@@ -35,10 +35,17 @@ def _fid(env: dict[str, Any], ports: dict[str, int], path: str) -> str:
     """The volume file id of a filer path, asked over authorised gRPC (the node certificate)."""
     sec = env["data_dir"] / s3server.SECURITY_DIR
     out = subprocess.run(
-        [str(s3server.weed_binary()), f"-config_dir={sec}", "shell",
-         f"-master=127.0.0.1:{ports['master.port']}.{ports['master.port.grpc']}",
-         f"-filer=127.0.0.1:{ports['filer.port']}.{ports['filer.port.grpc']}"],
-        input=f"fs.meta.cat {path}\n", capture_output=True, text=True, timeout=60,
+        [
+            str(s3server.weed_binary()),
+            f"-config_dir={sec}",
+            "shell",
+            f"-master=127.0.0.1:{ports['master.port']}.{ports['master.port.grpc']}",
+            f"-filer=127.0.0.1:{ports['filer.port']}.{ports['filer.port.grpc']}",
+        ],
+        input=f"fs.meta.cat {path}\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
     ).stdout
     match = re.search(r'"fileId":\s*"([^"]+)"', out)
     assert match, out[-2000:]
@@ -62,7 +69,10 @@ def test_filer_master_volume_refuse_unauthenticated(s3_env, s3_client, unique):
     attacks = {
         "filer GET another bureau's landing file": ("GET", f"{filer}/buckets/landing/market/{unique}.csv", None),
         "filer GET conditional published data": (
-            "GET", f"{filer}/buckets/published/conditional/hotline.tickets/{unique}.csv", None),
+            "GET",
+            f"{filer}/buckets/published/conditional/hotline.tickets/{unique}.csv",
+            None,
+        ),
         "filer listing": ("GET", f"{filer}/buckets/landing/market/?pretty=y", None),
         "filer PUT over a ledger entry": ("PUT", f"{filer}/buckets/lake/ledger/entries/{unique}.json", b"forged"),
         "filer POST over a ledger entry": ("POST", f"{filer}/buckets/lake/ledger/entries/{unique}.json", b"forged"),
@@ -91,10 +101,17 @@ def test_grpc_without_node_certificate_is_refused(s3_env):
     ports = _ports(s3_env["pid"])
     with pytest.raises(subprocess.TimeoutExpired):
         subprocess.run(
-            [str(s3server.weed_binary()), f"-config_dir={s3_env['home'] / 'nonexistent'}", "shell",
-             f"-master=127.0.0.1:{ports['master.port']}.{ports['master.port.grpc']}",
-             f"-filer=127.0.0.1:{ports['filer.port']}.{ports['filer.port.grpc']}"],
-            input="fs.ls /buckets\n", capture_output=True, text=True, timeout=15,
+            [
+                str(s3server.weed_binary()),
+                f"-config_dir={s3_env['home'] / 'nonexistent'}",
+                "shell",
+                f"-master=127.0.0.1:{ports['master.port']}.{ports['master.port.grpc']}",
+                f"-filer=127.0.0.1:{ports['filer.port']}.{ports['filer.port.grpc']}",
+            ],
+            input="fs.ls /buckets\n",
+            capture_output=True,
+            text=True,
+            timeout=15,
         )
 
 

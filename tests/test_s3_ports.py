@@ -51,8 +51,10 @@ def test_start_and_submit_beside_taken_ports(fresh_home: Path, tmp_path: Path):
             assert f"SHUZHONG_S3_ENDPOINT=http://127.0.0.1:{recorded['s3.port']}" in settings.env_file().read_text()
             export = tmp_path / "a.csv"
             export.write_bytes("工单编号\nZZ1\n".encode("gbk"))
-            assert cli.main(["submit", "--bureau", "hotline", "--dataset", "tickets", "--date", "2026-03-05",
-                             str(export)]) == 0
+            assert (
+                cli.main(["submit", "--bureau", "hotline", "--dataset", "tickets", "--date", "2026-03-05", str(export)])
+                == 0
+            )
         finally:
             s3server.stop(data_dir, proc)
     finally:
@@ -65,8 +67,13 @@ def test_pinned_port_taken_is_one_sentence(fresh_home: Path):
     port = held[0].getsockname()[1]
     env = {**os.environ, "SHUZHONG_S3_ENDPOINT": f"http://127.0.0.1:{port}", "PYTHONPATH": str(settings.REPO_ROOT)}
     try:
-        out = subprocess.run([sys.executable, "-m", "pipelines.tools.cli", "s3", "start"], env=env,
-                             capture_output=True, text=True, timeout=120)
+        out = subprocess.run(
+            [sys.executable, "-m", "pipelines.tools.cli", "s3", "start"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     finally:
         held[0].close()
     assert out.returncode != 0

@@ -19,8 +19,18 @@ def test_sweep_is_bounded_and_misses_nothing(lake_root, unique, monkeypatch):
     client = s3.client("hotline")
     keys = [f"hotline/tickets/2026-02-{1 + n % 28:02d}/{unique}-{n:05d}.csv" for n in range(N)]
     with ThreadPoolExecutor(16) as pool:
-        etags = dict(zip(keys, pool.map(lambda k: client.put_object(
-            Bucket=settings.buckets().landing, Key=k, Body=k.encode())["ETag"].strip('"'), keys), strict=True))
+        etags = dict(
+            zip(
+                keys,
+                pool.map(
+                    lambda k: client.put_object(Bucket=settings.buckets().landing, Key=k, Body=k.encode())[
+                        "ETag"
+                    ].strip('"'),
+                    keys,
+                ),
+                strict=True,
+            )
+        )
     total = len(sensors.list_landing())
     bound_objects = len(sensors.recent_prefixes()) * sensors.LIST_PAGE + sensors.LIST_PAGE
     bound_calls = len(sensors.recent_prefixes()) + 1
@@ -53,5 +63,9 @@ def test_sweep_is_bounded_and_misses_nothing(lake_root, unique, monkeypatch):
         assert left >= pending - sensors.PENDING_RECEIPT_CHECKS - sensors.LIST_PAGE  # bounded work per tick
         cursor, pending = final.cursor, left
     assert pending < sensors.LIST_PAGE
-    assert not [o for r in final.run_requests or [] for o in
-                next(iter(r.run_config["ops"].values()))["config"]["objects"] if unique in o["key"]]
+    assert not [
+        o
+        for r in final.run_requests or []
+        for o in next(iter(r.run_config["ops"].values()))["config"]["objects"]
+        if unique in o["key"]
+    ]

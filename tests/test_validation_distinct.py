@@ -19,8 +19,9 @@ ROW_BITS = 32
 def _generated_frame(dataset: str, out: Path, rows_per_day: int, dirty_share: float) -> pl.DataFrame:
     """Every generated file of ``dataset`` parsed and typed into one frame (row id = file << 32 | row)."""
     contract = all_contracts()[dataset]
-    files = generator.generate(dataset, out, start=date(2026, 3, 2), days=2, rows_per_day=rows_per_day,
-                               seed=5, dirty_share=dirty_share)
+    files = generator.generate(
+        dataset, out, start=date(2026, 3, 2), days=2, rows_per_day=rows_per_day, seed=5, dirty_share=dirty_share
+    )
     frames = []
     for n, f in enumerate(files):
         try:
@@ -72,8 +73,10 @@ def test_distinct_equals_row_by_row_edge_values():
         "threshold_high": ["1", "1", None, "0.5", "0.5", "-0.0"],
         "threshold_low": ["0.5", "1", "0.5", "0.5", "1", "0"],
     }
-    raw = pl.DataFrame({n: values.get(n, [None] * 6) for n in names} | {parsing.ROW_NUMBER: range(2, 8)},
-                       schema_overrides={n: pl.String for n in names})
+    raw = pl.DataFrame(
+        {n: values.get(n, [None] * 6) for n in names} | {parsing.ROW_NUMBER: range(2, 8)},
+        schema_overrides={n: pl.String for n in names},
+    )
     typed, _ = parsing.type_frame(raw, contract)
     frame = typed.cast({f.name: parsing.POLARS_TYPES[f.logical_type] for f in contract.fields})
     for sample in (frame, frame.head(0)):

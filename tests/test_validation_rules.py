@@ -81,10 +81,19 @@ def failures(key: str, rows: list[dict[str, str | None]], only: str | None = Non
 
 def case(n: int, **over: str | None) -> dict[str, str | None]:
     row = {
-        "case_id": f"C{n:04d}", "item_code": "11370400MB0000001", "item_name": "营业执照办理", "channel": "掌上",
-        "applied_at": "2026-03-05 09:00", "completed_at": "2026-03-05 10:00", "promised_days": "5",
-        "dept": "市行政审批服务局", "district_code": "370402", "applicant_type": "自然人",
-        "applicant_id": resident_id(), "visits": "0", "rating": "满意",
+        "case_id": f"C{n:04d}",
+        "item_code": "11370400MB0000001",
+        "item_name": "营业执照办理",
+        "channel": "掌上",
+        "applied_at": "2026-03-05 09:00",
+        "completed_at": "2026-03-05 10:00",
+        "promised_days": "5",
+        "dept": "市行政审批服务局",
+        "district_code": "370402",
+        "applicant_type": "自然人",
+        "applicant_id": resident_id(),
+        "visits": "0",
+        "rating": "满意",
     }
     return row | over
 
@@ -98,12 +107,12 @@ def test_the_test_identifiers_are_right():
 def test_resident_id_check_character_and_birth_date():
     valid = [resident_id(), id_with_check_x(), id_with_check_x().lower(), resident_id(birth="20000229")]
     invalid = [
-        wrong_last(resident_id(), "0123456789X"),        # wrong check character
-        resident_id(birth="19900230"),                    # no such date, right check character
-        resident_id(birth="20010229"),                    # not a leap year
-        resident_id(birth="21990101"),                    # born in the future
-        resident_id()[:17],                               # 17 characters
-        resident_id()[:16] + "AB",                        # letters
+        wrong_last(resident_id(), "0123456789X"),  # wrong check character
+        resident_id(birth="19900230"),  # no such date, right check character
+        resident_id(birth="20010229"),  # not a leap year
+        resident_id(birth="21990101"),  # born in the future
+        resident_id()[:17],  # 17 characters
+        resident_id()[:16] + "AB",  # letters
     ]
     rows = [case(i, applicant_id=v) for i, v in enumerate(valid + invalid)]
     got = failures("govservice.cases", rows)
@@ -114,21 +123,23 @@ def test_uscc_check_character():
     good = uscc()
     valid = [good, uscc("91370400MA3C12345"), good.lower()]
     invalid = [wrong_last(good, USCC_CHARS), good[:17] + "I", "91370402MA3C0000", good.replace("MA", "MO")]
-    rows = [{"uscc": v, "name": "某公司", "established_on": "2020-01-01", "district_code": "370402"}
-            for v in valid + invalid]
+    rows = [
+        {"uscc": v, "name": "某公司", "established_on": "2020-01-01", "district_code": "370402"}
+        for v in valid + invalid
+    ]
     got = failures("market.enterprises", rows)
     assert got == {"uscc.uscc": list(range(2 + len(valid), 2 + len(rows)))}
 
 
 def test_applicant_id_depends_on_applicant_type():
     rows = [
-        case(1, applicant_type="自然人", applicant_id=resident_id()),           # 2 ok
-        case(2, applicant_type="法人", applicant_id=uscc()),                    # 3 ok
-        case(3, applicant_type="自然人", applicant_id=uscc()),                  # 4 a USCC is not a resident ID
-        case(4, applicant_type="法人", applicant_id=resident_id()),             # 5 a resident ID is not a USCC
-        case(5, applicant_type="法人", applicant_id=wrong_last(uscc(), USCC_CHARS)),   # 6
-        case(6, applicant_type=None, applicant_id="anything"),                 # 7 no type: no identifier rule
-        case(7, applicant_type="自然人", applicant_id=None),                    # 8 missing is allowed
+        case(1, applicant_type="自然人", applicant_id=resident_id()),  # 2 ok
+        case(2, applicant_type="法人", applicant_id=uscc()),  # 3 ok
+        case(3, applicant_type="自然人", applicant_id=uscc()),  # 4 a USCC is not a resident ID
+        case(4, applicant_type="法人", applicant_id=resident_id()),  # 5 a resident ID is not a USCC
+        case(5, applicant_type="法人", applicant_id=wrong_last(uscc(), USCC_CHARS)),  # 6
+        case(6, applicant_type=None, applicant_id="anything"),  # 7 no type: no identifier rule
+        case(7, applicant_type="自然人", applicant_id=None),  # 8 missing is allowed
         case(8, applicant_type="自然人", applicant_id=id_with_check_x().lower()),  # 9 lower-case x is X
     ]
     assert failures("govservice.cases", rows) == {"applicant_id.resident_id": [4], "applicant_id.uscc": [5, 6]}
@@ -136,24 +147,39 @@ def test_applicant_id_depends_on_applicant_type():
 
 def test_legal_rep_id_checks_only_eighteen_character_values():
     rows = [
-        {"legal_rep_id": resident_id()},                       # 2 valid ID
-        {"legal_rep_id": "E12345678"},                         # 3 passport, accepted as given
-        {"legal_rep_id": "H0123456701"},                       # 4 港澳居民来往内地通行证
+        {"legal_rep_id": resident_id()},  # 2 valid ID
+        {"legal_rep_id": "E12345678"},  # 3 passport, accepted as given
+        {"legal_rep_id": "H0123456701"},  # 4 港澳居民来往内地通行证
         {"legal_rep_id": wrong_last(resident_id(), "0123456789X")},  # 5 18 characters, bad check
-        {"legal_rep_id": "Ｅ１２３４５６７８"},                  # 6 full width passport
-        {"legal_rep_id": resident_id(birth="19991340")},       # 7 18 characters, no such date
+        {"legal_rep_id": "Ｅ１２３４５６７８"},  # 6 full width passport
+        {"legal_rep_id": resident_id(birth="19991340")},  # 7 18 characters, no such date
     ]
     base = {"uscc": uscc(), "name": "某公司", "established_on": "2020-01-01", "district_code": "370402"}
     assert failures("market.enterprises", [base | r for r in rows]) == {"legal_rep_id.resident_id": [5, 7]}
 
 
 def test_phone_format_replaces_the_regex():
-    rows = ["13800001234", "138-0000-1234", "+86 138 0000 1234", "１３８００００１２３４", "0632-1234567",
-            "(0632)12345678", "1380000", "12345", "0632-123", "23800001234"]
-    base = {"request_id": "R1", "community_name": "光明社区", "grid_code": "370402001001001",
-            "submitted_at": "2026-03-05 09:00"}
-    got = failures("community.service_requests",
-                   [base | {"request_id": f"R{i}", "resident_phone": p} for i, p in enumerate(rows)])
+    rows = [
+        "13800001234",
+        "138-0000-1234",
+        "+86 138 0000 1234",
+        "１３８００００１２３４",
+        "0632-1234567",
+        "(0632)12345678",
+        "1380000",
+        "12345",
+        "0632-123",
+        "23800001234",
+    ]
+    base = {
+        "request_id": "R1",
+        "community_name": "光明社区",
+        "grid_code": "370402001001001",
+        "submitted_at": "2026-03-05 09:00",
+    }
+    got = failures(
+        "community.service_requests", [base | {"request_id": f"R{i}", "resident_phone": p} for i, p in enumerate(rows)]
+    )
     assert got == {"resident_phone.phone": [8, 9, 10, 11]}
     suite = validation.load_suite(all_contracts()["hotline.tickets"])
     (phone,) = [e for e in suite["expectations"] if e["meta"]["rule_id"] == "caller_phone.phone"]
@@ -161,30 +187,55 @@ def test_phone_format_replaces_the_regex():
 
 
 def test_observed_at_on_the_hour():
-    times = ["2026-03-05 10:00", "2026-03-05 00:00:00", "2026年3月5日 23时", "2026-03-05 10:30",
-             "2026-03-05 10:00:30", "2026-03-05T10:59:59"]
+    times = [
+        "2026-03-05 10:00",
+        "2026-03-05 00:00:00",
+        "2026年3月5日 23时",
+        "2026-03-05 10:30",
+        "2026-03-05 10:00:30",
+        "2026-03-05T10:59:59",
+    ]
     rows = [{"station_code": "S1", "observed_at": t, "district_code": "370402"} for t in times]
     assert failures("ecology.air_quality_hourly", rows) == {"observed_at.aligned": [5, 6, 7]}
 
 
 def test_interval_start_on_five_minutes():
-    times = ["2026-03-05 10:05", "2026-03-05 00:00", "2026-03-05 23:55:00", "2026-03-05 10:07",
-             "2026-03-05 10:05:01", "2026-03-05 10:02"]
-    rows = [{"checkpoint_id": f"K{i}", "interval_start": t, "district_code": "370402", "vehicle_count": "12"}
-            for i, t in enumerate(times)]
+    times = [
+        "2026-03-05 10:05",
+        "2026-03-05 00:00",
+        "2026-03-05 23:55:00",
+        "2026-03-05 10:07",
+        "2026-03-05 10:05:01",
+        "2026-03-05 10:02",
+    ]
+    rows = [
+        {"checkpoint_id": f"K{i}", "interval_start": t, "district_code": "370402", "vehicle_count": "12"}
+        for i, t in enumerate(times)
+    ]
     assert failures("transport.traffic_flow", rows) == {"interval_start.aligned": [5, 6, 7]}
 
 
 def test_threshold_high_strictly_above_threshold_low():
     pairs = [("0.2", "0.6"), ("0.2", None), (None, "0.6"), ("0.5", "0.5"), ("0.6", "0.2")]
-    rows = [{"sensor_id": f"S{i}", "district_code": "370402", "measured_at": "2026-03-05 10:00",
-             "pressure_mpa": "0.4", "threshold_low": lo, "threshold_high": hi} for i, (lo, hi) in enumerate(pairs)]
+    rows = [
+        {
+            "sensor_id": f"S{i}",
+            "district_code": "370402",
+            "measured_at": "2026-03-05 10:00",
+            "pressure_mpa": "0.4",
+            "threshold_low": lo,
+            "threshold_high": hi,
+        }
+        for i, (lo, hi) in enumerate(pairs)
+    ]
     assert failures("utilities.pipe_pressure", rows) == {"threshold_high.greater_than_threshold_low": [5, 6]}
 
 
 def test_pressure_range_and_json_numbers():
-    rows = [{"sensor_id": "S1", "district_code": "370402", "measured_at": "2026-03-05 10:00", "pressure_mpa": p}
-            for p in ("0", "4", "4.01", "-0.1")]
+    rows = [
+        {"sensor_id": "S1", "district_code": "370402", "measured_at": "2026-03-05 10:00", "pressure_mpa": p}
+        for p in ("0", "4", "4.01", "-0.1")
+    ]
     assert failures("utilities.pipe_pressure", rows, only="pressure_mpa.range") == {"pressure_mpa.range": [4, 5]}
 
 
@@ -203,14 +254,21 @@ def test_established_on_not_in_the_future():
     dates = ["2001-05-01", str(today), str(today + timedelta(days=1)), str(today + timedelta(days=3650))]
     rows = [{"uscc": uscc(), "name": "某公司", "established_on": d, "district_code": "370402"} for d in dates]
     assert failures("market.enterprises", rows, only="established_on.not_in_future") == {
-        "established_on.not_in_future": [4, 5]}
+        "established_on.not_in_future": [4, 5]
+    }
 
 
 def test_reported_at_not_before_occurred_at():
-    pairs = [("2026-03-05 10:00", "2026-03-05 10:00"), ("2026-03-05 10:00", "2026-03-05 10:05"),
-             ("2026-03-05 10:00", "2026-03-05 09:59"), ("2026-03-05 10:00", None)]
-    rows = [{"incident_id": f"I{i}", "occurred_at": o, "reported_at": r, "district_code": "370402"}
-            for i, (o, r) in enumerate(pairs)]
+    pairs = [
+        ("2026-03-05 10:00", "2026-03-05 10:00"),
+        ("2026-03-05 10:00", "2026-03-05 10:05"),
+        ("2026-03-05 10:00", "2026-03-05 09:59"),
+        ("2026-03-05 10:00", None),
+    ]
+    rows = [
+        {"incident_id": f"I{i}", "occurred_at": o, "reported_at": r, "district_code": "370402"}
+        for i, (o, r) in enumerate(pairs)
+    ]
     assert failures("emergency.incidents", rows) == {"reported_at.not_before_occurred_at": [4]}
 
 
@@ -230,9 +288,15 @@ def test_results_never_carry_values():
     suite_json = json.dumps(validation.load_suite(contract), sort_keys=True)
     vd = validation._validation_definition(suite_json)
     with validation._GX_LOCK:
-        gx_result = vd.run(batch_parameters={"dataframe": frame}, result_format={
-            "result_format": "COMPLETE", "unexpected_index_column_names": [validation.ROW_NUMBER],
-            "exclude_unexpected_values": True, "return_unexpected_index_query": False})
+        gx_result = vd.run(
+            batch_parameters={"dataframe": frame},
+            result_format={
+                "result_format": "COMPLETE",
+                "unexpected_index_column_names": [validation.ROW_NUMBER],
+                "exclude_unexpected_values": True,
+                "return_unexpected_index_query": False,
+            },
+        )
     dumped = json.dumps(gx_result.to_json_dict(), ensure_ascii=False, default=str)
     assert bad_id not in dumped and bad_uscc not in dumped and bad_id.lower() not in dumped
     assert '"unexpected_index_list"' in dumped
@@ -257,8 +321,10 @@ def test_results_never_carry_values():
 )
 def test_timestamps_with_seconds_and_offsets(text, expected):
     contract = all_contracts()["utilities.pipe_pressure"]
-    raw = pl.DataFrame({f.name: [None] for f in contract.fields} | {parsing.ROW_NUMBER: [1]},
-                       schema={f.name: pl.String for f in contract.fields} | {parsing.ROW_NUMBER: pl.Int64})
+    raw = pl.DataFrame(
+        {f.name: [None] for f in contract.fields} | {parsing.ROW_NUMBER: [1]},
+        schema={f.name: pl.String for f in contract.fields} | {parsing.ROW_NUMBER: pl.Int64},
+    )
     raw = raw.with_columns(pl.lit(text).alias("measured_at"))
     typed, bad = parsing.type_frame(raw, contract)
     assert not bad
@@ -267,13 +333,24 @@ def test_timestamps_with_seconds_and_offsets(text, expected):
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("1,234.5", 1234.5), ("１２３", 123.0), ("１，２３４．５", 1234.5), (" 12 345 ", None), ("0.001", 0.001),
-     ("1e3", 1000.0), ("nan", None), ("inf", None), ("12.5万", None)],
+    [
+        ("1,234.5", 1234.5),
+        ("１２３", 123.0),
+        ("１，２３４．５", 1234.5),
+        (" 12 345 ", None),
+        ("0.001", 0.001),
+        ("1e3", 1000.0),
+        ("nan", None),
+        ("inf", None),
+        ("12.5万", None),
+    ],
 )
 def test_decimals(text, expected):
     contract = all_contracts()["market.enterprises"]
-    raw = pl.DataFrame({f.name: [None] for f in contract.fields} | {parsing.ROW_NUMBER: [1]},
-                       schema={f.name: pl.String for f in contract.fields} | {parsing.ROW_NUMBER: pl.Int64})
+    raw = pl.DataFrame(
+        {f.name: [None] for f in contract.fields} | {parsing.ROW_NUMBER: [1]},
+        schema={f.name: pl.String for f in contract.fields} | {parsing.ROW_NUMBER: pl.Int64},
+    )
     raw = raw.with_columns(pl.lit(text).alias("registered_capital_10k_cny"))
     typed, bad = parsing.type_frame(raw, contract)
     assert typed["registered_capital_10k_cny"][0] == expected
@@ -284,11 +361,19 @@ def test_json_lines_feed_with_numbers_strings_and_broken_lines():
     contract = all_contracts()["ecology.air_quality_hourly"]
     lines = [
         {"站点编码": "S01", "监测时间": "2026-03-05 10:00", "所属区县": 370402, "PM2.5": 35, "PM10": 61.5, "AQI": 50},
-        {"station_code": "S02", "observed_at": "2026-03-05T11:00:00+08:00", "district_code": "370403",
-         "pm25": "1,000", "co": 0.8, "aqi": None, "note": "x"},
+        {
+            "station_code": "S02",
+            "observed_at": "2026-03-05T11:00:00+08:00",
+            "district_code": "370403",
+            "pm25": "1,000",
+            "co": 0.8,
+            "aqi": None,
+            "note": "x",
+        },
     ]
-    text = "\n".join([json.dumps(lines[0], ensure_ascii=False), "{broken", "",
-                      json.dumps(lines[1], ensure_ascii=False), "[1, 2]"])
+    text = "\n".join(
+        [json.dumps(lines[0], ensure_ascii=False), "{broken", "", json.dumps(lines[1], ensure_ascii=False), "[1, 2]"]
+    )
     parsed = parsing.parse_file(text.encode("utf-8"), "feed.jsonl", contract)
     assert parsed.file_format == "jsonl" and parsed.rows_received == 4
     assert parsed.type_failures == {"row.json": [2, 5]}
@@ -304,9 +389,11 @@ def test_json_lines_feed_with_numbers_strings_and_broken_lines():
 
 def test_csv_row_with_wrong_field_count_is_kept_for_quarantine():
     contract = all_contracts()["grid.grids"]
-    text = ("网格编码,网格名称,所属镇街,所属社区,所属区县\n"
-            "370402001001001,一网格,中心街道,光明社区,370402\n"
-            "370402001001002,二网格,中心街道\n")
+    text = (
+        "网格编码,网格名称,所属镇街,所属社区,所属区县\n"
+        "370402001001001,一网格,中心街道,光明社区,370402\n"
+        "370402001001002,二网格,中心街道\n"
+    )
     parsed = parsing.parse_file(text.encode("gbk"), "grids.csv", contract)
     assert parsed.type_failures == {"row.field_count": [3]} and parsed.rows_received == 2
     assert parsed.frame[parsing.ROW_NUMBER].to_list() == [2]
@@ -317,9 +404,11 @@ def test_identifiers_are_normalised_on_parsing():
     contract = all_contracts()["market.enterprises"]
     good = uscc()
     fullwidth = good.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
-    text = ("统一社会信用代码,企业名称,成立日期,所属区县,法定代表人证件号\n"
-            f"{good.lower()},甲公司,2020-01-01,370402,{id_with_check_x().lower()}\n"
-            f"{fullwidth},乙公司,2020-01-01,370402,e1234567\n")
+    text = (
+        "统一社会信用代码,企业名称,成立日期,所属区县,法定代表人证件号\n"
+        f"{good.lower()},甲公司,2020-01-01,370402,{id_with_check_x().lower()}\n"
+        f"{fullwidth},乙公司,2020-01-01,370402,e1234567\n"
+    )
     parsed = parsing.parse_file(text.encode("utf-8"), "e.csv", contract)
     assert parsed.frame["uscc"].to_list() == [good, good]
     assert parsed.frame["legal_rep_id"].to_list() == [id_with_check_x(), "E1234567"]

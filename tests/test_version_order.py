@@ -21,8 +21,11 @@ CONTRACT = all_contracts()["hotline.tickets"]
 
 
 def _planned(instance: DagsterInstance, key: str) -> tuple:
-    (request,) = [r for r in sensors.landing_sensor(build_sensor_context(instance=instance)).run_requests
-                  if any(o["key"] == key for o in planned_objects(r))]
+    (request,) = [
+        r
+        for r in sensors.landing_sensor(build_sensor_context(instance=instance)).run_requests
+        if any(o["key"] == key for o in planned_objects(r))
+    ]
     (obj,) = planned_objects(request)
     return request, obj
 
@@ -44,7 +47,8 @@ def test_planned_old_version_run_after_newer_one_landed_changes_nothing(lake_roo
     assert v2_receipt.status == "accepted"
 
     result = defs.resolve_job_def(request.job_name).execute_in_process(
-        run_config=request.run_config, instance=instance, tags=request.tags)  # now the v1 run
+        run_config=request.run_config, instance=instance, tags=request.tags
+    )  # now the v1 run
     assert result.success
     assert _raw_ids(key) == ["ZZ12345-20260305-000002", "ZZ12345-20260305-000003"]
     receipt = ingest.read_receipt(key)
@@ -58,8 +62,12 @@ def test_old_version_read_before_newer_one_landed_is_not_committed(lake_root, un
     key = f"hotline/tickets/2026-03-05/{unique}.csv"
     v1_bytes = csv_bytes([ticket(1)])
     v1 = submit(key, v1_bytes)
-    head = ingest.LandingObject(v1.key, v1.etag, v1.size, datetime.fromisoformat(
-        next(o for o in sensors.list_landing() if o["key"] == key)["last_modified"]))
+    head = ingest.LandingObject(
+        v1.key,
+        v1.etag,
+        v1.size,
+        datetime.fromisoformat(next(o for o in sensors.list_landing() if o["key"] == key)["last_modified"]),
+    )
     time.sleep(1.1)
     v2 = submit(key, csv_bytes([ticket(2), ticket(3)]))
     assert ingest.process(v2, run_id="v2").status == "accepted"

@@ -54,17 +54,24 @@ def test_xls_and_xlsx_read_alike_with_sheet_row_numbers(make):
 
 
 def test_the_sheet_whose_header_matches_is_read():
-    sheets = [("填表说明", [["填表说明"], ["1. 请勿修改表头"]]), ("汇总", [["所属区县", "件数"], ["370402", 2]]),
-              ("明细", _sheet()), ("Sheet3", [])]
+    sheets = [
+        ("填表说明", [["填表说明"], ["1. 请勿修改表头"]]),
+        ("汇总", [["所属区县", "件数"], ["370402", 2]]),
+        ("明细", _sheet()),
+        ("Sheet3", []),
+    ]
     for data in (_xls(sheets), _xlsx(sheets)):
         parsed = parsing.parse_file(data, "t.xlsx", HOTLINE)
         assert parsed.sheet_name == "明细" and parsed.rows_received == 2
 
 
-@pytest.mark.parametrize("sheets,named", [
-    ([("填表说明", [["说明"]]), ("空", [])], "填表说明、空"),
-    ([("一月", _sheet()), ("二月", _sheet())], "一月、二月"),
-])
+@pytest.mark.parametrize(
+    "sheets,named",
+    [
+        ([("填表说明", [["说明"]]), ("空", [])], "填表说明、空"),
+        ([("一月", _sheet()), ("二月", _sheet())], "一月、二月"),
+    ],
+)
 def test_no_or_several_matching_sheets_reject_naming_the_sheets(sheets, named):
     for data in (_xls(sheets), _xlsx(sheets)):
         with pytest.raises(parsing.UnreadableFile, match=named):

@@ -62,32 +62,36 @@ class Batch:
         # row stays the record of what the bureau submitted and when).
         status = "reprocessed" if self.reprocess is not None else receipt.status
         known = self.registry.filter(
-            (pl.col("source_key") == obj.key) & (pl.col("source_etag") == receipt.etag)
-            & (pl.col("status") == status) & ((pl.col("run_id") == self.run_id) | (status != "reprocessed"))
+            (pl.col("source_key") == obj.key)
+            & (pl.col("source_etag") == receipt.etag)
+            & (pl.col("status") == status)
+            & ((pl.col("run_id") == self.run_id) | (status != "reprocessed"))
         )
         if known.height:
             return
         now = datetime.now(UTC)
-        self.registry_rows.append({
-            "source_key": obj.key,
-            "source_etag": receipt.etag,
-            "file_sha256": receipt.file_sha256,
-            "bureau": contract.bureau,
-            "dataset": contract.dataset,
-            "business_date": business_date,
-            "status": status,
-            "rows_received": receipt.rows_received,
-            "rows_accepted": receipt.rows_accepted,
-            "rows_quarantined": receipt.rows_quarantined,
-            "rows_superseded": receipt.rows_superseded,
-            "raw_table_version": receipt.raw_table_version,
-            "contract_version": contract.version,
-            "uploaded_at": obj.last_modified or now,
-            "processed_at": now,
-            "run_id": receipt.run_id,
-            "receipt_key": receipt_key_for(obj.key),
-            "reason": receipt.reason,
-        })
+        self.registry_rows.append(
+            {
+                "source_key": obj.key,
+                "source_etag": receipt.etag,
+                "file_sha256": receipt.file_sha256,
+                "bureau": contract.bureau,
+                "dataset": contract.dataset,
+                "business_date": business_date,
+                "status": status,
+                "rows_received": receipt.rows_received,
+                "rows_accepted": receipt.rows_accepted,
+                "rows_quarantined": receipt.rows_quarantined,
+                "rows_superseded": receipt.rows_superseded,
+                "raw_table_version": receipt.raw_table_version,
+                "contract_version": contract.version,
+                "uploaded_at": obj.last_modified or now,
+                "processed_at": now,
+                "run_id": receipt.run_id,
+                "receipt_key": receipt_key_for(obj.key),
+                "reason": receipt.reason,
+            }
+        )
 
     def finish(self, receipt: Receipt, obj: LandingObject, contract: Contract, business_date: date) -> Receipt:
         if self.reprocess is not None and receipt.status != "accepted":

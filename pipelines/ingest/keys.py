@@ -54,17 +54,14 @@ def parse_key(key: str) -> tuple[str, str, date, str]:
     if len(parts) != 4 or not all(parts):
         raise InvalidKey(f"{rules.KEY_LAYOUT.zh} / {rules.KEY_LAYOUT.en}")
     if any(p in (".", "..") for p in parts) or "\\" in key or "\x00" in key:
-        raise InvalidKey("对象路径含有非法的路径片段 / path traversal in object key",
-                         rules.KEY_PATH_TRAVERSAL.id)
+        raise InvalidKey("对象路径含有非法的路径片段 / path traversal in object key", rules.KEY_PATH_TRAVERSAL.id)
     bureau, dataset, day, filename = parts
     if not _DATE_KEY.match(day):
-        raise InvalidKey(f"业务日期应为 YYYY-MM-DD / bad business date {day[:20]!r}",
-                         rules.KEY_BUSINESS_DATE.id)
+        raise InvalidKey(f"业务日期应为 YYYY-MM-DD / bad business date {day[:20]!r}", rules.KEY_BUSINESS_DATE.id)
     try:
         business_date = date.fromisoformat(day)
     except ValueError:
-        raise InvalidKey(f"业务日期不存在 / no such date {day!r}",
-                         rules.KEY_BUSINESS_DATE.id) from None
+        raise InvalidKey(f"业务日期不存在 / no such date {day!r}", rules.KEY_BUSINESS_DATE.id) from None
     return bureau, dataset, business_date, filename
 
 
@@ -72,8 +69,7 @@ def receipt_key_for(key: str) -> str:
     """Receipts mirror the landing key (as the store keeps it, see ``canonical_key``) under the
     receipts bucket; keys outside the grammar or with unsafe characters get a hashed name."""
     parts = canonical_key(key).split("/")
-    if (len(parts) == 4 and parts[0] in settings.bureaus() and ".." not in parts
-            and not unsafe_characters(key)):
+    if len(parts) == 4 and parts[0] in settings.bureaus() and ".." not in parts and not unsafe_characters(key):
         return f"{'/'.join(parts)}.receipt.json"
     bureau = parts[0] if parts and parts[0] in settings.bureaus() else "_unroutable"
     safe = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:16]

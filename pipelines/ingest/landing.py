@@ -83,8 +83,9 @@ def file_tables(item: PendingFile, run_id: str) -> tuple[pa.Table, pa.Table]:
     return raw_table, quarantine
 
 
-def replace_rows(uri: str, tables: list[pa.Table], items: list[PendingFile], run_id: str,
-                 profiler: StageProfiler) -> int:
+def replace_rows(
+    uri: str, tables: list[pa.Table], items: list[PendingFile], run_id: str, profiler: StageProfiler
+) -> int:
     """One Delta commit replacing the rows of the items' object keys in ``uri``; returns its version."""
     keys = [i.obj.key for i in items]
     meta = {"shuzhong.source_keys": json.dumps(keys, ensure_ascii=False), "shuzhong.run_id": run_id}

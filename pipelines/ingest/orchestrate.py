@@ -34,10 +34,15 @@ def _newer_upload(registry: pl.DataFrame, obj: LandingObject) -> bool:
     """The registry already holds an accepted upload of ``obj.key`` newer than ``obj``."""
     if obj.last_modified is None or not registry.height:
         return False
-    return registry.filter(
-        (pl.col("source_key") == obj.key) & (pl.col("status") == "accepted")
-        & (pl.col("source_etag") != obj.etag) & (pl.col("uploaded_at") > obj.last_modified)
-    ).height > 0
+    return (
+        registry.filter(
+            (pl.col("source_key") == obj.key)
+            & (pl.col("status") == "accepted")
+            & (pl.col("source_etag") != obj.etag)
+            & (pl.col("uploaded_at") > obj.last_modified)
+        ).height
+        > 0
+    )
 
 
 def process(obj: LandingObject, run_id: str, data: bytes | None = None) -> Receipt:
@@ -50,8 +55,13 @@ def process(obj: LandingObject, run_id: str, data: bytes | None = None) -> Recei
     return result.receipts[0]
 
 
-def process_batch(objs: list[LandingObject], run_id: str, data: dict[str, bytes] | None = None,
-                  log: Callable[[str], None] | None = None, reprocess: str | None = None) -> BatchResult:
+def process_batch(
+    objs: list[LandingObject],
+    run_id: str,
+    data: dict[str, bytes] | None = None,
+    log: Callable[[str], None] | None = None,
+    reprocess: str | None = None,
+) -> BatchResult:
     """Ingest landing objects together: each file is read, checked and validated on its own
     (its receipt is its own), but files land in chunks of up to ``max_bytes_per_commit`` with
     one Delta commit per table, one registry commit and one ledger listing per chunk: many
@@ -68,8 +78,15 @@ def process_batch(objs: list[LandingObject], run_id: str, data: dict[str, bytes]
     return result
 
 
-def _process_chunk(objs: list[LandingObject], run_id: str, data: dict[str, bytes], result: BatchResult,
-                   log: Callable[[str], None] | None, profiler: StageProfiler, reprocess: str | None = None) -> None:
+def _process_chunk(
+    objs: list[LandingObject],
+    run_id: str,
+    data: dict[str, bytes],
+    result: BatchResult,
+    log: Callable[[str], None] | None,
+    profiler: StageProfiler,
+    reprocess: str | None = None,
+) -> None:
     with profiler.stage("registry"):
         batch = Batch(run_id=run_id, registry=lake.registry(), profiler=profiler, reprocess=reprocess)
     final: dict[str, Receipt] = {}
@@ -102,8 +119,10 @@ def _process_chunk(objs: list[LandingObject], run_id: str, data: dict[str, bytes
         return
     if log and batch.landing:
         versions = sorted({i.receipt.raw_table_version for i in batch.landing})
-        log(f"landed {len(batch.landing)} file(s), {sum(i.receipt.rows_accepted for i in batch.landing)} rows, "
-            f"raw table version(s) {versions}")
+        log(
+            f"landed {len(batch.landing)} file(s), {sum(i.receipt.rows_accepted for i in batch.landing)} rows, "
+            f"raw table version(s) {versions}"
+        )
     for item in batch.landing:
         final[item.obj.key] = item.receipt
     for receipt in batch.receipts:
@@ -133,8 +152,10 @@ def _prepare(obj: LandingObject, data: bytes | None, batch: Batch) -> Receipt | 
 
     cap = settings.max_object_bytes(contract.max_object_mb)
     if data is None and obj.size > cap:  # the listing size, before any download
-        receipt.reason = (f"文件过大：{obj.size} 字节，超过上限 {cap} 字节，未读取 / "
-                          f"file of {obj.size} bytes exceeds the limit of {cap} bytes")
+        receipt.reason = (
+            f"文件过大：{obj.size} 字节，超过上限 {cap} 字节，未读取 / "
+            f"file of {obj.size} bytes exceeds the limit of {cap} bytes"
+        )
         receipt.rule = rules.FILE_TOO_LARGE.id
         return batch.finish(receipt, obj, contract, business_date)
     if data is None:
@@ -177,8 +198,11 @@ def _prepare(obj: LandingObject, data: bytes | None, batch: Batch) -> Receipt | 
     other = registry.filter(
         (pl.col("file_sha256") == sha) & (pl.col("source_key") != obj.key) & (pl.col("status") == "accepted")
     )
-    first = other["source_key"][0] if other.height else next(
-        (i.obj.key for i in batch.landing if i.receipt.file_sha256 == sha), None)
+    first = (
+        other["source_key"][0]
+        if other.height
+        else next((i.obj.key for i in batch.landing if i.receipt.file_sha256 == sha), None)
+    )
     if first is not None:
         receipt.status = "duplicate"
         receipt.duplicate_of = first
@@ -193,22 +217,35 @@ def _prepare(obj: LandingObject, data: bytes | None, batch: Batch) -> Receipt | 
     return _parse(obj, data, receipt, contract, business_date, filename, batch)
 
 
-def _prepare_reprocess(obj: LandingObject, data: bytes, receipt: Receipt, contract, business_date, filename: str,
-                       batch: Batch) -> Receipt | None:
+def _prepare_reprocess(
+    obj: LandingObject, data: bytes, receipt: Receipt, contract, business_date, filename: str, batch: Batch
+) -> Receipt | None:
     """Archived bytes of an accepted version, re-validated: the same bytes are the point (the
     contract changed), so no rerun or duplicate settling; the receipt records what it replaces."""
     receipt.reprocessed, receipt.reprocess_reason = True, batch.reprocess
     previous = read_receipt(obj.key)
     if previous:
         receipt.replaces_etag = previous.get("replaces_etag")
-        receipt.reprocess_of = {k: previous.get(k) for k in (
-            "contract_version", "rows_received", "rows_accepted", "rows_quarantined", "rows_superseded",
-            "processed_at", "run_id", "ledger_seq", "ledger_hash")}
+        receipt.reprocess_of = {
+            k: previous.get(k)
+            for k in (
+                "contract_version",
+                "rows_received",
+                "rows_accepted",
+                "rows_quarantined",
+                "rows_superseded",
+                "processed_at",
+                "run_id",
+                "ledger_seq",
+                "ledger_hash",
+            )
+        }
     return _parse(obj, data, receipt, contract, business_date, filename, batch)
 
 
-def _parse(obj: LandingObject, data: bytes, receipt: Receipt, contract, business_date, filename: str,
-           batch: Batch) -> Receipt | None:
+def _parse(
+    obj: LandingObject, data: bytes, receipt: Receipt, contract, business_date, filename: str, batch: Batch
+) -> Receipt | None:
     try:
         with batch.profiler.stage("parse"):
             parsed = parsing.parse_file(data, filename, contract)
@@ -228,8 +265,9 @@ def _parse(obj: LandingObject, data: bytes, receipt: Receipt, contract, business
 def _validate(items: list[PendingFile]) -> None:
     """Run the dataset's GX suite once over the rows of all ``items`` (same contract)."""
     contract = items[0].contract
-    combined = pl.concat([i.frame.with_columns(pl.col(parsing.ROW_NUMBER) + (n << ROW_BITS))
-                          for n, i in enumerate(items)])
+    combined = pl.concat(
+        [i.frame.with_columns(pl.col(parsing.ROW_NUMBER) + (n << ROW_BITS)) for n, i in enumerate(items)]
+    )
     results = validation.validate_distinct(combined, validation.load_suite(contract))
     descriptions = {r.rule_id: r.description for r in results}
     for item in items:
@@ -298,8 +336,9 @@ def _land_files(batch: Batch) -> None:
             item.receipt.raw_table_version = version
     crash_point("after_raw_commit")
     for key, items in groups.items():
-        q_version = replace_rows(lake.quarantine_uri(items[0].contract), quarantine_tables[key], items, batch.run_id,
-                                 profiler)
+        q_version = replace_rows(
+            lake.quarantine_uri(items[0].contract), quarantine_tables[key], items, batch.run_id, profiler
+        )
         for item in items:
             item.quarantine_version = q_version
 

@@ -67,8 +67,12 @@ class Receipt:
 
     def summary_zh(self) -> str:
         """A short human-readable summary in Chinese for the clerk."""
-        status = {"accepted": "已接收", "rejected": "已拒收", "duplicate": "重复提交（未重复入库）",
-                  "failed": "处理失败"}[self.status]
+        status = {
+            "accepted": "已接收",
+            "rejected": "已拒收",
+            "duplicate": "重复提交（未重复入库）",
+            "failed": "处理失败",
+        }[self.status]
         lines = [
             f"数据报送回执  {log_safe(self.object_key)}",
             f"处理结果：{status}",
@@ -80,10 +84,12 @@ class Receipt:
             lines.append(f"报送时限：{self.deadline[:16].replace('T', ' ')}{note}")
         if self.reprocessed:
             before = self.reprocess_of or {}
-            lines.append(f"重新处理：已按数据规范 {self.contract_version or '-'} 重新校验归档文件"
-                         f"（原按 {before.get('contract_version') or '-'} 处理："
-                         f"接收 {before.get('rows_accepted', '-')} 行，"
-                         f"隔离 {before.get('rows_quarantined', '-')} 行）。原因：{self.reprocess_reason or '-'}")
+            lines.append(
+                f"重新处理：已按数据规范 {self.contract_version or '-'} 重新校验归档文件"
+                f"（原按 {before.get('contract_version') or '-'} 处理："
+                f"接收 {before.get('rows_accepted', '-')} 行，"
+                f"隔离 {before.get('rows_quarantined', '-')} 行）。原因：{self.reprocess_reason or '-'}"
+            )
         if self.reason:
             lines.append(f"说明：{self.reason}")
         if self.rule:
@@ -124,9 +130,11 @@ def write_receipt(receipt: Receipt) -> None:
 def read_receipt(object_key: str, identity: str = "pipeline") -> dict | None:
     """The stored JSON receipt of ``object_key`` (None if there is none yet)."""
     try:
-        body = s3.client(identity).get_object(
-            Bucket=settings.buckets().receipts, Key=receipt_key_for(object_key)
-        )["Body"].read()
+        body = (
+            s3.client(identity)
+            .get_object(Bucket=settings.buckets().receipts, Key=receipt_key_for(object_key))["Body"]
+            .read()
+        )
     except ClientError as exc:
         if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
             return None

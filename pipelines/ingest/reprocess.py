@@ -60,8 +60,10 @@ def archived_versions(contract: Contract, business_date: date, registry: pl.Data
     """Registry rows of the latest accepted version of every key of the dataset and date."""
     registry = lake.registry() if registry is None else registry
     rows = registry.filter(
-        (pl.col("bureau") == contract.bureau) & (pl.col("dataset") == contract.dataset)
-        & (pl.col("business_date") == business_date) & (pl.col("status") == "accepted")
+        (pl.col("bureau") == contract.bureau)
+        & (pl.col("dataset") == contract.dataset)
+        & (pl.col("business_date") == business_date)
+        & (pl.col("status") == "accepted")
     )
     if not rows.height:
         return []
@@ -75,8 +77,13 @@ def archive_path(contract: Contract, row: dict) -> str:
     return f"archive/{contract.bureau}/{contract.dataset}/{row['business_date']}/{row['file_sha256']}/{filename}"
 
 
-def reprocess_date(dataset: str, business_date: date, run_id: str, reason: str = DEFAULT_REASON,
-                   log: Callable[[str], None] | None = None) -> ReprocessResult:
+def reprocess_date(
+    dataset: str,
+    business_date: date,
+    run_id: str,
+    reason: str = DEFAULT_REASON,
+    log: Callable[[str], None] | None = None,
+) -> ReprocessResult:
     """Re-validate the archived files of ``dataset`` (``<bureau>.<dataset>``) for one business date."""
     result = ReprocessResult(dataset, business_date)
     bureau, _, name = dataset.partition(".")
@@ -109,7 +116,9 @@ def reprocess_date(dataset: str, business_date: date, run_id: str, reason: str =
         result.superseded.update(batch.superseded)
         for receipt in batch.receipts:
             (result.receipts if receipt.status == "accepted" else result.kept).append(receipt)
-    result.message = (f"{dataset} {business_date}: {len(result.receipts)} file(s) reprocessed against contract "
-                      f"{contract.version}, {len(result.kept)} kept (unreadable under it), "
-                      f"{len(result.errors)} failed, {len(result.superseded)} superseded meanwhile")
+    result.message = (
+        f"{dataset} {business_date}: {len(result.receipts)} file(s) reprocessed against contract "
+        f"{contract.version}, {len(result.kept)} kept (unreadable under it), "
+        f"{len(result.errors)} failed, {len(result.superseded)} superseded meanwhile"
+    )
     return result

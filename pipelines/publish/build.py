@@ -50,7 +50,6 @@ def _column_comment(model: dict, column: str) -> str:
     return " ".join(p for p in (text, tag) if p)
 
 
-
 STATE_SCHEMA = "_meta"
 STATE_TABLE = f"{STATE_SCHEMA}.published_tables"
 
@@ -118,8 +117,12 @@ def build_file(tmp: Path, final: Path, work_db: Path, items: list[tuple[dict, Pl
         shutil.copyfile(final, tmp)
         con = duckdb.connect(str(tmp), config=config)
         try:
-            previous = {t: (f, n, at, shape) for t, f, n, at, shape in con.execute(
-                f"SELECT table_name, fingerprint, row_count, published_at, shape FROM {STATE_TABLE}").fetchall()}
+            previous = {
+                t: (f, n, at, shape)
+                for t, f, n, at, shape in con.execute(
+                    f"SELECT table_name, fingerprint, row_count, published_at, shape FROM {STATE_TABLE}"
+                ).fetchall()
+            }
         except (duckdb.CatalogException, duckdb.BinderException):  # a file from before the publish state
             previous = {}
     else:
@@ -155,21 +158,27 @@ def build_file(tmp: Path, final: Path, work_db: Path, items: list[tuple[dict, Pl
                 text = _column_comment(model, column)
                 if text:
                     con.execute(f"COMMENT ON COLUMN main.{name}.{ident(column)} IS {sql_string(text)}")
-        for (stale,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
-                                    "AND schema_name = 'main'").fetchall():
+        for (stale,) in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main'"
+        ).fetchall():
             if stale not in wanted:
                 con.execute(f"DROP TABLE main.{ident(stale)}")
         con.execute("DETACH work")
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {STATE_SCHEMA}")
-        con.execute(f"CREATE OR REPLACE TABLE {STATE_TABLE} (table_name VARCHAR, fingerprint VARCHAR, "
-                    "row_count BIGINT, published_at TIMESTAMPTZ, shape VARCHAR)")
+        con.execute(
+            f"CREATE OR REPLACE TABLE {STATE_TABLE} (table_name VARCHAR, fingerprint VARCHAR, "
+            "row_count BIGINT, published_at TIMESTAMPTZ, shape VARCHAR)"
+        )
         state_comment = "发布状态：每张表的内容指纹、行数与最近一次更新时间 / when each table last changed"
         con.execute(f"COMMENT ON TABLE {STATE_TABLE} IS {sql_string(state_comment)}")
         now = datetime.now(UTC)
-        con.executemany(f"INSERT INTO {STATE_TABLE} VALUES (?, ?, ?, ?, ?)", [
-            [t, fp, built.counts[t], now if t in built.changed else previous[t][2], shapes[t]]
-            for t, fp in built.fingerprints.items()
-        ])
+        con.executemany(
+            f"INSERT INTO {STATE_TABLE} VALUES (?, ?, ?, ?, ?)",
+            [
+                [t, fp, built.counts[t], now if t in built.changed else previous[t][2], shapes[t]]
+                for t, fp in built.fingerprints.items()
+            ],
+        )
         con.execute("CHECKPOINT")
     finally:
         con.close()

@@ -22,7 +22,7 @@ def _delete_prefix(client, bucket: str, prefix: str) -> None:
     for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
         objs = [{"Key": o["Key"]} for o in page.get("Contents", [])]
         for i in range(0, len(objs), 1000):
-            client.delete_objects(Bucket=bucket, Delete={"Objects": objs[i:i + 1000], "Quiet": True})
+            client.delete_objects(Bucket=bucket, Delete={"Objects": objs[i : i + 1000], "Quiet": True})
 
 
 def _subprefixes(client, bucket: str, prefix: str) -> list[str]:
@@ -69,17 +69,30 @@ def write_delta(files: dict[str | None, BuiltFile]) -> None:
                     # The copy holds the previous publish: replace only the changed groups, in one commit.
                     predicate = group_predicate(groups)
                     reader = con.execute(f"SELECT * FROM main.{ident(name)} WHERE {predicate}").fetch_record_batch(
-                        256_000)
-                    write_deltalake(uri, reader, mode="overwrite", predicate=predicate, storage_options=opts,
-                                    commit_properties=props)
+                        256_000
+                    )
+                    write_deltalake(
+                        uri,
+                        reader,
+                        mode="overwrite",
+                        predicate=predicate,
+                        storage_options=opts,
+                        commit_properties=props,
+                    )
                     continue
                 reader = con.execute(f"SELECT * FROM main.{ident(name)}").fetch_record_batch(256_000)
                 if old_columns - set(reader.schema.names):
                     # A column left this file (e.g. reclassified conditional): earlier versions
                     # would still hold it, so the table is rewritten from scratch.
                     _delete_prefix(client, bucket, f"{base}{delta_prefix(key)}/{name}/")
-                write_deltalake(uri, reader, mode="overwrite", schema_mode="overwrite", storage_options=opts,
-                                commit_properties=props)
+                write_deltalake(
+                    uri,
+                    reader,
+                    mode="overwrite",
+                    schema_mode="overwrite",
+                    storage_options=opts,
+                    commit_properties=props,
+                )
         finally:
             con.close()
     # Tables no longer published here (dropped or reclassified) must not stay readable.
@@ -87,7 +100,7 @@ def write_delta(files: dict[str | None, BuiltFile]) -> None:
     for cond in _subprefixes(client, bucket, f"{base}{CONDITIONAL_DIR}/"):
         existing += _subprefixes(client, bucket, cond)
     # The layout before the split: <published>/<table>/ (readable by nobody now).
-    existing += [p for p in _subprefixes(client, bucket, base) if p[len(base):].startswith(GOVERNED_PREFIXES)]
+    existing += [p for p in _subprefixes(client, bucket, base) if p[len(base) :].startswith(GOVERNED_PREFIXES)]
     for prefix in existing:
         if prefix not in wanted:
             _delete_prefix(client, bucket, prefix)

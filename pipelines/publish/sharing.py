@@ -206,4 +206,3 @@ def published_files(target: Path | None = None) -> dict[str, Path]:
 def delta_prefix(key: str | None) -> str:
     """Prefix of a file's tables under the published root: ``unconditional`` or ``conditional/<key>``."""
     return UNCONDITIONAL if key is None else f"{CONDITIONAL_DIR}/{key}"
-

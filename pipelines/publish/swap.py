@@ -99,4 +99,3 @@ def publish(manifest_path: Path, work_db: Path | None = None, target: Path | Non
         write_delta(built)
     counts.changed = sorted({t for b in built.values() for t in b.changed})
     return counts
-

@@ -31,15 +31,27 @@ from pipelines import settings
 DEFAULT_SCALES = "9x250x28,90x250x28"
 SMALL_SCALES = "3x25x3,9x25x3"  # ``--scale small``: 12 k rows a day, to check the bench end to end
 START = date(2026, 3, 2)
-TARGETS = {"time_ratio": 2.0, "peak_gib": 3.0, "incremental_share": 0.05, "one_more_day_ratio": 1.2,
-           "one_more_day_seconds": 10.0, "sensor_tick_seconds": 10.0}
+TARGETS = {
+    "time_ratio": 2.0,
+    "peak_gib": 3.0,
+    "incremental_share": 0.05,
+    "one_more_day_ratio": 1.2,
+    "one_more_day_seconds": 10.0,
+    "sensor_tick_seconds": 10.0,
+}
 
 
 def _process_label(proc) -> str:
     """Short name of a process of the daemon's tree: daemon, code server, run worker, dbt."""
     cmd = " ".join(proc.cmdline())
-    for needle, label in (("spawn_main", "run worker"), ("execute_run", "run worker"), ("api grpc", "code server"),
-                          ("dagster-daemon", "daemon"), ("resource_tracker", "helper"), ("dbt", "dbt")):
+    for needle, label in (
+        ("spawn_main", "run worker"),
+        ("execute_run", "run worker"),
+        ("api grpc", "code server"),
+        ("dagster-daemon", "daemon"),
+        ("resource_tracker", "helper"),
+        ("dbt", "dbt"),
+    ):
         if needle in cmd:
             return label
     return proc.name()
@@ -103,8 +115,12 @@ def _baseline_subprocess(files: list[Path], db: Path) -> dict:
     """Run the baseline (``pipelines/tools/bench_baseline.py``) in its own process, its tree's peak memory sampled."""
     listing = db.with_suffix(".files")
     listing.write_text("\n".join(map(str, files)), encoding="utf-8")
-    proc = subprocess.Popen([sys.executable, "-m", "pipelines.tools.bench_baseline", str(db), str(listing)],
-                            stdout=subprocess.PIPE, text=True, cwd=settings.REPO_ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.tools.bench_baseline", str(db), str(listing)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=settings.REPO_ROOT,
+    )
     with TreeMemory(proc.pid) as mem:
         out, _ = proc.communicate()
     if proc.returncode:
@@ -124,10 +140,19 @@ def _generate(out: Path, start: date, days: int, checkpoints: int, sensors: int)
             _say(f"    {dataset}: {rows:,} rows (up to {day})")
 
     printed: dict[str, int] = {}
-    files = generator.generate("transport.traffic_flow", out, start=start, days=days, rows_per_day=checkpoints * 288,
-                               seed=11, formats="csv_gbk", progress=progress)
-    files += generator.generate("utilities.pipe_pressure", out, start=start, days=days, rows_per_day=sensors * 1440,
-                                seed=11, progress=progress)
+    files = generator.generate(
+        "transport.traffic_flow",
+        out,
+        start=start,
+        days=days,
+        rows_per_day=checkpoints * 288,
+        seed=11,
+        formats="csv_gbk",
+        progress=progress,
+    )
+    files += generator.generate(
+        "utilities.pipe_pressure", out, start=start, days=days, rows_per_day=sensors * 1440, seed=11, progress=progress
+    )
     return files
 
 
@@ -155,8 +180,10 @@ def _wait(submitted: dict[str, str], instance, timeout: float, started: float) -
     def progress() -> None:
         if time.perf_counter() - last[0] > 15:
             missing = len(status.missing_receipts(submitted))
-            _say(f"    {len(submitted) - missing}/{len(submitted)} files ingested, "
-                 f"{status.active_runs(instance)} active run(s), {time.perf_counter() - started:.0f} s")
+            _say(
+                f"    {len(submitted) - missing}/{len(submitted)} files ingested, "
+                f"{status.active_runs(instance)} active run(s), {time.perf_counter() - started:.0f} s"
+            )
             last[0] = time.perf_counter()
 
     idle_since: list[float] = []
@@ -179,8 +206,7 @@ def _wait(submitted: dict[str, str], instance, timeout: float, started: float) -
     return time.perf_counter() - started
 
 
-INGEST_STAGES = ("parse", "validate", "delta_write", "download", "tables", "archive", "ledger", "registry",
-                 "receipts")
+INGEST_STAGES = ("parse", "validate", "delta_write", "download", "tables", "archive", "ledger", "registry", "receipts")
 
 
 def _stage_times(instance, since: float, mem: TreeMemory) -> dict[str, dict[str, float]]:
@@ -211,16 +237,25 @@ def _stage_times(instance, since: float, mem: TreeMemory) -> dict[str, dict[str,
         for step in instance.get_run_step_stats(run.run_id):
             if not (step.start_time and step.end_time):
                 continue
-            name = ("dbt" if step.step_key == "dbt_models" else "publish" if step.step_key == "published_warehouse"
-                    else "ingest_total" if step.step_key.startswith("raw__") else None)
+            name = (
+                "dbt"
+                if step.step_key == "dbt_models"
+                else "publish"
+                if step.step_key == "published_warehouse"
+                else "ingest_total"
+                if step.step_key.startswith("raw__")
+                else None
+            )
             if name:
                 stages[name]["seconds"] += step.end_time - step.start_time
                 windows[name].append((step.start_time, step.end_time))
     for name, spans in windows.items():
         stages[name]["peak_bytes"] = mem.peak_within(spans)
         stages[name]["wall_seconds"] = _union_seconds(spans)
-    stages["steps_wall"] = {"seconds": _union_seconds([w for spans in windows.values() for w in spans]),
-                            "peak_bytes": 0}
+    stages["steps_wall"] = {
+        "seconds": _union_seconds([w for spans in windows.values() for w in spans]),
+        "peak_bytes": 0,
+    }
     return stages
 
 
@@ -264,18 +299,30 @@ def _one_scale(work: Path, days: int, checkpoints: int, sensors: int, last: bool
             wall = _wait(submitted, instance, timeout, started)
         stages = _stage_times(instance, since, mem)
         _say(f"  pipeline: {wall:.1f} s, peak {mem.peak / 2**30:.2f} GiB")
-        entry = {"days": days, "checkpoints": checkpoints, "sensors": sensors, "files": len(files), "rows": rows,
-                 "pipeline_seconds": wall, "pipeline_peak_bytes": mem.peak, "stages": stages,
-                 "peak_processes": [{"process": n, "bytes": b} for n, b in mem.peak_parts]}
+        entry = {
+            "days": days,
+            "checkpoints": checkpoints,
+            "sensors": sensors,
+            "files": len(files),
+            "rows": rows,
+            "pipeline_seconds": wall,
+            "pipeline_peak_bytes": mem.peak,
+            "stages": stages,
+            "peak_processes": [{"process": n, "bytes": b} for n, b in mem.peak_parts],
+        }
         _say("  at the peak: " + ", ".join(f"{n} {b / 2**30:.2f}" for n, b in mem.peak_parts) + " GiB")
         if last:
             more = _generate(work / "exports-more", START + timedelta(days=days), 1, checkpoints, sensors)
             since, started = time.time(), time.perf_counter()  # the clock runs from the upload
             with TreeMemory(daemon.pid) as mem2:
                 one_more = _wait(_upload(more), instance, timeout, started)
-            entry |= {"one_more_day_seconds": one_more, "one_more_day_rows": sum(f.n_rows for f in more),
-                      "one_more_day_files": len(more), "one_more_day_peak_bytes": mem2.peak,
-                      "one_more_day_stages": _stage_times(instance, since, mem2)}
+            entry |= {
+                "one_more_day_seconds": one_more,
+                "one_more_day_rows": sum(f.n_rows for f in more),
+                "one_more_day_files": len(more),
+                "one_more_day_peak_bytes": mem2.peak,
+                "one_more_day_stages": _stage_times(instance, since, mem2),
+            }
             _say(f"  one more day: {one_more:.1f} s")
         dagster_home.stop(daemon)
         daemon = None
@@ -289,13 +336,22 @@ def _one_scale(work: Path, days: int, checkpoints: int, sensors: int, last: bool
 
 
 def run(scales_text: str | None = None, timeout: float = 1500, sensor_objects: int = 100_000) -> int:
-    scales = [tuple(int(x) for x in s.split("x")) for s in (scales_text or os.environ.get(
-        "SHUZHONG_BENCH_SCALES", DEFAULT_SCALES)).split(",")]
+    scales = [
+        tuple(int(x) for x in s.split("x"))
+        for s in (scales_text or os.environ.get("SHUZHONG_BENCH_SCALES", DEFAULT_SCALES)).split(",")
+    ]
     root = settings.state_dir() / "bench"
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    results = {"machine": {"cpus": os.cpu_count(), "memory_gib": round(_total_memory() / 2**30, 1),
-                           "platform": platform.platform(), "python": platform.python_version()},
-               "started": stamp, "scales": []}
+    results = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "memory_gib": round(_total_memory() / 2**30, 1),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+        },
+        "started": stamp,
+        "scales": [],
+    }
     saved_env = dict(os.environ)
     try:
         for days, checkpoints, sensors in scales:
@@ -340,15 +396,16 @@ def _stage_rows(stages: dict, total_seconds: float) -> list[tuple[str, float, fl
     other_seconds = sum(o["seconds"] for o in other) + max(0.0, st["ingest_total"]["seconds"] - in_ingest)
     wall = lambda k: st[k].get("wall_seconds")  # noqa: E731
     overhead = max(0.0, total_seconds - st["steps_wall"]["seconds"])
-    return [("  parse", st["parse"]["seconds"], None, st["parse"]["peak_bytes"]),
-            ("  validate (GX)", st["validate"]["seconds"], None, st["validate"]["peak_bytes"]),
-            ("  Delta write", st["delta_write"]["seconds"], None, st["delta_write"]["peak_bytes"]),
-            ("  other ingest†", other_seconds, None, max(o["peak_bytes"] for o in other)),
-            ("ingestion (all runs)", st["ingest_total"]["seconds"], wall("ingest_total"),
-             st["ingest_total"]["peak_bytes"]),
-            ("dbt build", st["dbt"]["seconds"], wall("dbt"), st["dbt"]["peak_bytes"]),
-            ("publish", st["publish"]["seconds"], wall("publish"), st["publish"]["peak_bytes"]),
-            ("Dagster overhead*", overhead, overhead, 0)]
+    return [
+        ("  parse", st["parse"]["seconds"], None, st["parse"]["peak_bytes"]),
+        ("  validate (GX)", st["validate"]["seconds"], None, st["validate"]["peak_bytes"]),
+        ("  Delta write", st["delta_write"]["seconds"], None, st["delta_write"]["peak_bytes"]),
+        ("  other ingest†", other_seconds, None, max(o["peak_bytes"] for o in other)),
+        ("ingestion (all runs)", st["ingest_total"]["seconds"], wall("ingest_total"), st["ingest_total"]["peak_bytes"]),
+        ("dbt build", st["dbt"]["seconds"], wall("dbt"), st["dbt"]["peak_bytes"]),
+        ("publish", st["publish"]["seconds"], wall("publish"), st["publish"]["peak_bytes"]),
+        ("Dagster overhead*", overhead, overhead, 0),
+    ]
 
 
 def _print(results: dict) -> None:
@@ -360,25 +417,40 @@ def _print(results: dict) -> None:
         _say(f"  {'stage':<22} {'busy s‡':>9} {'wall s':>8} {'rows/s':>12} {'peak GiB§':>10}")
         for name, sec, wall, peak in _stage_rows(s["stages"], s["pipeline_seconds"]):
             per_s = rows / (wall or sec) if (wall or sec) else float("inf")
-            _say(f"  {name:<22} {sec:>9.1f} {f'{wall:.1f}' if wall is not None else '':>8} {per_s:>12,.0f}"
-                 f" {_gib(peak):>10}")
-        _say(f"  {'end to end':<22} {'':>9} {s['pipeline_seconds']:>8.1f} {rows / s['pipeline_seconds']:>12,.0f}"
-             f" {_gib(s['pipeline_peak_bytes']):>10}")
-        _say(f"  {'baseline':<22} {'':>9} {s['baseline_seconds']:>8.1f} {rows / s['baseline_seconds']:>12,.0f}"
-             f" {_gib(s['baseline_peak_bytes']):>10}")
+            _say(
+                f"  {name:<22} {sec:>9.1f} {f'{wall:.1f}' if wall is not None else '':>8} {per_s:>12,.0f}"
+                f" {_gib(peak):>10}"
+            )
+        _say(
+            f"  {'end to end':<22} {'':>9} {s['pipeline_seconds']:>8.1f} {rows / s['pipeline_seconds']:>12,.0f}"
+            f" {_gib(s['pipeline_peak_bytes']):>10}"
+        )
+        _say(
+            f"  {'baseline':<22} {'':>9} {s['baseline_seconds']:>8.1f} {rows / s['baseline_seconds']:>12,.0f}"
+            f" {_gib(s['baseline_peak_bytes']):>10}"
+        )
         t_ratio = s["pipeline_seconds"] / s["baseline_seconds"]
         m_ratio = s["pipeline_peak_bytes"] / max(1, s["baseline_peak_bytes"])
         _say(f"  pipeline / baseline: time {t_ratio:.1f}×, peak memory {m_ratio:.1f}×")
         if "one_more_day_seconds" in s:
-            _say(f"  one more day ({s['one_more_day_files']} files, {s['one_more_day_rows']:,} rows): "
-                 f"{s['one_more_day_seconds']:.1f} s, peak {_gib(s['one_more_day_peak_bytes'])} GiB")
+            _say(
+                f"  one more day ({s['one_more_day_files']} files, {s['one_more_day_rows']:,} rows): "
+                f"{s['one_more_day_seconds']:.1f} s, peak {_gib(s['one_more_day_peak_bytes'])} GiB"
+            )
             for name, sec, wall, _ in _stage_rows(s["one_more_day_stages"], s["one_more_day_seconds"]):
                 _say(f"    {name:<22} {sec:>7.1f} {f'{wall:.1f}' if wall is not None else '':>8}")
     _print_targets(scales)
     if tick := results.get("sensor_tick"):
         limit = TARGETS["sensor_tick_seconds"]
-        _say("  " + _verdict(tick["tick_seconds"], limit, f"landing-sensor tick with {tick['objects']:,.0f} objects "
-                         f"in the bucket < {limit:.0f} s: {tick['tick_seconds']:.2f} s"))
+        _say(
+            "  "
+            + _verdict(
+                tick["tick_seconds"],
+                limit,
+                f"landing-sensor tick with {tick['objects']:,.0f} objects "
+                f"in the bucket < {limit:.0f} s: {tick['tick_seconds']:.2f} s",
+            )
+        )
     _say("  ‡ busy: time inside the stage summed over the runs (two run at once); wall: time when at least one")
     _say("    run was in it; rows/s uses wall time where there is one.")
     _say("  § peak resident memory of the whole process tree (daemon, code server, runs, dbt) while the stage")
@@ -397,33 +469,68 @@ def _print_targets(scales: list[dict]) -> None:
     t_ratio = largest["pipeline_seconds"] / largest["baseline_seconds"]
     peak = largest["pipeline_peak_bytes"] / 2**30
     _say(f"\n══ Targets (largest scale, {largest['rows']:,} rows) ══")
-    _say("  " + _verdict(t_ratio, TARGETS["time_ratio"], f"end to end ≤ {TARGETS['time_ratio']}× the baseline "
-                     f"(same run): {t_ratio:.2f}× (gap {t_ratio - TARGETS['time_ratio']:+.2f}×)"))
-    _say("  " + _verdict(peak, TARGETS["peak_gib"], f"peak memory ≤ {TARGETS['peak_gib']} GiB: {peak:.2f} GiB "
-                     f"(gap {peak - TARGETS['peak_gib']:+.2f} GiB)"))
+    _say(
+        "  "
+        + _verdict(
+            t_ratio,
+            TARGETS["time_ratio"],
+            f"end to end ≤ {TARGETS['time_ratio']}× the baseline "
+            f"(same run): {t_ratio:.2f}× (gap {t_ratio - TARGETS['time_ratio']:+.2f}×)",
+        )
+    )
+    _say(
+        "  "
+        + _verdict(
+            peak,
+            TARGETS["peak_gib"],
+            f"peak memory ≤ {TARGETS['peak_gib']} GiB: {peak:.2f} GiB (gap {peak - TARGETS['peak_gib']:+.2f} GiB)",
+        )
+    )
     if "one_more_day_seconds" in largest:
         one, limit = largest["one_more_day_seconds"], TARGETS["one_more_day_seconds"]
-        _say("  " + _verdict(one, limit, f"one more day ≤ {limit:.0f} s from upload to published: {one:.1f} s "
-                         f"(gap {one - limit:+.1f} s)"))
+        _say(
+            "  "
+            + _verdict(
+                one,
+                limit,
+                f"one more day ≤ {limit:.0f} s from upload to published: {one:.1f} s (gap {one - limit:+.1f} s)",
+            )
+        )
         share = one / largest["pipeline_seconds"]
-        _say("  " + _verdict(share, TARGETS["incremental_share"], f"one more day ≤ {TARGETS['incremental_share']:.0%} "
-                         f"of a full rebuild: {share:.1%} (gap {share - TARGETS['incremental_share']:+.1%})"))
+        _say(
+            "  "
+            + _verdict(
+                share,
+                TARGETS["incremental_share"],
+                f"one more day ≤ {TARGETS['incremental_share']:.0%} "
+                f"of a full rebuild: {share:.1%} (gap {share - TARGETS['incremental_share']:+.1%})",
+            )
+        )
     if len(scales) < 2:
         return
     if "one_more_day_seconds" in smallest:
         big, small = largest["one_more_day_seconds"], smallest["one_more_day_seconds"]
         limit = TARGETS["one_more_day_ratio"]
         ratio = big / small
-        _say("  " + _verdict(ratio, limit, f"one more day on {largest['days']} days / on {smallest['days']} days "
-                         f"≤ {limit}×: {big:.1f} s / {small:.1f} s = {ratio:.2f}× (gap {ratio - limit:+.2f}×)"))
+        _say(
+            "  "
+            + _verdict(
+                ratio,
+                limit,
+                f"one more day on {largest['days']} days / on {smallest['days']} days "
+                f"≤ {limit}×: {big:.1f} s / {small:.1f} s = {ratio:.2f}× (gap {ratio - limit:+.2f}×)",
+            )
+        )
     _say(f"  growth from {smallest['rows']:,} to {largest['rows']:,} rows ({largest['rows'] / smallest['rows']:.1f}×):")
     for label, key in (("pipeline", "pipeline"), ("baseline", "baseline")):
         s_sec, l_sec = smallest[f"{key}_seconds"], largest[f"{key}_seconds"]
         s_mem, l_mem = smallest[f"{key}_peak_bytes"], largest[f"{key}_peak_bytes"]
-        _say(f"    {label}: {s_sec:.1f} → {l_sec:.1f} s ({l_sec / s_sec:.2f}×), "
-             f"{s_sec / smallest['rows'] * 1e6:.2f} → {l_sec / largest['rows'] * 1e6:.2f} µs per row; peak "
-             f"{_gib(s_mem)} → {_gib(l_mem)} GiB ({l_mem / max(1, s_mem):.2f}×), "
-             f"{s_mem / smallest['rows']:,.0f} → {l_mem / largest['rows']:,.0f} bytes per row")
+        _say(
+            f"    {label}: {s_sec:.1f} → {l_sec:.1f} s ({l_sec / s_sec:.2f}×), "
+            f"{s_sec / smallest['rows'] * 1e6:.2f} → {l_sec / largest['rows'] * 1e6:.2f} µs per row; peak "
+            f"{_gib(s_mem)} → {_gib(l_mem)} GiB ({l_mem / max(1, s_mem):.2f}×), "
+            f"{s_mem / smallest['rows']:,.0f} → {l_mem / largest['rows']:,.0f} bytes per row"
+        )
 
 
 def sensor_tick(objects: int = 100_000) -> dict[str, float]:
@@ -439,12 +546,17 @@ def sensor_tick(objects: int = 100_000) -> dict[str, float]:
     client = s3.client("hotline")
     bucket = settings.buckets().landing
     prefix = "hotline/tickets/2020-01-01/bench-"
-    have = sum(len(p.get("Contents", [])) for p in client.get_paginator("list_objects_v2").paginate(
-        Bucket=bucket, Prefix=prefix))
+    have = sum(
+        len(p.get("Contents", []))
+        for p in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    )
     started = time.perf_counter()
     with ThreadPoolExecutor(32) as pool:
-        list(pool.map(lambda n: client.put_object(Bucket=bucket, Key=f"{prefix}{n:06d}.csv", Body=b"x"),
-                      range(have, objects)))
+        list(
+            pool.map(
+                lambda n: client.put_object(Bucket=bucket, Key=f"{prefix}{n:06d}.csv", Body=b"x"), range(have, objects)
+            )
+        )
     fill = time.perf_counter() - started
     _say(f"  filled the landing bucket with {objects:,} objects in {fill:.0f} s")
     instance = DagsterInstance.ephemeral()
@@ -454,11 +566,18 @@ def sensor_tick(objects: int = 100_000) -> dict[str, float]:
         result = sensors.landing_sensor(build_sensor_context(instance=instance, cursor=cursor))
         ticks.append(time.perf_counter() - started)
         cursor = result.cursor
-    out = {"objects": float(objects), "fill_seconds": round(fill, 1), "tick_seconds": round(max(ticks), 2),
-           "ticks_seconds": [round(t, 2) for t in ticks], "cursor_chars": float(len(cursor or ""))}
-    _say(f"  sensor ticks over {objects:,} objects: {', '.join(f'{t:.2f}' for t in ticks)} s "
-         f"(target < {TARGETS['sensor_tick_seconds']:.0f} s: "
-         f"{'met' if max(ticks) < TARGETS['sensor_tick_seconds'] else 'NOT met'}); cursor {len(cursor or '')} chars")
+    out = {
+        "objects": float(objects),
+        "fill_seconds": round(fill, 1),
+        "tick_seconds": round(max(ticks), 2),
+        "ticks_seconds": [round(t, 2) for t in ticks],
+        "cursor_chars": float(len(cursor or "")),
+    }
+    _say(
+        f"  sensor ticks over {objects:,} objects: {', '.join(f'{t:.2f}' for t in ticks)} s "
+        f"(target < {TARGETS['sensor_tick_seconds']:.0f} s: "
+        f"{'met' if max(ticks) < TARGETS['sensor_tick_seconds'] else 'NOT met'}); cursor {len(cursor or '')} chars"
+    )
     return out
 
 
@@ -489,11 +608,18 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     ap = argparse.ArgumentParser(prog="bench")
-    ap.add_argument("--scale", choices=("default", "small"), default="default",
-                    help=f"small: {SMALL_SCALES} (days x checkpoints x sensors); default: $SHUZHONG_BENCH_SCALES "
-                         f"or {DEFAULT_SCALES}")
-    ap.add_argument("--sensor-tick", action="store_true",
-                    help="only time the landing-sensor ticks over 100,000 objects in a fresh landing bucket")
+    ap.add_argument(
+        "--scale",
+        choices=("default", "small"),
+        default="default",
+        help=f"small: {SMALL_SCALES} (days x checkpoints x sensors); default: $SHUZHONG_BENCH_SCALES "
+        f"or {DEFAULT_SCALES}",
+    )
+    ap.add_argument(
+        "--sensor-tick",
+        action="store_true",
+        help="only time the landing-sensor ticks over 100,000 objects in a fresh landing bucket",
+    )
     args = ap.parse_args(argv)
     if args.sensor_tick:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

@@ -34,9 +34,16 @@ DISTRICTS = ["370402", "370403", "370404", "370405", "370406", "370481"]  # spec
 MISSING = {"", "—", "-", "/", "无", "null"}  # spec §1 (compared lower-cased)
 # Spec §1 timestamp spellings (with or without seconds), and the ISO form machine feeds send.
 TIMESTAMP_FORMATS = (
-    "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M",
-    "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y%m%d %H:%M:%S", "%Y%m%d %H:%M",
-    "%Y年%m月%d日 %H时%M分%S秒", "%Y年%m月%d日 %H时%M分",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%dT%H:%M",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%Y%m%d %H:%M:%S",
+    "%Y%m%d %H:%M",
+    "%Y年%m月%d日 %H时%M分%S秒",
+    "%Y年%m月%d日 %H时%M分",
 )
 _GROUPED = r"(?:\d{1,3}(?:,\d{3})+|\d+)"  # spec v1.3: commas only between groups of three digits
 INTEGER_RE = rf"^[+-]?{_GROUPED}(?:\.0+)?$"
@@ -91,8 +98,19 @@ def load_fields(dataset: str) -> tuple[list[Field], list[str]]:
                 greater = impl["column"]
         if p["name"] == "district_code":
             valid = tuple(DISTRICTS)
-        fields.append(Field(p["name"], p.get("businessName") or p["name"], p["logicalType"], bool(p.get("required")),
-                            opts.get("minimum"), opts.get("maximum"), valid, aligned, greater))
+        fields.append(
+            Field(
+                p["name"],
+                p.get("businessName") or p["name"],
+                p["logicalType"],
+                bool(p.get("required")),
+                opts.get("minimum"),
+                opts.get("maximum"),
+                valid,
+                aligned,
+                greater,
+            )
+        )
     pk = [p["name"] for p in sorted((p for p in props if p.get("primaryKey")), key=lambda p: p["primaryKeyPosition"])]
     return fields, pk
 
@@ -144,8 +162,19 @@ def _read_jsonl(data: bytes) -> tuple[pl.DataFrame, list[str]]:
         except ValueError:
             rec = None
         ok = isinstance(rec, dict)
-        records.append({**({k: None if v is None else v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
-                            for k, v in rec.items()} if ok else {}), "_malformed": not ok})
+        records.append(
+            {
+                **(
+                    {
+                        k: None if v is None else v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+                        for k, v in rec.items()
+                    }
+                    if ok
+                    else {}
+                ),
+                "_malformed": not ok,
+            }
+        )
     keys = list(dict.fromkeys(k for r in records for k in r if k != "_malformed"))
     frame = pl.DataFrame(records, schema={**{k: pl.String for k in keys}, "_malformed": pl.Boolean})
     return frame.with_columns(numbers), keys
@@ -162,8 +191,9 @@ def _clean(col: str, nfkc: bool) -> pl.Expr:
 def _timestamps(values: pl.Series) -> pl.Series:
     """Parse each distinct spelling once (a feed repeats every stamp for every checkpoint)."""
     distinct = values.unique().drop_nulls().to_frame("v")
-    parsed = distinct.with_columns(t=pl.coalesce([pl.col("v").str.to_datetime(f, strict=False, time_unit="us")
-                                                  for f in TIMESTAMP_FORMATS]))
+    parsed = distinct.with_columns(
+        t=pl.coalesce([pl.col("v").str.to_datetime(f, strict=False, time_unit="us") for f in TIMESTAMP_FORMATS])
+    )
     return values.to_frame("v").join(parsed, on="v", how="left", maintain_order="left")["t"]
 
 
@@ -174,19 +204,31 @@ def check_file(path: Path, fields: list[Field], pk: list[str]) -> tuple[pl.DataF
     malformed = raw.filter(pl.col("_malformed")).drop("_malformed")  # quarantined as they are, not typed
     raw = raw.filter(~pl.col("_malformed")).drop("_malformed")
     ascii_only = {f.name: not raw[f.name].str.contains(r"[^\x00-\x7f]").any() for f in fields}
-    text = raw.with_columns([_clean(f.name, f.logical_type != "string" or f.valid_values is not None)
-                             if not ascii_only[f.name] else _clean(f.name, False) for f in fields])
+    text = raw.with_columns(
+        [
+            _clean(f.name, f.logical_type != "string" or f.valid_values is not None)
+            if not ascii_only[f.name]
+            else _clean(f.name, False)
+            for f in fields
+        ]
+    )
     typed, bad = [], []
     for f in fields:
         c = pl.col(f.name)
         if f.logical_type == "timestamp":
             typed.append(_timestamps(text[f.name]).alias(f.name))
         elif f.logical_type == "integer":
-            typed.append(pl.when(c.str.contains(INTEGER_RE)).then(
-                c.str.replace_all(",", "").str.replace(r"\.0+$", "").cast(pl.Int64, strict=False)).alias(f.name))
+            typed.append(
+                pl.when(c.str.contains(INTEGER_RE))
+                .then(c.str.replace_all(",", "").str.replace(r"\.0+$", "").cast(pl.Int64, strict=False))
+                .alias(f.name)
+            )
         elif f.logical_type == "number":
-            typed.append(pl.when(c.str.contains(NUMBER_RE)).then(
-                c.str.replace_all(",", "").cast(pl.Float64, strict=False)).alias(f.name))
+            typed.append(
+                pl.when(c.str.contains(NUMBER_RE))
+                .then(c.str.replace_all(",", "").cast(pl.Float64, strict=False))
+                .alias(f.name)
+            )
         else:
             typed.append(c)
     out = text.with_columns([pl.col(f.name).alias(f"_t_{f.name}") for f in fields]).with_columns(typed)
@@ -208,11 +250,11 @@ def check_file(path: Path, fields: list[Field], pk: list[str]) -> tuple[pl.DataF
         if f.greater_than:
             bad.append(v <= pl.col(f.greater_than))
     out = out.with_columns(_bad=pl.any_horizontal([e.fill_null(False) for e in bad])).drop(
-        [f"_t_{f.name}" for f in fields])
+        [f"_t_{f.name}" for f in fields]
+    )
     # In-file duplicate keys: the last row wins, earlier rows are superseded (spec §1), before validation.
     keyed = pl.all_horizontal([pl.col(k).is_not_null() for k in pk])
-    kept = pl.concat([out.filter(keyed).unique(subset=pk, keep="last", maintain_order=True),
-                      out.filter(~keyed)])
+    kept = pl.concat([out.filter(keyed).unique(subset=pk, keep="last", maintain_order=True), out.filter(~keyed)])
     counts.superseded = out.height - kept.height
     accepted, quarantined = kept.filter(~pl.col("_bad")).drop("_bad"), kept.filter(pl.col("_bad")).drop("_bad")
     counts.accepted, counts.quarantined = accepted.height, quarantined.height + malformed.height
@@ -272,8 +314,16 @@ SELECT kpi_month, 'pipe_pressure_breach_sensor_hours', district_code, 'network_t
        count_if(is_breach), count(*), count_if(is_breach) FROM hours GROUP BY ALL;
 """
 
-OUTPUT_TABLES = ("traffic_flow", "pipe_pressure", "quarantine_traffic_flow", "quarantine_pipe_pressure",
-                 "fct_traffic_flow_5min", "fct_traffic_flow_hourly", "fct_pipe_pressure_hourly", "kpi_city")
+OUTPUT_TABLES = (
+    "traffic_flow",
+    "pipe_pressure",
+    "quarantine_traffic_flow",
+    "quarantine_pipe_pressure",
+    "fct_traffic_flow_5min",
+    "fct_traffic_flow_hourly",
+    "fct_pipe_pressure_hourly",
+    "kpi_city",
+)
 
 
 def run(files: Sequence[Path], out_db: Path, workers: int | None = None) -> dict:
@@ -296,25 +346,31 @@ def run(files: Sequence[Path], out_db: Path, workers: int | None = None) -> dict
     for ds, short in DATASETS.items():
         fields, pk = specs[ds]
         names = [f.name for f in fields]
-        parts = [acc.with_columns(_day=pl.lit(day), _file=pl.lit(n, dtype=pl.Int64))
-                 for n, (_, d, day, acc, _, _) in enumerate(results) if d == ds]
+        parts = [
+            acc.with_columns(_day=pl.lit(day), _file=pl.lit(n, dtype=pl.Int64))
+            for n, (_, d, day, acc, _, _) in enumerate(results)
+            if d == ds
+        ]
         frame = pl.concat(parts) if parts else pl.DataFrame(schema={**specs_schema(fields), "row_number": pl.Int64})
         if parts:  # across files: the latest business date wins, then the later file, then the later row
-            frame = (frame.sort(["_day", "_file", "row_number"])
-                     .unique(subset=pk, keep="last").select(names))
+            frame = frame.sort(["_day", "_file", "row_number"]).unique(subset=pk, keep="last").select(names)
         con.register(short, frame.select(names).to_arrow())
         quar = [q.with_columns(_file=pl.lit(str(p))) for p, d, _, _, q, _ in results if d == ds]
         con.register(f"q_{short}", (pl.concat(quar) if quar else pl.DataFrame({"_file": []})).to_arrow())
     con.execute(FACTS_SQL)
     out_db.unlink(missing_ok=True)
     con.execute(f"ATTACH '{out_db}' AS out")
-    for table, source in zip(OUTPUT_TABLES, ("traffic", "pipe", "q_traffic", "q_pipe", *OUTPUT_TABLES[4:]),
-                             strict=True):
+    for table, source in zip(
+        OUTPUT_TABLES, ("traffic", "pipe", "q_traffic", "q_pipe", *OUTPUT_TABLES[4:]), strict=True
+    ):
         con.execute(f"CREATE TABLE out.{table} AS SELECT * FROM {source}")
     con.execute("DETACH out")
     con.close()
-    return {"seconds": time.perf_counter() - started, "rows": sum(r[5].received for r in results),
-            "files": {str(p): asdict(c) for p, *_, c in results}}
+    return {
+        "seconds": time.perf_counter() - started,
+        "rows": sum(r[5].received for r in results),
+        "files": {str(p): asdict(c) for p, *_, c in results},
+    }
 
 
 def specs_schema(fields: list[Field]) -> dict[str, pl.DataType]:

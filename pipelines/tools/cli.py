@@ -1,19 +1,19 @@
 """``shuzhong`` — the data hub's command line.
 
-  shuzhong init                      local credentials and PII key for the embedded S3 server
-  shuzhong s3 start|stop|status      the embedded SeaweedFS server
-  shuzhong generate [--check]        GX suites and dbt sources from the data contracts
-  shuzhong submit --bureau B --dataset D --date YYYY-MM-DD FILE   submit as bureau B
-  shuzhong receipt --bureau B KEY    read a receipt back as the bureau
-  shuzhong sample OUT_DIR            write realistic bureau exports
-  shuzhong demo                      the whole flow through Dagster, with a summary
-  shuzhong sql "SELECT ..."          query the published (read-only) warehouse
-  shuzhong ledger verify             check the hash-chained ledger and the archived files
-  shuzhong leak-scan --defaults      scan published files, receipts, dbt and Dagster logs for PII
-  shuzhong calendar generate|check   the working-day calendar seed from chinese-calendar
-  shuzhong dbt debug|build ...       dbt in dbt_project/ with the hub's settings exported
-  shuzhong status [--today DATE]     warnings for the engineers on duty (a missing calendar year,
-                                     business dates past their deadline without a file)
+shuzhong init                      local credentials and PII key for the embedded S3 server
+shuzhong s3 start|stop|status      the embedded SeaweedFS server
+shuzhong generate [--check]        GX suites and dbt sources from the data contracts
+shuzhong submit --bureau B --dataset D --date YYYY-MM-DD FILE   submit as bureau B
+shuzhong receipt --bureau B KEY    read a receipt back as the bureau
+shuzhong sample OUT_DIR            write realistic bureau exports
+shuzhong demo                      the whole flow through Dagster, with a summary
+shuzhong sql "SELECT ..."          query the published (read-only) warehouse
+shuzhong ledger verify             check the hash-chained ledger and the archived files
+shuzhong leak-scan --defaults      scan published files, receipts, dbt and Dagster logs for PII
+shuzhong calendar generate|check   the working-day calendar seed from chinese-calendar
+shuzhong dbt debug|build ...       dbt in dbt_project/ with the hub's settings exported
+shuzhong status [--today DATE]     warnings for the engineers on duty (a missing calendar year,
+                                   business dates past their deadline without a file)
 """
 
 from __future__ import annotations
@@ -116,13 +116,17 @@ def _ledger(args: argparse.Namespace) -> int:
         return 2
     entries = ledger.read_entries()
     sources = sorted({source.split(" ", 1)[0] for source, _ in witnesses})
-    print(f"ledger: {len(entries)} entries; head {entries[-1]['seq'] if entries else '-'}; "
-          f"{len(witnesses)} witness(es) outside the lake: {', '.join(sources) or 'none'}")
+    print(
+        f"ledger: {len(entries)} entries; head {entries[-1]['seq'] if entries else '-'}; "
+        f"{len(witnesses)} witness(es) outside the lake: {', '.join(sources) or 'none'}"
+    )
     for p in problems:
         print(f"  ✗ {p}")
     if not witnesses and entries:
-        print("ledger FAILED: no witness of the head outside the lake (no Dagster metadata, no published "
-              f"{ledger.WITNESS_FILE}, no receipt with a ledger head): the chain cannot be trusted")
+        print(
+            "ledger FAILED: no witness of the head outside the lake (no Dagster metadata, no published "
+            f"{ledger.WITNESS_FILE}, no receipt with a ledger head): the chain cannot be trusted"
+        )
         return 1
     print("ledger OK" if not problems else f"ledger FAILED: {len(problems)} problem(s)")
     return 1 if problems else 0
@@ -136,8 +140,9 @@ def _dbt(args: argparse.Namespace) -> int:
 
     settings.export_defaults()
     project = str(settings.DBT_PROJECT_DIR)
-    return subprocess.run([dbt_executable(), *args.dbt_args, "--project-dir", project, "--profiles-dir", project],
-                          cwd=project).returncode
+    return subprocess.run(
+        [dbt_executable(), *args.dbt_args, "--project-dir", project, "--profiles-dir", project], cwd=project
+    ).returncode
 
 
 def _s3(args: argparse.Namespace) -> int:
@@ -163,8 +168,12 @@ def _sample(args: argparse.Namespace) -> int:
     from pipelines.tools import generator
 
     files = generator.generate(
-        args.dataset, Path(args.out_dir), start=date.fromisoformat(args.start), days=args.days,
-        rows_per_day=args.rows, seed=args.seed,
+        args.dataset,
+        Path(args.out_dir),
+        start=date.fromisoformat(args.start),
+        days=args.days,
+        rows_per_day=args.rows,
+        seed=args.seed,
     )
     for f in files:
         print(f"{f.path}  {f.n_rows} rows  {f.fmt}/{f.encoding}")
@@ -210,8 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     import os
 
     os.umask(0o077)  # everything the CLI writes under the state folder stays private
-    parser = argparse.ArgumentParser(prog="shuzhong", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="shuzhong", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser("init", help="create local credentials and PII key (embedded S3)").set_defaults(func=_init)
@@ -247,8 +257,13 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("calendar", help="the working-day calendar seed (holidays, 调休 make-up days)")
     p.add_argument("action", choices=["generate", "check"])
-    p.add_argument("--years", type=int, nargs="+", help="years to (re)write from chinese-calendar "
-                   "(default: the years the file holds); other years are kept as they are")
+    p.add_argument(
+        "--years",
+        type=int,
+        nargs="+",
+        help="years to (re)write from chinese-calendar "
+        "(default: the years the file holds); other years are kept as they are",
+    )
     p.set_defaults(func=_calendar)
 
     p = sub.add_parser("status", help="warnings for the engineers on duty")

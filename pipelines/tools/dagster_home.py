@@ -38,14 +38,17 @@ def instance_yaml() -> str:
     if not url:
         return text
     if not url.startswith(PG_URL_SCHEME):
-        hint = (f" (SQLAlchemy 2.1 reads a bare postgresql:// as psycopg 3, which is not installed: "
-                f"write {PG_URL_SCHEME}...)" if url.startswith(("postgresql://", "postgres://")) else "")
+        hint = (
+            f" (SQLAlchemy 2.1 reads a bare postgresql:// as psycopg 3, which is not installed: "
+            f"write {PG_URL_SCHEME}...)"
+            if url.startswith(("postgresql://", "postgres://"))
+            else ""
+        )
         raise ValueError(f"{PG_URL_VAR} must be a {PG_URL_SCHEME}user:password@host:port/database URL{hint}")
     base = yaml.safe_load(text) or {}
     clash = {"storage", "run_storage", "event_log_storage", "schedule_storage"} & set(base)
     if clash:
-        raise ValueError(f"dagster.yaml already configures {', '.join(sorted(clash))}: "
-                         f"{PG_URL_VAR} cannot replace it")
+        raise ValueError(f"dagster.yaml already configures {', '.join(sorted(clash))}: {PG_URL_VAR} cannot replace it")
     return text.rstrip("\n") + "\n" + POSTGRES_STORAGE
 
 
@@ -77,7 +80,10 @@ def start_daemon(home: Path, log: Path | None = None) -> subprocess.Popen:
     log = log or home / "daemon.log"
     return subprocess.Popen(
         [sys.executable, "-m", "pipelines.tools.dagster_home"],
-        cwd=settings.REPO_ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
+        cwd=settings.REPO_ROOT,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
 
@@ -97,9 +103,23 @@ def serve_and_run_daemon(startup_timeout: float = 120) -> None:
 
     port = free_port()
     server = subprocess.Popen(
-        [_bin("dagster"), "api", "grpc", "-m", "pipelines.definitions", "--working-directory",
-         str(settings.REPO_ROOT), "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        cwd=settings.REPO_ROOT, preexec_fn=functools.partial(_exit_with_parent, os.getpid()),
+        [
+            _bin("dagster"),
+            "api",
+            "grpc",
+            "-m",
+            "pipelines.definitions",
+            "--working-directory",
+            str(settings.REPO_ROOT),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=settings.REPO_ROOT,
+        preexec_fn=functools.partial(_exit_with_parent, os.getpid()),
     )
     deadline = time.monotonic() + startup_timeout
     while True:

@@ -62,10 +62,13 @@ def run(days: int = 4, rows_per_day: int = 300, timeout: int = 1200, start: date
     _say(f"• generating {days} days of exports for {len(DEMO_SCALE)} datasets in {out}")
     files = []
     for dataset, scale in DEMO_SCALE.items():
-        made = generator.generate(dataset, out, start=start, days=days,
-                                  rows_per_day=max(1, scale * rows_per_day // 300), seed=7)
-        _say(f"  {dataset:<28} {len(made):>3} files {sum(f.n_rows for f in made):>8} rows "
-             f"({', '.join(sorted({f.fmt + ('/' + f.encoding if f.encoding else '') for f in made}))})")
+        made = generator.generate(
+            dataset, out, start=start, days=days, rows_per_day=max(1, scale * rows_per_day // 300), seed=7
+        )
+        _say(
+            f"  {dataset:<28} {len(made):>3} files {sum(f.n_rows for f in made):>8} rows "
+            f"({', '.join(sorted({f.fmt + ('/' + f.encoding if f.encoding else '') for f in made}))})"
+        )
         files += made
 
     home = dagster_home.prepare()
@@ -79,8 +82,9 @@ def run(days: int = 4, rows_per_day: int = 300, timeout: int = 1200, start: date
     try:
         submitted: dict[str, str] = {}
         for f in sorted(files, key=lambda f: (f.business_date, f.key)):
-            resp = s3.client(f.bureau).put_object(Bucket=settings.buckets().landing, Key=f.key,
-                                                  Body=f.path.read_bytes())
+            resp = s3.client(f.bureau).put_object(
+                Bucket=settings.buckets().landing, Key=f.key, Body=f.path.read_bytes()
+            )
             submitted[f.key] = resp["ETag"].strip('"')
         _say(f"• submitted {len(submitted)} files, each with its own bureau's credentials")
         _say("• waiting for the landing sensor and the ingestion runs ...")
@@ -88,8 +92,9 @@ def run(days: int = 4, rows_per_day: int = 300, timeout: int = 1200, start: date
         # A clerk re-sends an accepted file under another name: identical bytes, no new rows.
         first = min((f for f in files if f.dataset == "tickets"), key=lambda f: (f.business_date, f.key))
         dup_key = f"{first.bureau}/{first.dataset}/{first.business_date}/resend-{first.path.name}"
-        resp = s3.client(first.bureau).put_object(Bucket=settings.buckets().landing, Key=dup_key,
-                                                  Body=first.path.read_bytes())
+        resp = s3.client(first.bureau).put_object(
+            Bucket=settings.buckets().landing, Key=dup_key, Body=first.path.read_bytes()
+        )
         submitted[dup_key] = resp["ETag"].strip('"')
         _say(f"  re-sent identical bytes as {dup_key}")
 
@@ -99,21 +104,30 @@ def run(days: int = 4, rows_per_day: int = 300, timeout: int = 1200, start: date
 
         def progress() -> None:
             missing = status.missing_receipts(submitted)
-            line = (f"  {len(submitted) - len(missing)}/{len(submitted)} receipts, "
-                    f"{status.active_runs(instance)} active run(s), {int(time.monotonic() - started)} s")
+            line = (
+                f"  {len(submitted) - len(missing)}/{len(submitted)} receipts, "
+                f"{status.active_runs(instance)} active run(s), {int(time.monotonic() - started)} s"
+            )
             if line.split(",")[0:2] != last[0].split(",")[0:2]:
                 _say(line)
             last[0] = line
 
         ok = dagster_home.wait_until(
-            lambda: not status.missing_receipts(submitted) and status.active_runs(instance) == 0
-            and status.published_up_to_date(instance),
-            timeout=timeout, interval=3, on_wait=progress,
+            lambda: (
+                not status.missing_receipts(submitted)
+                and status.active_runs(instance) == 0
+                and status.published_up_to_date(instance)
+            ),
+            timeout=timeout,
+            interval=3,
+            on_wait=progress,
         )
         failed = status.failed_runs(instance)
         if not ok:
-            _say(f"✗ the pipeline did not settle within {timeout} s; failed runs: {failed}; "
-                 f"see {home / 'daemon.log'} and `make ui`")
+            _say(
+                f"✗ the pipeline did not settle within {timeout} s; failed runs: {failed}; "
+                f"see {home / 'daemon.log'} and `make ui`"
+            )
             return 1
     finally:
         dagster_home.stop(daemon)
@@ -130,20 +144,37 @@ def _print_summary(submitted: dict[str, str], ingest) -> None:
     notes = []
     for key in submitted:
         r = ingest.read_receipt(key, identity=key.split("/")[0])
-        d = per.setdefault(f"{r['bureau']}.{r['dataset']}", dict.fromkeys(
-            ("files", "accepted", "rejected", "duplicate", "rows_received", "rows_accepted", "rows_quarantined",
-             "rows_superseded"), 0))
+        d = per.setdefault(
+            f"{r['bureau']}.{r['dataset']}",
+            dict.fromkeys(
+                (
+                    "files",
+                    "accepted",
+                    "rejected",
+                    "duplicate",
+                    "rows_received",
+                    "rows_accepted",
+                    "rows_quarantined",
+                    "rows_superseded",
+                ),
+                0,
+            ),
+        )
         d["files"] += 1
         d[r["status"]] += 1
         for k in ("rows_received", "rows_accepted", "rows_quarantined", "rows_superseded"):
             d[k] += r[k]
         if r["status"] != "accepted":
             notes.append(f"  {r['status']}: {key} — {r['reason']}")
-    _say(f"  {'dataset':<28} {'files':>5} {'acc':>4} {'rej':>4} {'dup':>4} {'received':>9} {'accepted':>9} "
-         f"{'quarant.':>9} {'supersed.':>9}")
+    _say(
+        f"  {'dataset':<28} {'files':>5} {'acc':>4} {'rej':>4} {'dup':>4} {'received':>9} {'accepted':>9} "
+        f"{'quarant.':>9} {'supersed.':>9}"
+    )
     for name, d in sorted(per.items()):
-        _say(f"  {name:<28} {d['files']:>5} {d['accepted']:>4} {d['rejected']:>4} {d['duplicate']:>4} "
-             f"{d['rows_received']:>9} {d['rows_accepted']:>9} {d['rows_quarantined']:>9} {d['rows_superseded']:>9}")
+        _say(
+            f"  {name:<28} {d['files']:>5} {d['accepted']:>4} {d['rejected']:>4} {d['duplicate']:>4} "
+            f"{d['rows_received']:>9} {d['rows_accepted']:>9} {d['rows_quarantined']:>9} {d['rows_superseded']:>9}"
+        )
     for line in notes:
         _say(line)
 
@@ -153,8 +184,9 @@ def _print_summary(submitted: dict[str, str], ingest) -> None:
     for key, path in publish.published_files().items():
         con = duckdb.connect(str(path), read_only=True)
         _say(f"  {key} — {path.relative_to(settings.state_dir())}")
-        for (name,) in con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
-                                    "ORDER BY 1").fetchall():
+        for (name,) in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY 1"
+        ).fetchall():
             n = con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
             _say(f"    {name:<40} {n:>9} rows")
         con.close()
@@ -170,11 +202,15 @@ def _print_summary(submitted: dict[str, str], ingest) -> None:
     ).show(max_rows=400, max_width=200)
     con.close()
     _say("Next:")
-    _say(f"  query the published warehouse:  .venv/bin/shuzhong sql \"SELECT * FROM {kpis} LIMIT 20\"")
-    _say("  a conditional dataset:          .venv/bin/shuzhong sql --dataset hotline.tickets "
-         "\"SELECT count(*) FROM fct_hotline_tickets\"")
-    _say("  read a receipt as the bureau:   .venv/bin/shuzhong receipt --bureau hotline "
-         f"{next(k for k in submitted if k.startswith('hotline/'))}")
+    _say(f'  query the published warehouse:  .venv/bin/shuzhong sql "SELECT * FROM {kpis} LIMIT 20"')
+    _say(
+        "  a conditional dataset:          .venv/bin/shuzhong sql --dataset hotline.tickets "
+        '"SELECT count(*) FROM fct_hotline_tickets"'
+    )
+    _say(
+        "  read a receipt as the bureau:   .venv/bin/shuzhong receipt --bureau hotline "
+        f"{next(k for k in submitted if k.startswith('hotline/'))}"
+    )
     _say("  verify the ledger:              .venv/bin/shuzhong ledger verify")
     _say("  open the Dagster UI:            make ui   (http://127.0.0.1:3000)")
 

@@ -121,12 +121,9 @@ _AREA = r"(?:10|2\d|[3-9]\d{2})"
 _RESIDENT_ID = re.compile(
     _DECIMAL_GUARD + rf"(?<!\d)(\d{{6}}{_SEP}?\d{{4}}{_SEP}?\d{{4}}{_SEP}?\d{{3}}[\dXx])(?![\dXx])"
 )
-_MOBILE = re.compile(
-    _DECIMAL_GUARD + rf"(?<![\d+])(?:(?:\+|00)?86{_SEP}{{0,2}})?(1[3-9](?:{_SEP}?\d){{9}})(?!\d)"
-)
+_MOBILE = re.compile(_DECIMAL_GUARD + rf"(?<![\d+])(?:(?:\+|00)?86{_SEP}{{0,2}})?(1[3-9](?:{_SEP}?\d){{9}})(?!\d)")
 _LANDLINE = re.compile(
-    _DECIMAL_GUARD
-    + rf"(?<![\d+])(?:(?:\+|00)86{_SEP}{{0,2}})?((?:\(0{_AREA}\)|0{_AREA}){_SEP}?"
+    _DECIMAL_GUARD + rf"(?<![\d+])(?:(?:\+|00)86{_SEP}{{0,2}})?((?:\(0{_AREA}\)|0{_AREA}){_SEP}?"
     rf"(?:\d{{7,8}}|\d{{3,4}}{_SEP}\d{{4}}))(?!\d)"
 )
 # +86 632 1234567: international form of a landline drops the trunk 0.
@@ -318,8 +315,9 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def scan_duckdb(path: str | Path, planted: Iterable[str] | None = None, *, scan: Scan | None = None,
-                label: str | None = None) -> list[Finding]:
+def scan_duckdb(
+    path: str | Path, planted: Iterable[str] | None = None, *, scan: Scan | None = None, label: str | None = None
+) -> list[Finding]:
     """Every column of every table (cast to VARCHAR), view definitions, comments and macros."""
     import duckdb
 
@@ -330,37 +328,47 @@ def scan_duckdb(path: str | Path, planted: Iterable[str] | None = None, *, scan:
         db = con.execute("SELECT current_database()").fetchone()[0]
         tables = con.execute(
             "SELECT schema_name, table_name, comment FROM duckdb_tables() "
-            "WHERE database_name = ? AND NOT temporary ORDER BY 1, 2", [db]).fetchall()
+            "WHERE database_name = ? AND NOT temporary ORDER BY 1, 2",
+            [db],
+        ).fetchall()
         for schema, table, comment in tables:
             where = f"{label} {schema}.{table}"
             scan.scanned.append(where)
             scan.text(comment, f"{where} (comment)")
             columns = con.execute(
                 "SELECT column_name, comment FROM duckdb_columns() WHERE database_name = ? AND schema_name = ? "
-                "AND table_name = ? ORDER BY column_index", [db, schema, table]).fetchall()
+                "AND table_name = ? ORDER BY column_index",
+                [db, schema, table],
+            ).fetchall()
             for column, col_comment in columns:
                 scan.text(col_comment, f"{where}.{column} (comment)")
                 rows = con.execute(
                     f"SELECT v, min(rn) FROM (SELECT CAST({_q(column)} AS VARCHAR) AS v, row_number() OVER () AS rn "
-                    f"FROM {_q(schema)}.{_q(table)}) WHERE v IS NOT NULL GROUP BY v").fetchall()
+                    f"FROM {_q(schema)}.{_q(table)}) WHERE v IS NOT NULL GROUP BY v"
+                ).fetchall()
                 for value, row in rows:
                     scan.text(value, f"{where} column {column} row {row}")
         for schema, view, sql in con.execute(
             "SELECT schema_name, view_name, sql FROM duckdb_views() WHERE database_name = ? AND NOT internal "
-            "AND NOT temporary", [db]).fetchall():
+            "AND NOT temporary",
+            [db],
+        ).fetchall():
             scan.scanned.append(f"{label} view {schema}.{view}")
             scan.text(sql, f"{label} view {schema}.{view} (definition)")
         for schema, fn, definition in con.execute(
             "SELECT schema_name, function_name, macro_definition FROM duckdb_functions() "
-            "WHERE database_name = ? AND NOT internal AND macro_definition IS NOT NULL", [db]).fetchall():
+            "WHERE database_name = ? AND NOT internal AND macro_definition IS NOT NULL",
+            [db],
+        ).fetchall():
             scan.text(definition, f"{label} macro {schema}.{fn}")
     finally:
         con.close()
     return scan.findings
 
 
-def scan_sqlite(path: str | Path, planted: Iterable[str] | None = None, *, scan: Scan | None = None,
-                label: str | None = None) -> list[Finding]:
+def scan_sqlite(
+    path: str | Path, planted: Iterable[str] | None = None, *, scan: Scan | None = None, label: str | None = None
+) -> list[Finding]:
     """Every column of every table of a SQLite file (e.g. Dagster's run and event storage)."""
     scan = scan or Scan(planted)
     label = label or f"sqlite:{path}"
@@ -409,8 +417,9 @@ def _iter_s3(uri: str, identity: str) -> Iterator[tuple[str, Callable[[], bytes]
             yield f"s3://{bucket}/{key}", lambda k=key: client.get_object(Bucket=bucket, Key=k)["Body"].read()
 
 
-def iter_files(uri: str | Path, identity: str = "pipeline",
-               exclude: Callable[[Path], bool] | None = None) -> Iterator[tuple[str, Callable[[], bytes]]]:
+def iter_files(
+    uri: str | Path, identity: str = "pipeline", exclude: Callable[[Path], bool] | None = None
+) -> Iterator[tuple[str, Callable[[], bytes]]]:
     """(location, reader) of every file under a local directory or an ``s3://bucket/prefix``."""
     if str(uri).startswith("s3://"):
         yield from _iter_s3(str(uri), identity)
@@ -418,8 +427,13 @@ def iter_files(uri: str | Path, identity: str = "pipeline",
         yield from _iter_local(Path(uri), exclude)
 
 
-def scan_tree(root: str | Path, planted: Iterable[str] | None = None, *, scan: Scan | None = None,
-              exclude: Callable[[Path], bool] | None = None) -> list[Finding]:
+def scan_tree(
+    root: str | Path,
+    planted: Iterable[str] | None = None,
+    *,
+    scan: Scan | None = None,
+    exclude: Callable[[Path], bool] | None = None,
+) -> list[Finding]:
     """Every file under a local directory (dbt target/ and logs/, a docs site, DAGSTER_HOME)."""
     scan = scan or Scan(planted)
     for location, read in iter_files(root, exclude=exclude):
@@ -428,8 +442,9 @@ def scan_tree(root: str | Path, planted: Iterable[str] | None = None, *, scan: S
     return scan.findings
 
 
-def scan_s3_prefix(uri: str, planted: Iterable[str] | None = None, *, identity: str = "pipeline",
-                   scan: Scan | None = None) -> list[Finding]:
+def scan_s3_prefix(
+    uri: str, planted: Iterable[str] | None = None, *, identity: str = "pipeline", scan: Scan | None = None
+) -> list[Finding]:
     """Every object under ``s3://bucket/prefix`` (receipts, published files, archives)."""
     scan = scan or Scan(planted)
     for location, read in _iter_s3(uri, identity):
@@ -449,8 +464,9 @@ def _delta_options(uri: str, identity: str) -> dict[str, str] | None:
     return s3.delta_storage_options(identity)
 
 
-def scan_delta(uri: str, planted: Iterable[str] | None = None, *, identity: str = "pipeline",
-               scan: Scan | None = None) -> list[Finding]:
+def scan_delta(
+    uri: str, planted: Iterable[str] | None = None, *, identity: str = "pipeline", scan: Scan | None = None
+) -> list[Finding]:
     """A Delta table: its current snapshot (row numbers) and every file under its prefix.
 
     The file sweep covers what a snapshot read misses: data files removed by later commits
@@ -484,8 +500,9 @@ def delta_tables(root: str | Path, identity: str = "pipeline") -> list[str]:
     return sorted(tables)
 
 
-def scan_delta_tables(root: str | Path, planted: Iterable[str] | None = None, *, identity: str = "pipeline",
-                      scan: Scan | None = None) -> list[Finding]:
+def scan_delta_tables(
+    root: str | Path, planted: Iterable[str] | None = None, *, identity: str = "pipeline", scan: Scan | None = None
+) -> list[Finding]:
     scan = scan or Scan(planted)
     for uri in delta_tables(root, identity):
         scan_delta(uri, identity=identity, scan=scan)
@@ -495,14 +512,15 @@ def scan_delta_tables(root: str | Path, planted: Iterable[str] | None = None, *,
 # --- Dagster ---------------------------------------------------------------------------------
 
 
-def scan_dagster(instance, planted: Iterable[str] | None = None, *, run_ids: Iterable[str] | None = None,
-                 scan: Scan | None = None) -> list[Finding]:
+def scan_dagster(
+    instance, planted: Iterable[str] | None = None, *, run_ids: Iterable[str] | None = None, scan: Scan | None = None
+) -> list[Finding]:
     """Every event record of every run (logs, materialisation and check metadata, failures,
     engine events) plus each run's config and tags, serialised as Dagster stores them."""
     from dagster._serdes import serialize_value
 
     scan = scan or Scan(planted)
-    runs = ([instance.get_run_by_id(r) for r in run_ids] if run_ids is not None else instance.get_runs())
+    runs = [instance.get_run_by_id(r) for r in run_ids] if run_ids is not None else instance.get_runs()
     for run in runs:
         if run is None:
             continue
@@ -524,20 +542,34 @@ def scan_dagster(instance, planted: Iterable[str] | None = None, *, run_ids: Ite
 def add_arguments(p) -> None:
     """The ``leak-scan`` options (for pipelines.tools.cli)."""
     p.add_argument("--duckdb", action="append", default=[], metavar="PATH", help="a DuckDB file")
-    p.add_argument("--delta", action="append", default=[], metavar="URI",
-                   help="a Delta table, or a root holding several (s3:// or local)")
+    p.add_argument(
+        "--delta",
+        action="append",
+        default=[],
+        metavar="URI",
+        help="a Delta table, or a root holding several (s3:// or local)",
+    )
     p.add_argument("--tree", action="append", default=[], metavar="DIR", help="every file under a local directory")
     p.add_argument("--s3", action="append", default=[], metavar="URI", help="every object under s3://bucket/prefix")
     p.add_argument("--dagster", action="store_true", help="every event of every run of $DAGSTER_HOME's instance")
-    p.add_argument("--defaults", action="store_true",
-                   help="every published DuckDB file (main and conditional) and Delta table, dbt target/ and "
-                   "logs/, receipts bucket, Dagster event log; exit 2 if any of them is unavailable")
-    p.add_argument("--planted", action="append", default=[], metavar="VALUE",
-                   help="a known value to look for in every spelling (repeatable)")
+    p.add_argument(
+        "--defaults",
+        action="store_true",
+        help="every published DuckDB file (main and conditional) and Delta table, dbt target/ and "
+        "logs/, receipts bucket, Dagster event log; exit 2 if any of them is unavailable",
+    )
+    p.add_argument(
+        "--planted",
+        action="append",
+        default=[],
+        metavar="VALUE",
+        help="a known value to look for in every spelling (repeatable)",
+    )
     p.add_argument("--planted-file", metavar="FILE", help="known values, one a line")
     p.add_argument("--no-detectors", action="store_true", help="only look for the planted values")
-    p.add_argument("--expect-found", action="store_true",
-                   help="succeed only if something IS found (proof run on the raw zone)")
+    p.add_argument(
+        "--expect-found", action="store_true", help="succeed only if something IS found (proof run on the raw zone)"
+    )
     p.add_argument("--identity", default="pipeline", help="S3 identity to read as")
     p.add_argument("--json", action="store_true", help="findings as JSON lines")
 
@@ -560,6 +592,7 @@ def default_targets(scan: Scan, identity: str) -> list[tuple[str, Callable[[], o
     def unavailable(name: str, why: str) -> None:
         def fail() -> None:
             raise Unavailable(why)
+
         targets.append((name, fail))
 
     pub = settings.published_db_path()
@@ -576,9 +609,11 @@ def default_targets(scan: Scan, identity: str) -> list[tuple[str, Callable[[], o
             raise Unavailable(f"no Delta table under the published root {root}")
         for uri in tables:
             scan_delta(uri, identity=identity, scan=scan)
+
     targets.append((f"delta {root}", delta))
-    targets.append(("s3 receipts", lambda: scan_s3_prefix(
-        f"s3://{settings.buckets().receipts}/", identity=identity, scan=scan)))
+    targets.append(
+        ("s3 receipts", lambda: scan_s3_prefix(f"s3://{settings.buckets().receipts}/", identity=identity, scan=scan))
+    )
 
     for name, var in (("target", "DBT_TARGET_PATH"), ("logs", "DBT_LOG_PATH")):
         d = Path(os.environ.get(var) or settings.DBT_PROJECT_DIR / name)
@@ -604,6 +639,7 @@ def dagster_target(scan: Scan) -> tuple[str, Callable[[], object]]:
 
         with DagsterInstance.get() as instance:
             scan_dagster(instance, scan=scan)
+
     return f"dagster event log ({home or 'DAGSTER_HOME unset'})", run
 
 
@@ -629,8 +665,7 @@ def cmd_leak_scan(args) -> int:
     if args.dagster or args.defaults:
         targets.append(dagster_target(scan))
     if not targets:
-        print("leak-scan: nothing to scan (give --duckdb/--delta/--tree/--s3/--dagster or --defaults)",
-              file=sys.stderr)
+        print("leak-scan: nothing to scan (give --duckdb/--delta/--tree/--s3/--dagster or --defaults)", file=sys.stderr)
         return 2
     failed: list[str] = []
     for name, run in targets:
@@ -639,8 +674,7 @@ def cmd_leak_scan(args) -> int:
             run()
         except Exception as exc:  # noqa: BLE001 - every source is tried; each failure is reported
             failed.append(name)
-            print(f"leak-scan: CANNOT SCAN {name}: {type(exc).__name__}: {pii.scrub_text(str(exc))}",
-                  file=sys.stderr)
+            print(f"leak-scan: CANNOT SCAN {name}: {type(exc).__name__}: {pii.scrub_text(str(exc))}", file=sys.stderr)
             continue
         print(f"scanned {name}: {len(scan.findings) - before} finding(s)", file=sys.stderr)
     for f in scan.findings:
@@ -648,8 +682,7 @@ def cmd_leak_scan(args) -> int:
     found = bool(scan.findings)
     print(f"leak-scan: {len(scan.findings)} finding(s) in {len(scan.scanned)} object(s)", file=sys.stderr)
     if failed:
-        print(f"leak-scan: FAILED: {len(failed)} source(s) could not be scanned: {'; '.join(failed)}",
-              file=sys.stderr)
+        print(f"leak-scan: FAILED: {len(failed)} source(s) could not be scanned: {'; '.join(failed)}", file=sys.stderr)
         return 2
     return (0 if found else 1) if args.expect_found else (1 if found else 0)
 

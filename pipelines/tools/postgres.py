@@ -55,8 +55,9 @@ def bin_dir() -> Path:
         if all(os.access(d / name, os.X_OK) for name in REQUIRED):
             return d
     where = os.environ.get(BIN_DIR_VAR) or "/usr/lib/postgresql/<version>/bin or PATH"
-    raise PostgresUnavailable(f"PostgreSQL server binaries ({', '.join(REQUIRED)}) not found in {where}: "
-                              f"{INSTALL_HINT}")
+    raise PostgresUnavailable(
+        f"PostgreSQL server binaries ({', '.join(REQUIRED)}) not found in {where}: {INSTALL_HINT}"
+    )
 
 
 def version() -> str:
@@ -92,8 +93,10 @@ class Server:
     @property
     def dsn(self) -> str:
         """libpq connection URL (``psycopg2.connect(server.dsn)``, ``psql``)."""
-        return (f"postgresql://{quote(self.user, safe='')}:{quote(self.password, safe='')}"
-                f"@127.0.0.1:{self.port}/{quote(self.database, safe='')}")
+        return (
+            f"postgresql://{quote(self.user, safe='')}:{quote(self.password, safe='')}"
+            f"@127.0.0.1:{self.port}/{quote(self.database, safe='')}"
+        )
 
     @property
     def url(self) -> str:
@@ -119,8 +122,22 @@ class Server:
         """``pg_ctl stop -m fast``; SIGKILL the postmaster if it is still there; remove the files."""
         pid = self.pid()
         if pid is not None:
-            proc = _run(self.run_as, [str(bin_dir() / "pg_ctl"), "stop", "-D", str(self.data_dir), "-m", "fast",
-                                      "-w", "-t", str(int(timeout))], cwd=self.root, check=False)
+            proc = _run(
+                self.run_as,
+                [
+                    str(bin_dir() / "pg_ctl"),
+                    "stop",
+                    "-D",
+                    str(self.data_dir),
+                    "-m",
+                    "fast",
+                    "-w",
+                    "-t",
+                    str(int(timeout)),
+                ],
+                cwd=self.root,
+                check=False,
+            )
             if _alive(pid):
                 os.kill(pid, 9)  # its backends exit when the postmaster goes
                 deadline = time.monotonic() + 10
@@ -160,8 +177,14 @@ def _run(run_as: str | None, cmd: list[str], cwd: Path, check: bool = True) -> s
     if run_as:
         cmd = ["runuser", "-u", run_as, "--", *cmd]
     # stdin/stdout/stderr never the caller's: the daemonised postmaster must not hold pytest's pipes.
-    proc = subprocess.run(cmd, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          env={**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"})
+    proc = subprocess.run(
+        cmd,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"},
+    )
     if check and proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
     return proc
@@ -173,8 +196,10 @@ def _server_user() -> tuple[str | None, int | None, int | None]:
     try:
         entry = pwd.getpwnam(SERVER_USER)
     except KeyError:
-        raise PostgresUnavailable(f"running as root, PostgreSQL needs the unprivileged user {SERVER_USER!r}, "
-                                  f"which does not exist: {INSTALL_HINT}") from None
+        raise PostgresUnavailable(
+            f"running as root, PostgreSQL needs the unprivileged user {SERVER_USER!r}, "
+            f"which does not exist: {INSTALL_HINT}"
+        ) from None
     if not shutil.which("runuser"):
         raise PostgresUnavailable("running as root, `runuser` (util-linux) is needed to start PostgreSQL")
     return SERVER_USER, entry.pw_uid, entry.pw_gid
@@ -183,8 +208,7 @@ def _server_user() -> tuple[str | None, int | None, int | None]:
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
-def start(database: str = "dagster", user: str = "shuzhong", startup_timeout: float = 60,
-          attempts: int = 3) -> Server:
+def start(database: str = "dagster", user: str = "shuzhong", startup_timeout: float = 60, attempts: int = 3) -> Server:
     """initdb a fresh data directory in the system temp folder, start the server on a free
     127.0.0.1 port, create ``database`` owned by ``user``; return the running :class:`Server`.
 
@@ -194,8 +218,7 @@ def start(database: str = "dagster", user: str = "shuzhong", startup_timeout: fl
     bins = bin_dir()
     run_as, uid, gid = _server_user()
     root = Path(tempfile.mkdtemp(prefix="shuzhong-pg-"))  # 0700; the server's own user owns it
-    server = Server(root=root, port=0, user=user, password=secrets.token_urlsafe(24), database=database,
-                    run_as=run_as)
+    server = Server(root=root, port=0, user=user, password=secrets.token_urlsafe(24), database=database, run_as=run_as)
     try:
         if uid is not None:
             os.chown(root, uid, gid)
@@ -204,32 +227,67 @@ def start(database: str = "dagster", user: str = "shuzhong", startup_timeout: fl
         if uid is not None:
             os.chown(pwfile, uid, gid)
         os.chmod(pwfile, 0o600)
-        _run(run_as, [str(bins / "initdb"), "-D", str(server.data_dir), "-U", user, f"--pwfile={pwfile}",
-                      "--auth=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8", "--no-instructions"], cwd=root)
+        _run(
+            run_as,
+            [
+                str(bins / "initdb"),
+                "-D",
+                str(server.data_dir),
+                "-U",
+                user,
+                f"--pwfile={pwfile}",
+                "--auth=scram-sha-256",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+                "--no-instructions",
+            ],
+            cwd=root,
+        )
         pwfile.unlink()
         # Only this role, only with its password, only over 127.0.0.1.
         (server.data_dir / "pg_hba.conf").write_text(
             "# pipelines/tools/postgres.py: one role, with its password, from 127.0.0.1 only\n"
-            f"host  all  {user}  127.0.0.1/32  scram-sha-256\n")
+            f"host  all  {user}  127.0.0.1/32  scram-sha-256\n"
+        )
         with (server.data_dir / "postgresql.conf").open("a") as conf:
-            conf.write("\n# pipelines/tools/postgres.py: a throwaway server\n"
-                       "listen_addresses = '127.0.0.1'\n"
-                       "unix_socket_directories = ''\n"
-                       "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
-                       "max_connections = 50\nshared_buffers = 32MB\n")
+            conf.write(
+                "\n# pipelines/tools/postgres.py: a throwaway server\n"
+                "listen_addresses = '127.0.0.1'\n"
+                "unix_socket_directories = ''\n"
+                "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+                "max_connections = 50\nshared_buffers = 32MB\n"
+            )
         for attempt in range(attempts):
             server.port = _free_port()
-            proc = _run(run_as, [str(bins / "pg_ctl"), "start", "-D", str(server.data_dir), "-l",
-                                 str(server.log_file), "-w", "-t", str(int(startup_timeout)),
-                                 "-o", f"-p {server.port}"], cwd=root, check=False)
+            proc = _run(
+                run_as,
+                [
+                    str(bins / "pg_ctl"),
+                    "start",
+                    "-D",
+                    str(server.data_dir),
+                    "-l",
+                    str(server.log_file),
+                    "-w",
+                    "-t",
+                    str(int(startup_timeout)),
+                    "-o",
+                    f"-p {server.port}",
+                ],
+                cwd=root,
+                check=False,
+            )
             if proc.returncode == 0:
                 break
             if server.pid() is not None and _alive(server.pid()):
                 server.stop(remove=False)
             in_use = "could not bind" in server.log_tail() or "already in use" in server.log_tail()
             if not in_use or attempt == attempts - 1:
-                raise RuntimeError(f"PostgreSQL did not start (pg_ctl {proc.returncode}): "
-                                   f"{proc.stdout[-1000:]}{proc.stderr[-1000:]}\nserver log:\n{server.log_tail()}")
+                raise RuntimeError(
+                    f"PostgreSQL did not start (pg_ctl {proc.returncode}): "
+                    f"{proc.stdout[-1000:]}{proc.stderr[-1000:]}\nserver log:\n{server.log_tail()}"
+                )
         _create_database(server)
         return server
     except BaseException:
@@ -240,8 +298,14 @@ def start(database: str = "dagster", user: str = "shuzhong", startup_timeout: fl
 def _create_database(server: Server) -> None:
     import psycopg2
 
-    con = psycopg2.connect(host="127.0.0.1", port=server.port, user=server.user, password=server.password,
-                           dbname="postgres", connect_timeout=10)
+    con = psycopg2.connect(
+        host="127.0.0.1",
+        port=server.port,
+        user=server.user,
+        password=server.password,
+        dbname="postgres",
+        connect_timeout=10,
+    )
     try:
         con.autocommit = True
         with con.cursor() as cur:

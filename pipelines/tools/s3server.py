@@ -393,30 +393,44 @@ def write_security_config(data_dir: Path) -> Path:
         return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
     def builder(subject: str, issuer: x509.Name, key) -> x509.CertificateBuilder:
-        return (x509.CertificateBuilder().subject_name(name(subject)).issuer_name(issuer)
-                .public_key(key.public_key()).serial_number(x509.random_serial_number())
-                .not_valid_before(now - datetime.timedelta(minutes=5))
-                .not_valid_after(now + datetime.timedelta(days=3650)))
+        return (
+            x509.CertificateBuilder()
+            .subject_name(name(subject))
+            .issuer_name(issuer)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=3650))
+        )
 
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = (builder("shuzhong-weed-ca", name("shuzhong-weed-ca"), ca_key)
-          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-          .sign(ca_key, hashes.SHA256()))
+    ca = (
+        builder("shuzhong-weed-ca", name("shuzhong-weed-ca"), ca_key)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
     key = ec.generate_private_key(ec.SECP256R1())
-    cert = (builder("shuzhong-weed", ca.subject, key)
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                                                        x509.DNSName("localhost")]), critical=False)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH,
-                                                  ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-            .sign(ca_key, hashes.SHA256()))
+    cert = (
+        builder("shuzhong-weed", ca.subject, key)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
+            critical=False,
+        )
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
     pem = serialization.Encoding.PEM
     files = {
         "ca.crt": ca.public_bytes(pem),
         "node.crt": cert.public_bytes(pem),
         "node.key": key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
     }
-    toml = [f'[jwt.{s}]\nkey = "{secrets.token_urlsafe(32)}"\n'
-            for s in ("signing", "signing.read", "filer_signing", "filer_signing.read")]
+    toml = [
+        f'[jwt.{s}]\nkey = "{secrets.token_urlsafe(32)}"\n'
+        for s in ("signing", "signing.read", "filer_signing", "filer_signing.read")
+    ]
     toml.append("[access]\nui = false\n\n[filer.expose_directory_metadata]\nenabled = false\n")
     toml.append(f'[grpc]\nca = "{sec / "ca.crt"}"\n')
     for part in ("master", "volume", "filer", "s3", "admin", "worker", "msg_broker", "msg_agent", "mq", "client"):
@@ -622,8 +636,10 @@ def _file_endpoint(path: Path) -> str | None:
 def _record_endpoint(endpoint: str) -> None:
     """Put ``endpoint`` in the env file (0600) and this process's environment."""
     path = settings.env_file()
-    lines = [f"SHUZHONG_S3_ENDPOINT={endpoint}" if ln.startswith("SHUZHONG_S3_ENDPOINT=") else ln
-             for ln in path.read_text().splitlines()]
+    lines = [
+        f"SHUZHONG_S3_ENDPOINT={endpoint}" if ln.startswith("SHUZHONG_S3_ENDPOINT=") else ln
+        for ln in path.read_text().splitlines()
+    ]
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
@@ -645,15 +661,16 @@ def start_local(data_dir: Path | None = None) -> subprocess.Popen | None:
     port = _configured_s3_port()
     if not _port_free(port):
         if pinned:
-            raise StartError(f"Port {port} for the embedded S3 server is in use by another program: "
-                             f"set SHUZHONG_S3_ENDPOINT to http://127.0.0.1:<a free port> or stop that program.")
+            raise StartError(
+                f"Port {port} for the embedded S3 server is in use by another program: "
+                f"set SHUZHONG_S3_ENDPOINT to http://127.0.0.1:<a free port> or stop that program."
+            )
         port = free_port()
         _record_endpoint(f"http://127.0.0.1:{port}")
     try:
         return start(data_dir, s3_port=port, endpoint=settings.s3_endpoint())
     except (RuntimeError, TimeoutError) as exc:
-        raise StartError(f"SeaweedFS did not start ({str(exc).splitlines()[0]}); "
-                         f"see {data_dir / LOG_FILE}.") from None
+        raise StartError(f"SeaweedFS did not start ({str(exc).splitlines()[0]}); see {data_dir / LOG_FILE}.") from None
 
 
 def cmd_start() -> None:

@@ -4,7 +4,6 @@ Each asset ingests the landing objects a sensor hands it (run config), and repor
 GX suite's rules as Dagster asset checks: counts and row numbers, never values.
 """
 
-
 from collections import defaultdict
 from datetime import datetime
 from functools import cache
@@ -55,11 +54,18 @@ def ingest_job_name(contract: Contract) -> str:
 
 def check_rules(contract: Contract) -> list[tuple[str, str]]:
     """(rule id, description) of every check the asset reports: GX rules, type and file checks."""
-    checks = [(e["meta"]["rule_id"], e["meta"]["description"])
-              for e in validation.suite_from_contract(contract)["expectations"]]
-    checks += [(rules.FIELD_TYPE.rule_id(f.name),
-                rules.FIELD_TYPE.text(label=f"{f.business_name}({f.name})", logical_type=f.logical_type))
-               for f in contract.fields if f.logical_type != "string"]
+    checks = [
+        (e["meta"]["rule_id"], e["meta"]["description"])
+        for e in validation.suite_from_contract(contract)["expectations"]
+    ]
+    checks += [
+        (
+            rules.FIELD_TYPE.rule_id(f.name),
+            rules.FIELD_TYPE.text(label=f"{f.business_name}({f.name})", logical_type=f.logical_type),
+        )
+        for f in contract.fields
+        if f.logical_type != "string"
+    ]
     checks += [(r.id, r.zh) for r in (rules.ROW_FIELD_COUNT, rules.ROW_JSON)]
     # One check for every whole-file rejection (its metadata names each file's rule).
     checks.append((rules.FILE_READABLE.id, rules.FILE_READABLE.zh))
@@ -102,16 +108,20 @@ def build_ingest_asset(contract: Contract) -> AssetsDefinition:
                 f"{receipt.rows_accepted}, quarantined {receipt.rows_quarantined}, superseded {receipt.rows_superseded}"
             )
         for key, etag in result.superseded.items():
-            context.log.warning(f"{key}@{etag}: not landed, a newer version of the key replaced it (no receipt "
-                                "for this version; the newer version has its own run and receipt)")
+            context.log.warning(
+                f"{key}@{etag}: not landed, a newer version of the key replaced it (no receipt "
+                "for this version; the newer version has its own run and receipt)"
+            )
         for key, exc in result.errors.items():
             context.log.error(f"{key}: {type(exc).__name__}: {exc}")
         if result.errors:
             raise Failure(f"{len(result.errors)} object(s) failed and will be retried: {list(result.errors)[:5]}")
         receipts = result.receipts
-        metadata = {**_metadata(contract, receipts),
-                    "stage_seconds": MetadataValue.json(result.timings.rounded_seconds()),
-                    "stage_peak_rss_mb": MetadataValue.json(result.timings.peak_rss_mb())}
+        metadata = {
+            **_metadata(contract, receipts),
+            "stage_seconds": MetadataValue.json(result.timings.rounded_seconds()),
+            "stage_peak_rss_mb": MetadataValue.json(result.timings.peak_rss_mb()),
+        }
         return MaterializeResult(metadata=metadata, check_results=_checks(checks, receipts))
 
     return _ingest
@@ -136,8 +146,16 @@ def _metadata(contract: Contract, receipts: list[ingest.Receipt]) -> dict:
         "contract_version": contract.version,
         "ledger_head": str(ledger.head() or "empty"),
         "receipts": MetadataValue.json(
-            [{"key": r.object_key, "status": r.status, "accepted": r.rows_accepted,
-              "quarantined": r.rows_quarantined, "reason": r.reason} for r in receipts[:100]]
+            [
+                {
+                    "key": r.object_key,
+                    "status": r.status,
+                    "accepted": r.rows_accepted,
+                    "quarantined": r.rows_quarantined,
+                    "reason": r.reason,
+                }
+                for r in receipts[:100]
+            ]
         ),
     }
 
@@ -187,8 +205,11 @@ def ingest_jobs() -> tuple:
             ingest_job_name(c),
             selection=AssetSelection.assets(raw_asset_key(c)),
             executor_def=in_process_executor,
-            tags={"shuzhong/kind": "ingest", "shuzhong/dataset": c.key,
-                  "dagster/max_runtime": str(settings.max_run_seconds())},
+            tags={
+                "shuzhong/kind": "ingest",
+                "shuzhong/dataset": c.key,
+                "dagster/max_runtime": str(settings.max_run_seconds()),
+            },
         )
         for c in all_contracts().values()
     )

@@ -82,6 +82,7 @@ def batches(objs: list[dict]) -> list[list[dict]]:
         size += o.get("size", 0)
     return out
 
+
 TRIAGE_JOB = "reject_unroutable_objects"
 MAX_RUNTIME_TAG = "dagster/max_runtime"  # enforced by Dagster's run monitoring (dagster.yaml)
 TRANSFORM_JOB = "transform_and_publish"
@@ -107,8 +108,12 @@ def sensor_pages() -> int:
 
 
 def _entry(o: dict) -> dict:
-    return {"key": o["Key"], "etag": o["ETag"].strip('"'), "size": int(o.get("Size", 0)),
-            "last_modified": o["LastModified"].isoformat()}
+    return {
+        "key": o["Key"],
+        "etag": o["ETag"].strip('"'),
+        "size": int(o.get("Size", 0)),
+        "last_modified": o["LastModified"].isoformat(),
+    }
 
 
 def list_landing() -> list[dict]:
@@ -136,8 +141,11 @@ def recent_prefixes() -> list[str]:
     from datetime import timedelta
 
     today = workdays.today()
-    return [f"{c.bureau}/{c.dataset}/{today - timedelta(days=d)}/"
-            for c in all_contracts().values() for d in range(RECENT_DAYS)]
+    return [
+        f"{c.bureau}/{c.dataset}/{today - timedelta(days=d)}/"
+        for c in all_contracts().values()
+        for d in range(RECENT_DAYS)
+    ]
 
 
 def list_tick(after: str) -> tuple[list[dict], str, int]:
@@ -183,8 +191,9 @@ def _with_receipt(versions: list[tuple[str, str]]) -> set[tuple[str, str]]:
 def settled(objects: list[dict], pending: dict[str, str], known: set[tuple[str, str]]) -> set[tuple[str, str]]:
     """(key, etag) of ``objects`` that need no run: registered (``known``), requested and pending, or
     with a receipt for that ETag (rejected unroutable keys and ``failed`` receipts are not registered)."""
-    out = {(o["key"], o["etag"]) for o in objects
-           if (o["key"], o["etag"]) in known or pending.get(o["key"]) == o["etag"]}
+    out = {
+        (o["key"], o["etag"]) for o in objects if (o["key"], o["etag"]) in known or pending.get(o["key"]) == o["etag"]
+    }
     rest = [(o["key"], o["etag"]) for o in objects if (o["key"], o["etag"]) not in out]
     return out | _with_receipt(rest)
 
@@ -230,8 +239,11 @@ def plan_runs(objects: list[dict], seen: dict[str, str]) -> tuple[list[RunReques
                     run_key=f"{job}:{ident}",
                     job_name=job,
                     run_config=run_config,
-                    tags={"shuzhong/objects": str(len(batch)), "shuzhong/first_key": batch[0]["key"][:200],
-                          MAX_RUNTIME_TAG: str(settings.max_run_seconds())},
+                    tags={
+                        "shuzhong/objects": str(len(batch)),
+                        "shuzhong/first_key": batch[0]["key"][:200],
+                        MAX_RUNTIME_TAG: str(settings.max_run_seconds()),
+                    },
                 )
             )
     new_seen = dict(seen)
@@ -267,8 +279,10 @@ def s3_not_ready() -> str | None:
     try:
         socket.create_connection((url.hostname or "127.0.0.1", port), timeout=2).close()
     except OSError as exc:
-        return f"S3 endpoint {url.scheme}://{url.hostname}:{port} is not reachable ({exc.strerror or exc}); " \
-               "start it with `shuzhong s3 start` (or `make s3-start`)"
+        return (
+            f"S3 endpoint {url.scheme}://{url.hostname}:{port} is not reachable ({exc.strerror or exc}); "
+            "start it with `shuzhong s3 start` (or `make s3-start`)"
+        )
     return None
 
 
@@ -293,10 +307,12 @@ def landing_sensor(context: SensorEvaluationContext):
     pending.update({o["key"]: o["etag"] for o in fresh})
     cursor = json.dumps({"after": after, "pending": dict(list(pending.items())[-MAX_PENDING:])}, sort_keys=True)
     if not requests:
-        return SensorResult(skip_reason=SkipReason(f"no new objects among {len(objects)} examined "
-                                                   f"({calls} list calls)"), cursor=cursor)
-    context.log.info(f"{len(fresh)} new object(s) in {len(requests)} run(s); {len(objects)} examined, "
-                     f"{calls} list calls")
+        return SensorResult(
+            skip_reason=SkipReason(f"no new objects among {len(objects)} examined ({calls} list calls)"), cursor=cursor
+        )
+    context.log.info(
+        f"{len(fresh)} new object(s) in {len(requests)} run(s); {len(objects)} examined, {calls} list calls"
+    )
     return SensorResult(run_requests=requests, cursor=cursor)
 
 
@@ -324,9 +340,15 @@ def reconcile(instance: DagsterInstance, after: float) -> tuple[list[RunRequest]
     """Retry requests and ``failed`` receipts for object versions of failed ingestion runs updated
     after ``after`` (a timestamp) that have no receipt for their ETag; and the new watermark."""
     records = instance.get_run_records(
-        RunsFilter(statuses=[DagsterRunStatus.FAILURE], tags={"shuzhong/kind": "ingest"},
-                   updated_after=datetime.fromtimestamp(after, UTC)),
-        limit=RUNS_PER_RECONCILE, order_by="update_timestamp", ascending=True)
+        RunsFilter(
+            statuses=[DagsterRunStatus.FAILURE],
+            tags={"shuzhong/kind": "ingest"},
+            updated_after=datetime.fromtimestamp(after, UTC),
+        ),
+        limit=RUNS_PER_RECONCILE,
+        order_by="update_timestamp",
+        ascending=True,
+    )
     requests: list[RunRequest] = []
     failed: list[ingest.Receipt] = []
     watermark = after
@@ -345,20 +367,33 @@ def reconcile(instance: DagsterInstance, after: float) -> tuple[list[RunRequest]
                 failed.append(failed_receipt(o, attempt, run.run_id))
                 continue
             ident = hashlib.sha256(f"{o['key']}@{o['etag']}".encode()).hexdigest()[:24]
-            requests.append(RunRequest(
-                run_key=f"{job}:retry{attempt + 1}:{ident}", job_name=job,
-                run_config={"ops": {_op_name(job): {"config": {"objects": [o]}}}},
-                tags={"shuzhong/objects": "1", "shuzhong/first_key": o["key"][:200],
-                      ATTEMPT_TAG: str(attempt + 1), "shuzhong/retry_of": run.run_id,
-                      MAX_RUNTIME_TAG: str(settings.max_run_seconds())}))
+            requests.append(
+                RunRequest(
+                    run_key=f"{job}:retry{attempt + 1}:{ident}",
+                    job_name=job,
+                    run_config={"ops": {_op_name(job): {"config": {"objects": [o]}}}},
+                    tags={
+                        "shuzhong/objects": "1",
+                        "shuzhong/first_key": o["key"][:200],
+                        ATTEMPT_TAG: str(attempt + 1),
+                        "shuzhong/retry_of": run.run_id,
+                        MAX_RUNTIME_TAG: str(settings.max_run_seconds()),
+                    },
+                )
+            )
     return requests, failed, watermark
 
 
 def failed_receipt(obj: dict, attempts: int, run_id: str) -> ingest.Receipt:
     """The receipt of a version that could not be processed in ``attempts`` attempts (no values)."""
-    receipt = ingest.Receipt(object_key=obj["key"], status="failed", etag=obj["etag"], run_id=run_id,
-                             reason=f"处理失败：已尝试 {attempts} 次仍未完成，数据中心将排查；可重新提交 / "
-                                    f"processing failed after {attempts} attempts")
+    receipt = ingest.Receipt(
+        object_key=obj["key"],
+        status="failed",
+        etag=obj["etag"],
+        run_id=run_id,
+        reason=f"处理失败：已尝试 {attempts} 次仍未完成，数据中心将排查；可重新提交 / "
+        f"processing failed after {attempts} attempts",
+    )
     try:
         bureau, dataset, business_date, _ = ingest.parse_key(obj["key"])
         receipt.bureau, receipt.dataset, receipt.business_date = bureau, dataset, str(business_date)
@@ -382,12 +417,12 @@ def receipt_reconciler(context: SensorEvaluationContext):
     requests, failed, watermark = reconcile(context.instance, after)
     for receipt in failed:
         ingest.write_receipt(receipt)
-        context.log.warning(f"{receipt.object_key[:200]!r}@{receipt.etag}: failed receipt after "
-                            f"{max_ingest_attempts()} attempts")
+        context.log.warning(
+            f"{receipt.object_key[:200]!r}@{receipt.etag}: failed receipt after {max_ingest_attempts()} attempts"
+        )
     cursor = json.dumps({"after": watermark})
     if not requests:
-        return SensorResult(skip_reason=SkipReason(f"{len(failed)} failed receipt(s), nothing to retry"),
-                            cursor=cursor)
+        return SensorResult(skip_reason=SkipReason(f"{len(failed)} failed receipt(s), nothing to retry"), cursor=cursor)
     context.log.info(f"retrying {len(requests)} object version(s) of failed ingestion runs")
     return SensorResult(run_requests=requests, cursor=cursor)
 
@@ -448,14 +483,23 @@ def transform_sensor(context: SensorEvaluationContext):
         return SkipReason(f"waiting for {active} ingestion run(s) to finish")
     full = project != project_fingerprint() or context.repository_def is None
     selection = None if full else transform_selection(context.repository_def.asset_graph, changed)
-    context.log.info("full rebuild (first transform or changed dbt project)" if full else
-                     f"new data in {', '.join(k.to_user_string() for k in changed)}: "
-                     f"{len(selection)} downstream asset(s)")
+    context.log.info(
+        "full rebuild (first transform or changed dbt project)"
+        if full
+        else f"new data in {', '.join(k.to_user_string() for k in changed)}: {len(selection)} downstream asset(s)"
+    )
     return SensorResult(
-        run_requests=[RunRequest(run_key=f"transform-{latest}", asset_selection=selection,
-                                 tags={"shuzhong/raw_storage_id": str(latest),
-                                       MAX_RUNTIME_TAG: str(settings.max_run_seconds()),
-                                       "shuzhong/transform": "full" if full else "incremental"})],
+        run_requests=[
+            RunRequest(
+                run_key=f"transform-{latest}",
+                asset_selection=selection,
+                tags={
+                    "shuzhong/raw_storage_id": str(latest),
+                    MAX_RUNTIME_TAG: str(settings.max_run_seconds()),
+                    "shuzhong/transform": "full" if full else "incremental",
+                },
+            )
+        ],
         cursor=json.dumps({"storage_id": latest, "project": project_fingerprint()}),
     )
 
@@ -477,5 +521,6 @@ def calendar_sensor(context: SensorEvaluationContext) -> SkipReason:
         context.log.warning(message)
         return SkipReason(message)
     year = workdays.today().year
-    return SkipReason(f"working-day calendar holds {year}"
-                      + (f" and {year + 1}" if workdays.load().holds(year + 1) else ""))
+    return SkipReason(
+        f"working-day calendar holds {year}" + (f" and {year + 1}" if workdays.load().holds(year + 1) else "")
+    )

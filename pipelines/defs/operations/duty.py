@@ -30,7 +30,6 @@ if it fails — a run-failure e-mail. The run key is the business date, so a day
 per schedule tick.
 """
 
-
 import hashlib
 import json
 from collections.abc import Iterator
@@ -95,10 +94,15 @@ def _spec(contract: Contract) -> AssetCheckSpec:
         basis = workdays.day_basis(contract.cadence, contract.deadline)
         offset = (contract.deadline or {}).get("day_offset", 1)
         at = (contract.deadline or {}).get("time") or workdays.DEFAULT_DEADLINES[contract.cadence][1]
-        what = (f"business date D due {at} Asia/Shanghai on D+{offset} "
-                + ("(first working day of the official calendar on or after it)" if basis == "working"
-                   else "(calendar days)")
-                + "; fails while a date since the first submission is past its deadline without a file")
+        what = (
+            f"business date D due {at} Asia/Shanghai on D+{offset} "
+            + (
+                "(first working day of the official calendar on or after it)"
+                if basis == "working"
+                else "(calendar days)"
+            )
+            + "; fails while a date since the first submission is past its deadline without a file"
+        )
     return AssetCheckSpec(CHECK_NAME, asset=raw_asset_key(contract), description=f"报送时效 / {what}")
 
 
@@ -109,9 +113,14 @@ def _fmt(ts: datetime | None) -> str:
 def fingerprint(t: Timeliness) -> str:
     """What the check result says, without the evaluation time: unchanged → not recorded again."""
     last = t.last_submission
-    state = [t.passed, str(t.expected.business_date) if t.expected else None,
-             [str(d.business_date) for d in t.missed], str(last[0]) if last else None,
-             str(t.next_due.business_date) if t.next_due else None, t.first_date is not None]
+    state = [
+        t.passed,
+        str(t.expected.business_date) if t.expected else None,
+        [str(d.business_date) for d in t.missed],
+        str(last[0]) if last else None,
+        str(t.next_due.business_date) if t.next_due else None,
+        t.first_date is not None,
+    ]
     return hashlib.sha256(json.dumps(state).encode()).hexdigest()[:16]
 
 
@@ -123,12 +132,15 @@ def describe(t: Timeliness) -> str:
         return "not submitted yet: the timeliness calendar starts at the dataset's first submission"
     if t.missed:
         shown = ", ".join(str(d.business_date) for d in t.missed[:10])
-        return (f"{len(t.missed)} business date(s) past their deadline without a file: {shown}"
-                + (" …" if len(t.missed) > 10 else ""))
+        return f"{len(t.missed)} business date(s) past their deadline without a file: {shown}" + (
+            " …" if len(t.missed) > 10 else ""
+        )
     if t.expected is None:
         return "no business date due yet"
-    return (f"up to date: {t.expected.business_date} (due {t.expected.deadline_text()}) "
-            f"is {t.status_of(t.expected.business_date).replace('_', ' ')}")
+    return (
+        f"up to date: {t.expected.business_date} (due {t.expected.deadline_text()}) "
+        f"is {t.status_of(t.expected.business_date).replace('_', ' ')}"
+    )
 
 
 def check_metadata(t: Timeliness) -> dict:
@@ -144,23 +156,32 @@ def check_metadata(t: Timeliness) -> dict:
     }
     if t.has_deadline:
         e, n = t.expected, t.next_due
-        meta.update({
-            "expected_business_date": str(e.business_date) if e else "-",
-            "expected_deadline": e.deadline_text() if e else "-",
-            "expected_status": t.status_of(e.business_date) if e else "-",
-            "next_business_date": str(n.business_date) if n else "-",
-            "next_deadline": n.deadline_text() if n else "-",
-            "missed_count": len(t.missed),
-            "missed_business_dates": MetadataValue.json([
-                {"business_date": str(d.business_date), "deadline": d.deadline_text()} for d in t.missed]),
-            "lookback_days": deadlines.lookback_days(),
-        })
+        meta.update(
+            {
+                "expected_business_date": str(e.business_date) if e else "-",
+                "expected_deadline": e.deadline_text() if e else "-",
+                "expected_status": t.status_of(e.business_date) if e else "-",
+                "next_business_date": str(n.business_date) if n else "-",
+                "next_deadline": n.deadline_text() if n else "-",
+                "missed_count": len(t.missed),
+                "missed_business_dates": MetadataValue.json(
+                    [{"business_date": str(d.business_date), "deadline": d.deadline_text()} for d in t.missed]
+                ),
+                "lookback_days": deadlines.lookback_days(),
+            }
+        )
     return meta
 
 
 def check_result(t: Timeliness) -> AssetCheckResult:
-    return AssetCheckResult(asset_key=raw_asset_key(t.contract), check_name=CHECK_NAME, passed=t.passed,
-                            severity=AssetCheckSeverity.WARN, description=describe(t), metadata=check_metadata(t))
+    return AssetCheckResult(
+        asset_key=raw_asset_key(t.contract),
+        check_name=CHECK_NAME,
+        passed=t.passed,
+        severity=AssetCheckSeverity.WARN,
+        description=describe(t),
+        metadata=check_metadata(t),
+    )
 
 
 @multi_asset_check(
@@ -189,8 +210,16 @@ def changed_evaluations(instance, results: dict[str, Timeliness]) -> list[AssetC
         if getattr(previous, "value", previous) == fingerprint(t):
             continue
         r = check_result(t)
-        out.append(AssetCheckEvaluation(asset_key=r.asset_key, check_name=CHECK_NAME, passed=r.passed,
-                                        metadata=r.metadata, severity=r.severity, description=r.description))
+        out.append(
+            AssetCheckEvaluation(
+                asset_key=r.asset_key,
+                check_name=CHECK_NAME,
+                passed=r.passed,
+                metadata=r.metadata,
+                severity=r.severity,
+                description=r.description,
+            )
+        )
     return out
 
 
@@ -243,9 +272,11 @@ def deadline_sensor(context: SensorEvaluationContext):
     pending = unsent + [r for r in created if r.key not in {u.key for u in unsent}]
     sent = notify_reminders(pending, as_of, context.log)
     late = sum(len(t.missed) for t in results.values())
-    message = (f"{late} business date(s) past deadline without a file, {len(created)} new reminder(s), "
-               f"{len(events)} check result(s) changed"
-               + ("" if sent else f"; e-mail failed for {len(pending)} reminder(s), retrying next tick"))
+    message = (
+        f"{late} business date(s) past deadline without a file, {len(created)} new reminder(s), "
+        f"{len(events)} check result(s) changed"
+        + ("" if sent else f"; e-mail failed for {len(pending)} reminder(s), retrying next tick")
+    )
     cursor = json.dumps({"unsent": [] if sent else [r.key for r in pending][-MAX_UNSENT:]})
     return SensorResult(asset_events=events, cursor=cursor, skip_reason=SkipReason(message))
 
@@ -266,8 +297,10 @@ def failure_email(context: RunFailureSensorContext) -> tuple[str, str]:
     run = context.dagster_run
     failure = context.failure_event.event_specific_data
     reason = getattr(getattr(failure, "failure_reason", None), "value", None) or "-"
-    steps = [(e.step_key, _error_classes(getattr(e.event_specific_data, "error", None)))
-             for e in context.get_step_failure_events()]
+    steps = [
+        (e.step_key, _error_classes(getattr(e.event_specific_data, "error", None)))
+        for e in context.get_step_failure_events()
+    ]
     subject = f"运行失败 / run failed: {run.job_name} ({run.run_id[:8]})"
     lines = [
         f"作业 / job: {run.job_name}",
@@ -282,8 +315,11 @@ def failure_email(context: RunFailureSensorContext) -> tuple[str, str]:
         lines += [f"  - {step}: {classes}" for step, classes in steps]
     elif getattr(failure, "error", None) is not None:
         lines.append(f"错误类型 / error class: {_error_classes(failure.error)}")
-    lines += ["", "详情见 Dagster 界面 Runs → 该运行 ID 的事件日志；重新运行见 README「On duty」。",
-              "(Error messages, row values and object keys are not included: read them in the Dagster UI.)"]
+    lines += [
+        "",
+        "详情见 Dagster 界面 Runs → 该运行 ID 的事件日志；重新运行见 README「On duty」。",
+        "(Error messages, row values and object keys are not included: read them in the Dagster UI.)",
+    ]
     return subject, "\n".join(lines) + "\n"
 
 
@@ -321,16 +357,21 @@ class Settlement:
         out = [f"settlement of business date {self.business_date} as of {_fmt(self.as_of)} Asia/Shanghai"]
         for key, st in sorted(self.status.items()):
             late = self.late.get(key, [])
-            out.append(f"  {key}: {self.business_date} {st}"
-                       + (f"; {len(late)} date(s) past deadline without a file: {', '.join(late[:10])}"
-                          if late else ""))
+            out.append(
+                f"  {key}: {self.business_date} {st}"
+                + (f"; {len(late)} date(s) past deadline without a file: {', '.join(late[:10])}" if late else "")
+            )
         out.append(f"  reminders written now: {len(self.new_reminders)}")
         missing = sum(self.without_receipt.values())
-        out.append(f"  objects of {self.business_date} without a receipt: {missing}"
-                   + (f" ({', '.join(f'{k} {n}' for k, n in sorted(self.without_receipt.items()))})"
-                      if missing else "")
-                   + (f"; {self.in_flight} more uploaded in the last {RECEIPT_GRACE.seconds // 60} min"
-                      if self.in_flight else ""))
+        out.append(
+            f"  objects of {self.business_date} without a receipt: {missing}"
+            + (f" ({', '.join(f'{k} {n}' for k, n in sorted(self.without_receipt.items()))})" if missing else "")
+            + (
+                f"; {self.in_flight} more uploaded in the last {RECEIPT_GRACE.seconds // 60} min"
+                if self.in_flight
+                else ""
+            )
+        )
         return out
 
 
@@ -378,13 +419,18 @@ def settle(business_date: date, as_of: datetime, log) -> Settlement:
         subject, body = alerts.reminder_email(created, as_of)
         problems.append(body)
     if out.without_receipt:
-        problems.append(f"{sum(out.without_receipt.values())} 个对象尚无回执 / object(s) without a receipt: "
-                        + ", ".join(f"{k} {n}" for k, n in sorted(out.without_receipt.items()))
-                        + "（见 README「On duty」：receipt_reconciler 与重新运行）")
+        problems.append(
+            f"{sum(out.without_receipt.values())} 个对象尚无回执 / object(s) without a receipt: "
+            + ", ".join(f"{k} {n}" for k, n in sorted(out.without_receipt.items()))
+            + "（见 README「On duty」：receipt_reconciler 与重新运行）"
+        )
     if problems:
-        alerts.send_email(f"日结 / settlement {business_date}: {len(created)} 个新催报, "
-                          f"{sum(out.without_receipt.values())} 个对象无回执",
-                          "\n".join(out.lines()) + "\n\n" + "\n\n".join(problems), log=log.info)
+        alerts.send_email(
+            f"日结 / settlement {business_date}: {len(created)} 个新催报, "
+            f"{sum(out.without_receipt.values())} 个对象无回执",
+            "\n".join(out.lines()) + "\n\n" + "\n\n".join(problems),
+            log=log.info,
+        )
     return out
 
 
@@ -400,10 +446,13 @@ def settle_business_day(context, config: SettleConfig) -> None:
     settle(day, as_of, context.log)
 
 
-@job(name=SETTLE_JOB, executor_def=in_process_executor,
-     tags={"shuzhong/kind": "duty", "dagster/max_runtime": str(settings.max_run_seconds())},
-     description="Settles one business date (launched daily by daily_settlement; launch it by hand with an "
-     "empty config for yesterday, or give business_date).")
+@job(
+    name=SETTLE_JOB,
+    executor_def=in_process_executor,
+    tags={"shuzhong/kind": "duty", "dagster/max_runtime": str(settings.max_run_seconds())},
+    description="Settles one business date (launched daily by daily_settlement; launch it by hand with an "
+    "empty config for yesterday, or give business_date).",
+)
 def settle_previous_business_day():
     settle_business_day()
 
@@ -426,7 +475,8 @@ def daily_settlement(context: ScheduleEvaluationContext):
     day = tick.date() - timedelta(days=1)
     return RunRequest(
         run_key=f"settle-{day.isoformat()}",
-        run_config={"ops": {"settle_business_day": {"config": {"business_date": day.isoformat(),
-                                                                "as_of": tick.isoformat()}}}},
+        run_config={
+            "ops": {"settle_business_day": {"config": {"business_date": day.isoformat(), "as_of": tick.isoformat()}}}
+        },
         tags={"shuzhong/business_date": day.isoformat()},
     )

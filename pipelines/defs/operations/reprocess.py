@@ -44,8 +44,11 @@ class ReprocessConfig(Config):
     reason: str = DEFAULT_REASON
 
 
-@op(name="reprocess_archived_files", out={},
-    description="Re-validates the archived files of one business date against the current contracts.")
+@op(
+    name="reprocess_archived_files",
+    out={},
+    description="Re-validates the archived files of one business date against the current contracts.",
+)
 def reprocess_archived_files(context, config: ReprocessConfig):
     business_date = date.fromisoformat(context.partition_key)
     datasets = config.datasets or sorted(all_contracts())
@@ -57,12 +60,15 @@ def reprocess_archived_files(context, config: ReprocessConfig):
         result = reprocess_date(dataset, business_date, context.run_id, config.reason, log=context.log.info)
         context.log.info(result.message)
         for r in result.receipts:
-            context.log.info(f"{log_safe(r.object_key)}: reprocessed against {r.contract_version}: received "
-                             f"{r.rows_received}, accepted {r.rows_accepted}, quarantined {r.rows_quarantined}, "
-                             f"superseded {r.rows_superseded} (before: {r.reprocess_of})")
+            context.log.info(
+                f"{log_safe(r.object_key)}: reprocessed against {r.contract_version}: received "
+                f"{r.rows_received}, accepted {r.rows_accepted}, quarantined {r.rows_quarantined}, "
+                f"superseded {r.rows_superseded} (before: {r.reprocess_of})"
+            )
         for r in result.kept:
-            context.log.warning(f"{log_safe(r.object_key)}: unreadable under the current contract, rows kept: "
-                                f"{r.rule}: {r.reason}")
+            context.log.warning(
+                f"{log_safe(r.object_key)}: unreadable under the current contract, rows kept: {r.rule}: {r.reason}"
+            )
         for key, exc in result.errors.items():
             context.log.error(f"{log_safe(key)}: {type(exc).__name__}: {exc}")
         failed.update(result.errors)
@@ -77,15 +83,23 @@ def reprocess_archived_files(context, config: ReprocessConfig):
                     "rows_quarantined": sum(r.rows_quarantined for r in result.receipts),
                     "contract_version": contract.version,
                     "ledger_head": str(ledger.head() or "empty"),
-                    "receipts": MetadataValue.json([{"key": r.object_key, "accepted": r.rows_accepted,
-                                                     "quarantined": r.rows_quarantined} for r in result.receipts]),
+                    "receipts": MetadataValue.json(
+                        [
+                            {"key": r.object_key, "accepted": r.rows_accepted, "quarantined": r.rows_quarantined}
+                            for r in result.receipts
+                        ]
+                    ),
                 },
             )
     if failed:
         raise Failure(f"{len(failed)} file(s) could not be reprocessed: {[log_safe(k) for k in list(failed)[:5]]}")
 
 
-@job(name=REPROCESS_JOB, partitions_def=BUSINESS_DATES, executor_def=in_process_executor,
-     tags={"shuzhong/kind": "reprocess", "dagster/max_runtime": str(settings.max_run_seconds())})
+@job(
+    name=REPROCESS_JOB,
+    partitions_def=BUSINESS_DATES,
+    executor_def=in_process_executor,
+    tags={"shuzhong/kind": "reprocess", "dagster/max_runtime": str(settings.max_run_seconds())},
+)
 def reprocess_archive() -> None:
     reprocess_archived_files()

@@ -27,12 +27,17 @@ def lateness_report(as_of: datetime | None = None) -> list[str]:
     if reason := s3_not_ready():
         return [f"lateness unknown: {reason}"]
     results = deadlines.evaluate_all(as_of or datetime.now(workdays.TZ))
-    lines = [f"LATE {key}: {len(t.missed)} business date(s) past deadline without a file: "
-             + ", ".join(f"{d.business_date} (due {d.deadline_text()})" for d in t.missed[:10])
-             + (" …" if len(t.missed) > 10 else "")
-             for key, t in results.items() if t.missed]
-    return lines or [f"nothing late: every business date due in the last {deadlines.lookback_days()} days "
-                     "has a file (since each dataset's first submission)"]
+    lines = [
+        f"LATE {key}: {len(t.missed)} business date(s) past deadline without a file: "
+        + ", ".join(f"{d.business_date} (due {d.deadline_text()})" for d in t.missed[:10])
+        + (" …" if len(t.missed) > 10 else "")
+        for key, t in results.items()
+        if t.missed
+    ]
+    return lines or [
+        f"nothing late: every business date due in the last {deadlines.lookback_days()} days "
+        "has a file (since each dataset's first submission)"
+    ]
 
 
 def missing_receipts(keys_etags: dict[str, str]) -> list[str]:
@@ -61,9 +66,7 @@ def active_runs(instance: DagsterInstance) -> int:
 def published_up_to_date(instance: DagsterInstance) -> bool:
     """A transform run covering the latest raw materialization has succeeded."""
     latest = latest_raw_storage_id(instance)
-    runs = instance.get_runs(
-        RunsFilter(job_name=TRANSFORM_JOB, statuses=[DagsterRunStatus.SUCCESS]), limit=5
-    )
+    runs = instance.get_runs(RunsFilter(job_name=TRANSFORM_JOB, statuses=[DagsterRunStatus.SUCCESS]), limit=5)
     return any(int(r.tags.get("shuzhong/raw_storage_id", 0)) >= latest for r in runs) and latest > 0
 
 

@@ -26,6 +26,6 @@ def published_warehouse(context: AssetExecutionContext) -> MaterializeResult:
             "path": MetadataValue.path(str(settings.published_db_path())),
             "tables": MetadataValue.json(dict(counts)),
             "tables_rewritten": MetadataValue.json(counts.changed),
-            "query": MetadataValue.md(f"`shuzhong sql \"SELECT * FROM {next(iter(counts), 'kpi')} LIMIT 10\"`"),
+            "query": MetadataValue.md(f'`shuzhong sql "SELECT * FROM {next(iter(counts), "kpi")} LIMIT 10"`'),
         }
     )

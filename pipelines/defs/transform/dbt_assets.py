@@ -1,6 +1,5 @@
 """dbt models in the same asset graph as ingestion (dagster-dbt)."""
 
-
 import os
 import shutil
 import subprocess
@@ -27,14 +26,25 @@ def ensure_manifest() -> Path:
     """Parse the dbt project when its manifest is missing or older than a project file."""
     settings.export_defaults()
     manifest = DBT_PROJECT.manifest_path
-    sources = [p for p in settings.DBT_PROJECT_DIR.rglob("*") if p.suffix in {".sql", ".yml", ".csv"}
-               and "target" not in p.parts and "logs" not in p.parts]
+    sources = [
+        p
+        for p in settings.DBT_PROJECT_DIR.rglob("*")
+        if p.suffix in {".sql", ".yml", ".csv"} and "target" not in p.parts and "logs" not in p.parts
+    ]
     newest = max((p.stat().st_mtime for p in sources), default=0)
     if not manifest.exists() or manifest.stat().st_mtime < newest:
         subprocess.run(
-            [dbt_executable(), "parse", "--quiet", "--project-dir", str(settings.DBT_PROJECT_DIR),
-             "--profiles-dir", str(settings.DBT_PROJECT_DIR)],
-            check=True, env=os.environ.copy(),
+            [
+                dbt_executable(),
+                "parse",
+                "--quiet",
+                "--project-dir",
+                str(settings.DBT_PROJECT_DIR),
+                "--profiles-dir",
+                str(settings.DBT_PROJECT_DIR),
+            ],
+            check=True,
+            env=os.environ.copy(),
         )
     return manifest
 

@@ -304,8 +304,12 @@ def broken_lines(
 
 def other_sheets(plan: FilePlan) -> tuple[list, list]:
     """Sheets around the data of a multi-sheet workbook: 填表说明 before; a summary, an empty sheet after."""
-    instructions = [["填表说明"], ["1. 本表由业务系统导出，请勿修改表头。"], ["2. 数据见“明细”工作表。"],
-                    [f"3. 报送单位：{plan.spec.bureau}"]]
+    instructions = [
+        ["填表说明"],
+        ["1. 本表由业务系统导出，请勿修改表头。"],
+        ["2. 数据见“明细”工作表。"],
+        [f"3. 报送单位：{plan.spec.bureau}"],
+    ]
     summary = [[plan.spec.title + "（汇总）"], ["统计项", "数值"], ["记录数", "见明细"], ["制表人", plan.tabler]]
     return [("填表说明", instructions)], [("汇总", summary), ("Sheet3", [])]
 

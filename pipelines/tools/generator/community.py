@@ -61,8 +61,12 @@ def make_request(seed: int, day: date, seq: int, pool: int) -> tuple[dict, dict,
     stype = rng.choices(SERVICE_TYPES, (40, 20, 25, 15))[0]
     channel = rng.choices(CHANNELS, (60, 30, 10))[0]
     submitted = b.ts_on(day, rng.uniform(7, 22) * 3600) if channel == "手机APP" else b.office_time(rng, day)
-    minutes = {"一键报修": rng.lognormvariate(6.0, 1.0), "预约物业": rng.lognormvariate(7.0, 0.8),
-               "费用查询": rng.uniform(2, 60), "投诉建议": rng.lognormvariate(7.5, 1.0)}[stype]
+    minutes = {
+        "一键报修": rng.lognormvariate(6.0, 1.0),
+        "预约物业": rng.lognormvariate(7.0, 0.8),
+        "费用查询": rng.uniform(2, 60),
+        "投诉建议": rng.lognormvariate(7.5, 1.0),
+    }[stype]
     completed = submitted + timedelta(minutes=int(minutes) + 1) if rng.random() > 0.03 else None
     rating = rng.choices((5, 4, 3, 2, 1), (36, 24, 20, 10, 10))[0] if rng.random() < 0.7 else None
     final = {
@@ -126,6 +130,9 @@ def generate_requests(
     for i in range(days):
         day = start + timedelta(days=i)
         plan = b.plan_file(SPEC, Path(out_dir), seed, day, formats, big=rows_per_day > 400_000)
-        out.append(b.write_records(plan, life.states(day, rows_per_day, plan.dup_rng), make_dirty, dirty_share,
-                                   chunk_size, prog))
+        out.append(
+            b.write_records(
+                plan, life.states(day, rows_per_day, plan.dup_rng), make_dirty, dirty_share, chunk_size, prog
+            )
+        )
     return out

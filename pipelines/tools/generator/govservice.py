@@ -273,6 +273,9 @@ def generate_cases(
     for i in range(days):
         day = start + timedelta(days=i)
         plan = b.plan_file(SPEC, Path(out_dir), seed, day, formats, big=rows_per_day > 400_000)
-        out.append(b.write_records(plan, life.states(day, rows_per_day, plan.dup_rng), make_dirty, dirty_share,
-                                   chunk_size, prog))
+        out.append(
+            b.write_records(
+                plan, life.states(day, rows_per_day, plan.dup_rng), make_dirty, dirty_share, chunk_size, prog
+            )
+        )
     return out

@@ -191,8 +191,12 @@ def make_event(seed: int, day: date, seq: int) -> tuple[dict, dict, date | None]
     reported = b.office_time(rng, day)
     place = g.community_name + ("" if g.community_name.endswith("村") else rng.choice(("", "小区")))
     desc = rng.choice(_DESCRIPTIONS[cat]).format(
-        place=place, unit=f"{rng.randint(1, 30)}号楼{rng.randint(1, 6)}单元", floor=rng.randint(2, 6),
-        road=rng.choice(c.ROADS[g.district_code]), n=rng.randint(2, 9), phone=c.mobile(rng),
+        place=place,
+        unit=f"{rng.randint(1, 30)}号楼{rng.randint(1, 6)}单元",
+        floor=rng.randint(2, 6),
+        road=rng.choice(c.ROADS[g.district_code]),
+        n=rng.randint(2, 9),
+        phone=c.mobile(rng),
     )
     dept = _dept(rng.choice(_DEPT_KIND[cat]), g)
     fate = rng.random()
@@ -211,8 +215,12 @@ def make_event(seed: int, day: date, seq: int) -> tuple[dict, dict, date | None]
         "resolved_at": resolved,
         "status": ("已办结" if rng.random() < 0.85 else "已关闭") if resolved else "处置中",
     }
-    open_v = dict(final, resolved_at=None, status=rng.choice(("待处置", "处置中")),
-                  handling_dept=dept if rng.random() < 0.6 else None)
+    open_v = dict(
+        final,
+        resolved_at=None,
+        status=rng.choice(("待处置", "处置中")),
+        handling_dept=dept if rng.random() < 0.6 else None,
+    )
     return open_v, final, resolved.date() if resolved else None
 
 
@@ -252,6 +260,9 @@ def generate_events(
     for i in range(days):
         day = start + timedelta(days=i)
         plan = b.plan_file(EVENT_SPEC, Path(out_dir), seed, day, formats, big=rows_per_day > 400_000)
-        out.append(b.write_records(plan, life.states(day, rows_per_day, plan.dup_rng), event_dirty, dirty_share,
-                                   chunk_size, prog))
+        out.append(
+            b.write_records(
+                plan, life.states(day, rows_per_day, plan.dup_rng), event_dirty, dirty_share, chunk_size, prog
+            )
+        )
     return out

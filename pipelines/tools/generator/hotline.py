@@ -615,7 +615,15 @@ class _Run:
         if self.progress:
             self.progress(DATASET, day, self.total)
         return c.GeneratedFile(
-            path, BUREAU, DATASET.split(".")[1], day, res.n_rows, res.encoding, fmt, len(dirty_rows), dirty_rows,
+            path,
+            BUREAU,
+            DATASET.split(".")[1],
+            day,
+            res.n_rows,
+            res.encoding,
+            fmt,
+            len(dirty_rows),
+            dirty_rows,
             superseded,
         )
 

@@ -146,8 +146,10 @@ def generate_enterprises(
 
         def records(changed=changed, new=new, day=day, plan=plan, first=i == 0):
             for idx in changed:
-                v = _changed(seed, idx, day) if not first else record(
-                    c.enterprise(seed, idx), random.Random(c.deterministic_seed(seed, 0x1A, idx)), "存续"
+                v = (
+                    _changed(seed, idx, day)
+                    if not first
+                    else record(c.enterprise(seed, idx), random.Random(c.deterministic_seed(seed, 0x1A, idx)), "存续")
                 )
                 if idx < c.ENTERPRISE_CORE and plan.dup_rng.random() < 0.01:
                     # the same entity twice in one export: an earlier state, then the latest

@@ -51,8 +51,32 @@ SPEC = b.Spec(
 
 # relative volume by hour
 _HOUR = np.array(
-    [0.12, 0.08, 0.06, 0.05, 0.07, 0.18, 0.45, 0.95, 1.0, 0.7, 0.6, 0.62, 0.6, 0.55, 0.58, 0.62, 0.72, 0.98, 1.0,
-     0.75, 0.55, 0.42, 0.3, 0.2]
+    [
+        0.12,
+        0.08,
+        0.06,
+        0.05,
+        0.07,
+        0.18,
+        0.45,
+        0.95,
+        1.0,
+        0.7,
+        0.6,
+        0.62,
+        0.6,
+        0.55,
+        0.58,
+        0.62,
+        0.72,
+        0.98,
+        1.0,
+        0.75,
+        0.55,
+        0.42,
+        0.3,
+        0.2,
+    ]
 )
 _PROFILE = np.repeat(_HOUR, 12)  # 288 intervals
 _SUFFIX = ("与{x}交叉口", "{x}路口", "K{k}+{m}处", "收费站", "桥")
@@ -123,8 +147,9 @@ def make_dirty(v: dict, kind: str, rng: random.Random) -> dict | None:
     return v
 
 
-def _rows(seed: int, members: list[tuple[int, Checkpoint]], day: date, plan: b.FilePlan,
-          dirty_share: float) -> Iterator[tuple[list, str | None, bool]]:
+def _rows(
+    seed: int, members: list[tuple[int, Checkpoint]], day: date, plan: b.FilePlan, dirty_share: float
+) -> Iterator[tuple[list, str | None, bool]]:
     base = datetime(day.year, day.month, day.day)
     stamps = [base + timedelta(minutes=5 * i) for i in range(288)]
     ts_text = [c.fmt_timestamp(t, plan.style.timestamp_style) for t in stamps]

@@ -78,8 +78,18 @@ def sensors(n: int) -> tuple[Sensor, ...]:
         net = rng.choices(NETWORK_TYPES, [v[0] for v in _NET.values()])[0]
         _, low, high, level, noise, code = _NET[net]
         d = rng.choices(c.DISTRICT_CODES, c.DISTRICT_WEIGHTS)[0]
-        out.append(Sensor(f"{code}{d}{k + 1:05d}", net, d, low, high, level * rng.uniform(0.9, 1.1), noise,
-                          rng.choice((0, 0, 0, rng.randrange(60)))))
+        out.append(
+            Sensor(
+                f"{code}{d}{k + 1:05d}",
+                net,
+                d,
+                low,
+                high,
+                level * rng.uniform(0.9, 1.1),
+                noise,
+                rng.choice((0, 0, 0, rng.randrange(60))),
+            )
+        )
     return tuple(out)
 
 
@@ -118,8 +128,9 @@ def make_dirty(v: dict, kind: str, rng: random.Random) -> dict | None:
     return v
 
 
-def _rows(seed: int, members: list[tuple[int, Sensor]], day: date, plan: b.FilePlan,
-          dirty_share: float) -> Iterator[tuple[list, str | None, bool]]:
+def _rows(
+    seed: int, members: list[tuple[int, Sensor]], day: date, plan: b.FilePlan, dirty_share: float
+) -> Iterator[tuple[list, str | None, bool]]:
     base = datetime(day.year, day.month, day.day)
     rng = plan.dirty_rng
     kinds = tuple(DIRTY_KINDS)
@@ -131,8 +142,15 @@ def _rows(seed: int, members: list[tuple[int, Sensor]], day: date, plan: b.FileP
             ts = base + timedelta(minutes=m, seconds=s.second)
             if dirty_share and rng.random() < dirty_share:
                 kind = rng.choice(kinds)
-                v = {"sensor_id": s.id, "network_type": s.network_type, "district_code": s.district_code,
-                     "measured_at": ts, "pressure_mpa": p, "threshold_low": low, "threshold_high": high}
+                v = {
+                    "sensor_id": s.id,
+                    "network_type": s.network_type,
+                    "district_code": s.district_code,
+                    "measured_at": ts,
+                    "pressure_mpa": p,
+                    "threshold_low": low,
+                    "threshold_high": high,
+                }
                 yield b.render(make_dirty(v, kind, rng), plan), kind, False
             else:
                 text = c.fmt_timestamp(ts, style) if s.second == 0 or style != "iso_min" else f"{ts:%Y-%m-%d %H:%M:%S}"

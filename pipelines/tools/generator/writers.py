@@ -49,6 +49,8 @@ class BrokenLine:
 
     data: bytes
     last: bool = False
+
+
 XLSX_MAX_ROWS = 1_048_576
 
 
@@ -192,7 +194,8 @@ def _write_jsonl(data, path, header) -> WriteResult:
     with path.open("wb") as fh:
         for chunk in _chunks(data):
             lines = [
-                (row.data + (b"" if row.last else b"\n")) if isinstance(row, BrokenLine)
+                (row.data + (b"" if row.last else b"\n"))
+                if isinstance(row, BrokenLine)
                 else (jsonl_line(keys, row) + "\n").encode("utf-8")
                 for row in chunk
             ]

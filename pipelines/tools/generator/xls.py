@@ -131,21 +131,37 @@ def compound_file(stream: bytes, name: str = "Workbook") -> bytes:
     fat += [FREESECT] * (n_fat * SECTOR // 4 - len(fat))
     difat = list(range(fat_start, fat_start + n_fat)) + [FREESECT] * (109 - n_fat)
     header = (
-        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 16
-        + struct.pack("<HHHHH", 0x003E, 0x0003, 0xFFFE, 9, 6) + b"\x00" * 6
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+        + b"\x00" * 16
+        + struct.pack("<HHHHH", 0x003E, 0x0003, 0xFFFE, 9, 6)
+        + b"\x00" * 6
         + struct.pack("<IIIIIIIII", 0, n_fat, dir_sector, 0, 4096, ENDOFCHAIN, 0, ENDOFCHAIN, 0)
         + struct.pack("<109I", *difat)
     )
 
     def entry(label: str, kind: int, child: int, start: int, size: int) -> bytes:
         encoded = (label.encode("utf-16-le") + b"\x00\x00") if label else b""
-        return (encoded.ljust(64, b"\x00") + struct.pack("<HBB", len(encoded), kind, 1)
-                + struct.pack("<III", NOSTREAM, NOSTREAM, child) + b"\x00" * 16 + b"\x00" * 4
-                + b"\x00" * 16 + struct.pack("<IQ", start, size))
+        return (
+            encoded.ljust(64, b"\x00")
+            + struct.pack("<HBB", len(encoded), kind, 1)
+            + struct.pack("<III", NOSTREAM, NOSTREAM, child)
+            + b"\x00" * 16
+            + b"\x00" * 4
+            + b"\x00" * 16
+            + struct.pack("<IQ", start, size)
+        )
 
-    directory = (entry("Root Entry", 5, 1, ENDOFCHAIN, 0) + entry(name, 2, NOSTREAM, 0, len(stream))
-                 + (b"\x00" * 64 + struct.pack("<HBB", 0, 0, 0) + struct.pack("<III", NOSTREAM, NOSTREAM, NOSTREAM)
-                    + b"\x00" * 48) * 2)
+    directory = (
+        entry("Root Entry", 5, 1, ENDOFCHAIN, 0)
+        + entry(name, 2, NOSTREAM, 0, len(stream))
+        + (
+            b"\x00" * 64
+            + struct.pack("<HBB", 0, 0, 0)
+            + struct.pack("<III", NOSTREAM, NOSTREAM, NOSTREAM)
+            + b"\x00" * 48
+        )
+        * 2
+    )
     body = stream.ljust(n_stream * SECTOR, b"\x00") + directory + struct.pack(f"<{len(fat)}I", *fat)
     return header + body
 
