@@ -24,7 +24,8 @@ from typing import Any
 import pytest
 
 from pipelines import s3, settings
-from pipelines.tools import s3server
+from pipelines.defs.ingestion import sensors
+from pipelines.tools import dagster_home, s3server
 
 _PR_SET_CHILD_SUBREAPER = 36
 SERVER_FIXTURES = {"s3_env"}  # a test that needs the real S3 server (and so Delta, the daemon, ...)
@@ -208,3 +209,22 @@ def lake_root(s3_env: dict[str, Any], unique: str, monkeypatch: pytest.MonkeyPat
     uri = f"s3://{settings.buckets().lake}/t-{unique}"
     monkeypatch.setenv("SHUZHONG_LAKE_URI", uri)
     return uri
+
+
+@pytest.fixture
+def daemon_home(lake_root, tmp_path, monkeypatch):
+    """A private Dagster home (work DB, published files) for a test that starts the daemon;
+    the daemons it started are stopped at the end."""
+    monkeypatch.setenv("SHUZHONG_WORK_DB", str(tmp_path / "work.duckdb"))
+    monkeypatch.setenv("SHUZHONG_PUBLISHED_DB", str(tmp_path / "published" / "warehouse.duckdb"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    # The session's landing bucket is the tests' own: clear what earlier tests left, so that the
+    # sensor here sees only this test's objects (their own runs processed them already).
+    client = s3.client("pipeline")
+    for o in sensors.list_landing():
+        client.delete_object(Bucket=settings.buckets().landing, Key=o["key"])
+    home = dagster_home.prepare(tmp_path / "dagster")
+    procs = []
+    yield home, procs
+    for p in procs:
+        dagster_home.stop(p)

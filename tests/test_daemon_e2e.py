@@ -14,41 +14,17 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-import pytest
 from dagster import DagsterInstance, RunsFilter
 
-from pipelines import ingest, lake, publish, s3, settings
+from pipelines import ingest, lake, publish
 from pipelines.contracts import all_contracts
-from pipelines.defs.ingestion import sensors
 from pipelines.defs.operations import status
 from pipelines.tools import dagster_home
+from tests.daemon_common import wait_for
 from tests.helpers import csv_bytes, submit, ticket
 
 CONTRACT = all_contracts()["hotline.tickets"]
 TIMEOUT = 600  # a full dbt build under load takes minutes; waits end as soon as the condition holds
-
-
-@pytest.fixture
-def daemon_home(lake_root, tmp_path, monkeypatch):
-    monkeypatch.setenv("SHUZHONG_WORK_DB", str(tmp_path / "work.duckdb"))
-    monkeypatch.setenv("SHUZHONG_PUBLISHED_DB", str(tmp_path / "published" / "warehouse.duckdb"))
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
-    # The session's landing bucket is the tests' own: clear what earlier tests left, so that the
-    # sensor here sees only this test's objects (their own runs processed them already).
-    client = s3.client("pipeline")
-    for o in sensors.list_landing():
-        client.delete_object(Bucket=settings.buckets().landing, Key=o["key"])
-    home = dagster_home.prepare(tmp_path / "dagster")
-    procs = []
-    yield home, procs
-    for p in procs:
-        dagster_home.stop(p)
-
-
-def _wait(predicate, what: str, home, timeout: float = TIMEOUT) -> None:
-    if not dagster_home.wait_until(predicate, timeout=timeout, interval=2):
-        log = (home / "daemon.log").read_text()[-4000:]
-        raise AssertionError(f"timed out waiting for {what}; daemon log tail:\n{log}")
 
 
 def test_sensor_misses_nothing_and_repeats_nothing_across_daemon_restart(daemon_home, unique):
@@ -68,7 +44,7 @@ def test_sensor_misses_nothing_and_repeats_nothing_across_daemon_restart(daemon_
     put(1, "b", [3])
     put(2, "c", [4, 5, 6])
     procs.append(dagster_home.start_daemon(home))
-    _wait(lambda: not status.missing_receipts(versions), "the first three receipts", home)
+    wait_for(lambda: not status.missing_receipts(versions), "the first three receipts", home)
 
     os.kill(procs[-1].pid, signal.SIGKILL)  # the daemon crashes; run workers already launched live on
     procs[-1].wait()
@@ -76,8 +52,8 @@ def test_sensor_misses_nothing_and_repeats_nothing_across_daemon_restart(daemon_
     corrected = put(1, "a", [1, 8, 9])  # a correction: same key, new bytes
 
     procs.append(dagster_home.start_daemon(home))
-    _wait(lambda: not status.missing_receipts(versions), "receipts of every object version", home)
-    _wait(
+    wait_for(lambda: not status.missing_receipts(versions), "receipts of every object version", home)
+    wait_for(
         lambda: status.active_runs(instance) == 0 and status.published_up_to_date(instance),
         "ingestion, dbt and publish to finish",
         home,
@@ -119,52 +95,3 @@ def test_sensor_misses_nothing_and_repeats_nothing_across_daemon_restart(daemon_
     for path in [p for root in state for p in [root, *root.rglob("*")] if not p.is_symlink() and p not in published]:
         mode = path.stat().st_mode & 0o777
         assert (mode == 0o700) if path.is_dir() else (mode & 0o077 == 0), f"{path}: {oct(mode)}"
-
-
-def test_burst_from_many_bureaus_is_processed_completely(daemon_home, unique, tmp_path, monkeypatch):
-    """≥ 60 files from ≥ 8 bureaus at once: every one gets its receipt, no run fails or sticks, and
-    no Delta commit is lost (one registry row per file, every accepted row in its raw table)."""
-    from datetime import date
-
-    from pipelines.tools import generator
-
-    home, procs = daemon_home
-    monkeypatch.setenv("SHUZHONG_MAX_OBJECTS_PER_RUN", "16")  # several runs, two at a time
-    files = []
-    scale = {
-        "ecology.air_quality_hourly": 480,
-        "transport.traffic_flow": 288 * 6,
-        "utilities.pipe_pressure": 1440 * 4,
-        "grid.grids": 1,
-    }
-    for dataset in generator.GENERATORS:
-        files += generator.generate(
-            dataset, tmp_path / "burst", start=date(2026, 3, 2), days=4, rows_per_day=scale.get(dataset, 25), seed=5
-        )
-    versions = {}
-    for f in files:  # prefix every name with this test's token; each bureau uses its own identity
-        key = f"{f.bureau}/{f.dataset}/{f.business_date}/{unique}-{f.path.name}"
-        versions[key] = submit(key, f.path.read_bytes(), identity=f.bureau).etag
-    assert len(versions) >= 60 and len({k.split("/")[0] for k in versions}) >= 8
-
-    instance = DagsterInstance.get()
-    procs.append(dagster_home.start_daemon(home))
-    _wait(lambda: not status.missing_receipts(versions), f"receipts for {len(versions)} files", home, 900)
-    _wait(lambda: status.active_runs(instance) == 0, "all runs to finish", home, 600)
-
-    assert status.failed_runs(instance) == []
-    receipts = {k: ingest.read_receipt(k) for k in versions}
-    assert {r["status"] for r in receipts.values()} == {"accepted"}
-    registry = lake.registry().filter(pl.col("source_key").str.contains(unique))
-    assert registry.height == len(versions)  # one registry commit per file, none lost
-    for contract in all_contracts().values():  # every accepted row of every file is in its raw table
-        raw = lake.read_table(lake.raw_uri(contract)).filter(pl.col("_source_key").str.contains(unique))
-        expected = sum(
-            r["rows_accepted"] for k, r in receipts.items() if k.startswith(f"{contract.bureau}/{contract.dataset}/")
-        )
-        assert raw.height == expected, contract.key
-    ingest_runs = instance.get_runs(RunsFilter(tags={"shuzhong/kind": "ingest"}))
-    assert len(ingest_runs) >= 10
-    # Whether two runs' registry commits overlap in time here depends on scheduling; the race
-    # itself is forced and asserted in tests/test_concurrency.py. Report what this burst saw.
-    print(f"registry commits that raced another writer: {lake.racing_commits(lake.registry_uri())}")
