@@ -89,7 +89,7 @@ def test_ingestion_and_transform_on_postgres_storage(pg_server, lake_root, uniqu
         } == {"PostgresRunStorage", "PostgresEventLogStorage", "PostgresScheduleStorage"}
 
         key = f"hotline/tickets/2026-03-05/{unique}.csv"
-        submit(key, csv_bytes([ticket(1), ticket(2)]))
+        submit(key, csv_bytes([ticket(1, 诉求内容=f"存储测试 {unique}"), ticket(2)]))  # bytes no other test sends
         (request,) = [
             r
             for r in sensors.landing_sensor(build_sensor_context(instance=instance)).run_requests
