@@ -29,6 +29,15 @@ from pipelines.tools import dagster_home, s3server
 
 _PR_SET_CHILD_SUBREAPER = 36
 SERVER_FIXTURES = {"s3_env"}  # a test that needs the real S3 server (and so Delta, the daemon, ...)
+LONGEST_FIRST = [
+    "test_daemon_burst.py",
+    "test_daemon_e2e.py",
+    "test_kpi_oracle.py",
+    "test_leakscan.py",
+    "test_sensor_bounded.py",
+    "test_bench_baseline.py",
+    "test_dbt_hotline.py",
+]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -42,6 +51,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.s3)
+    # Longest files first, so that two workers (make test: one file per worker) start the
+    # long ones at once instead of one worker running them back to back at the end.
+    items.sort(
+        key=lambda item: LONGEST_FIRST.index(item.path.name) if item.path.name in LONGEST_FIRST else len(LONGEST_FIRST)
+    )
 
 
 LEFTOVER_GRACE_S = 15.0

@@ -26,8 +26,11 @@ def _planned(instance: DagsterInstance, key: str) -> tuple:
         for r in sensors.landing_sensor(build_sensor_context(instance=instance)).run_requests
         if any(o["key"] == key for o in planned_objects(r))
     ]
-    (obj,) = planned_objects(request)
-    return request, obj
+    # Only this test's object (the request may also carry other tests' objects of the prefix).
+    obj = next(o for o in planned_objects(request) if o["key"] == key)
+    ((op, cfg),) = request.run_config["ops"].items()
+    run_config = {"ops": {op: {"config": {**cfg["config"], "objects": [obj]}}}}
+    return request, run_config, obj
 
 
 def _raw_ids(key: str) -> list[str]:
@@ -39,7 +42,7 @@ def test_planned_old_version_run_after_newer_one_landed_changes_nothing(lake_roo
     key = f"hotline/tickets/2026-03-05/{unique}.csv"
     v1 = submit(key, csv_bytes([ticket(1)]))
     instance = DagsterInstance.ephemeral()
-    request, planned = _planned(instance, key)  # v1 planned, its run not yet started
+    request, run_config, planned = _planned(instance, key)  # v1 planned, its run not yet started
     assert planned["etag"] == v1.etag
     time.sleep(1.1)  # S3 modified times have one-second resolution
     v2 = submit(key, csv_bytes([ticket(2), ticket(3)]))
@@ -47,7 +50,7 @@ def test_planned_old_version_run_after_newer_one_landed_changes_nothing(lake_roo
     assert v2_receipt.status == "accepted"
 
     result = defs.resolve_job_def(request.job_name).execute_in_process(
-        run_config=request.run_config, instance=instance, tags=request.tags
+        run_config=run_config, instance=instance, tags=request.tags
     )  # now the v1 run
     assert result.success
     assert _raw_ids(key) == ["ZZ12345-20260305-000002", "ZZ12345-20260305-000003"]
