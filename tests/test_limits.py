@@ -12,6 +12,7 @@ from tests.helpers import csv_bytes, planned_objects, submit, ticket
 
 def test_oversize_object_is_rejected_from_its_listing_size_through_the_real_run(lake_root, unique, monkeypatch):
     monkeypatch.setenv("SHUZHONG_MAX_OBJECT_MB", "1")
+    monkeypatch.setenv("SHUZHONG_SENSOR_PAGES", "1000")  # one tick sweeps the whole bucket (other tests' keys)
     key = f"hotline/tickets/2026-03-05/{unique}-big.csv"
     small = f"hotline/tickets/2026-03-05/{unique}-small.csv"
     submit(key, csv_bytes([ticket(n) for n in range(1, 15000)]))  # > 1 MB

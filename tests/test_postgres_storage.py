@@ -66,6 +66,7 @@ def _pg(server: postgres.Server, sql: str, *params) -> list[tuple]:
 
 
 def test_ingestion_and_transform_on_postgres_storage(pg_server, lake_root, unique, tmp_path, monkeypatch):
+    monkeypatch.setenv("SHUZHONG_SENSOR_PAGES", "1000")  # one tick sweeps the whole bucket
     from pipelines.definitions import defs
 
     started = time.monotonic()

@@ -9,6 +9,7 @@ import time
 from datetime import datetime
 
 import polars as pl
+import pytest
 from dagster import DagsterInstance, build_sensor_context
 
 from pipelines import ingest, lake
@@ -18,6 +19,11 @@ from pipelines.defs.ingestion import sensors
 from tests.helpers import csv_bytes, planned_objects, submit, ticket
 
 CONTRACT = all_contracts()["hotline.tickets"]
+
+
+@pytest.fixture(autouse=True)
+def _whole_sweep(monkeypatch):
+    monkeypatch.setenv("SHUZHONG_SENSOR_PAGES", "1000")  # one tick sweeps the whole bucket (other tests' keys)
 
 
 def _planned(instance: DagsterInstance, key: str) -> tuple:
