@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import signal
+import time
+from pathlib import Path
 
 POINTS = (
     "after_download",
@@ -25,6 +27,21 @@ POINTS = (
 def crash_point(name: str) -> None:
     if os.environ.get("SHUZHONG_CRASH_AT") == name:
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def stall_point(name: str) -> None:
+    """Hang at ``name`` when ``SHUZHONG_STALL_AT`` names it (the maximum-run-time test): sleeps
+    ``SHUZHONG_STALL_SECONDS`` (default 3600). With ``SHUZHONG_STALL_ONCE=<file>`` only the first
+    process to get here hangs (it creates the file); later ones, e.g. the retry, go on."""
+    if os.environ.get("SHUZHONG_STALL_AT") != name:
+        return
+    once = os.environ.get("SHUZHONG_STALL_ONCE")
+    if once:
+        try:
+            Path(once).touch(exist_ok=False)
+        except FileExistsError:
+            return
+    time.sleep(float(os.environ.get("SHUZHONG_STALL_SECONDS", "3600")))
 
 
 class InjectedFault(RuntimeError):

@@ -16,12 +16,13 @@ import json
 import os
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import polars as pl
 
-from pipelines import pii, rules
+from pipelines import pii, rules, xlsx_guard
 from pipelines.contracts import Contract, normalize_header
 
 ROW_NUMBER = "_row_number"
@@ -348,12 +349,18 @@ def _workbook_sheets(data: bytes, fmt: str) -> list[tuple[str, list[tuple[int, l
     (name, [(sheet row number, cells)]): row 1 is the sheet's first row, whatever is empty."""
     import fastexcel
 
+    cap = max_sheet_rows()
     if fmt == "xlsx":
         _check_zip(data)
+        try:
+            xlsx_guard.check_sheets(data, cap)
+        except xlsx_guard.SheetTooLarge as exc:
+            raise UnreadableFile(str(exc)) from None
+        except (zipfile.BadZipFile, zlib.error, EOFError, ValueError):
+            raise UnreadableFile("Excel 文件已损坏或不完整 / broken or truncated xlsx") from None
     try:
         reader = fastexcel.read_excel(data)
         sheets = []
-        cap = max_sheet_rows()
         for name in reader.sheet_names:
             sheet = reader.load_sheet(name, header_row=None, skip_rows=0, dtypes="string", n_rows=cap + 1)
             frame = sheet.to_polars()

@@ -46,6 +46,18 @@ def _zip_bomb() -> bytes:
     return buf.getvalue()
 
 
+def _sparse_xlsx(u: str) -> bytes:
+    """Two cells far apart: a few KB that calamine would spread over a 200,000 × 2,000 grid."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.active["A1"] = u
+    wb.active.cell(row=200_000, column=2_000, value="y")
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
 def _good_rows(*ns: int) -> list[dict]:
     return [ticket(n) for n in ns]
 
@@ -70,6 +82,7 @@ def corpus(u: str) -> list[tuple[str, str, bytes, str]]:
         ("png named .csv", f"{D}/{u}-png.csv", b"\x89PNG\r\n\x1a\n" + os.urandom(2048), "rejected"),
         ("truncated xlsx", f"{D}/{u}-trunc.xlsx", xlsx_good[: len(xlsx_good) // 2], "rejected"),
         ("xlsx zip bomb", f"{D}/{u}-bomb.xlsx", _zip_bomb(), "rejected"),
+        ("xlsx with two far-apart cells", f"{D}/{u}-sparse.xlsx", _sparse_xlsx(u), "rejected"),
         ("csv renamed .xlsx", f"{D}/{u}-fake.xlsx", good, "rejected"),
         ("xlsx renamed .csv", f"{D}/{u}-zip.csv", _xlsx([HEADER_ZH, list(ticket(6).values())]), "rejected"),
         ("50 MB single line", f"{D}/{u}-longline.csv", long_line, "rejected"),

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from pipelines import lake, ledger, parsing, rules, s3, settings, validation
 from pipelines.contracts import get_contract
-from pipelines.faults import crash_point, fail_point
+from pipelines.faults import crash_point, fail_point, stall_point
 from pipelines.ingest.archive import archive_file, ledger_files
 from pipelines.ingest.batch import Batch, BatchResult, LandingObject, PendingFile
 from pipelines.ingest.chunks import plan_chunks
@@ -181,6 +181,7 @@ def _prepare(obj: LandingObject, data: bytes | None, batch: Batch) -> Receipt | 
     sha = hashlib.sha256(data).hexdigest()
     receipt.file_sha256 = sha
     crash_point("after_download")
+    stall_point("after_download")
 
     registry = batch.registry
     if _newer_upload(registry, obj):
