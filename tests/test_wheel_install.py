@@ -5,7 +5,8 @@ The source tree (without tests, state or dbt output) is copied, built offline wi
 folder that holds no checkout; every command runs with that folder as ``PYTHONPATH`` and its
 working directory elsewhere. The commands need the packaged contracts, GX suites and dbt
 project: ``generate --check``, loading (and so ODCS-validating) every contract, ``dbt parse``,
-and one generated hotline export submitted as the bureau and ingested on the session's S3.
+loading the Dagster code location, and one generated hotline export submitted as the bureau and
+ingested on the session's S3.
 """
 
 from __future__ import annotations
@@ -62,6 +63,18 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
     assert not (target / "data_contracts").exists() and not (target / "pyproject.toml").exists()
     return target
+
+
+GRAPH = """
+import json
+from pipelines.definitions import defs
+repo = defs.get_repository_def()
+print(json.dumps({
+    "assets": sorted(k.to_user_string() for k in repo.asset_graph.get_all_asset_keys()),
+    "jobs": sorted(j.name for j in repo.get_all_jobs() if not j.name.startswith("__")),
+    "sensors": sorted(s.name for s in repo.sensor_defs),
+}))
+"""
 
 
 def run(target: Path, cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -124,6 +137,10 @@ def test_the_installed_cli_generates_parses_dbt_and_ingests(installed, lake_root
     assert manifest["metadata"]["project_name"] == "zaozhuang_hub"
     assert {n["name"] for n in manifest["nodes"].values()} >= {"stg_hotline__tickets", "kpi_hotline_monthly"}
     assert not (installed / "pipelines" / "_data" / "dbt_project" / "target").exists()
+    # The code location loads from the installed package: the committed snapshot's graph.
+    graph = json.loads(run(installed, tmp_path, sys.executable, "-c", GRAPH).stdout.strip().splitlines()[-1])
+    snapshot = json.loads((Path(__file__).parent / "snapshots" / "definitions.json").read_text())
+    assert graph == {kind: snapshot[kind] for kind in graph}
 
     (f,) = generator.generate(
         "hotline.tickets", tmp_path / "out", start=date(2026, 3, 5), days=1, rows_per_day=40, seed=29, formats="csv_gbk"
