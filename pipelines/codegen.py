@@ -240,7 +240,7 @@ def contract_lock(previous: dict | None = None, contracts: dict[str, Contract] |
     return json.dumps(lock, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
 
 
-README_PATH = settings.REPO_ROOT / "README.md"
+README_PATH = settings.PROJECT_DIR / "README.md"  # absent outside the checkout: not generated then
 
 
 def readme() -> str:
@@ -260,7 +260,8 @@ def expected_files() -> dict[Path, str]:
         files[sources_path(bureau)] = dbt_sources(contracts)
     files[settings.DBT_PROJECT_DIR / "seeds" / "dataset_deadlines.csv"] = deadlines_seed()
     files[LOCK_PATH] = contract_lock()
-    files[README_PATH] = readme()
+    if README_PATH.exists():
+        files[README_PATH] = readme()
     return files
 
 

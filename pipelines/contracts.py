@@ -32,7 +32,7 @@ RULE_KINDS = PAIR_RULES | {"aligned", "not_in_future"} | FORMATS
 # The official ODCS v3.1.0 JSON schema, vendored (data_contracts/schema/README.md): every contract
 # is validated against it when loaded, so a misspelled key (``qualty``, ``logicalTypeOption``)
 # is an error naming the file and the key, never a rule silently dropped.
-ODCS_SCHEMA_PATH = settings.REPO_ROOT / "data_contracts" / "schema" / "odcs-json-schema-v3.1.0.json"
+ODCS_SCHEMA_PATH = settings.bundled("data_contracts/schema/odcs-json-schema-v3.1.0.json")
 # What ODCS leaves open (customProperties values, a custom rule's implementation, a library
 # rule's arguments), checked against the keys this project reads.
 CONTRACT_PROPERTIES = {"bureau", "sharing", "cadence", "deadline", "updateMode", "maxObjectMB"}
@@ -175,7 +175,7 @@ def check_contract(path: Path, doc: object) -> None:
     """Raise :class:`ContractError` naming ``path`` and each offending key path when ``doc`` does
     not follow the vendored ODCS v3.1.0 schema or the keys this project reads."""
     problems = odcs_problems(doc)
-    what = f"not a valid ODCS v3.1.0 data contract ({ODCS_SCHEMA_PATH.relative_to(settings.REPO_ROOT)})"
+    what = f"not a valid ODCS v3.1.0 data contract ({settings.shown(ODCS_SCHEMA_PATH)})"
     if not problems and isinstance(doc, dict):
         problems = project_problems(doc)
         what = "keys this project does not read (pipelines/contracts.py)"

@@ -5,21 +5,79 @@ generated credentials for the embedded SeaweedFS into ``<state>/shuzhong.env`` (
 ignored file); values already in the environment always win, so pointing the hub at
 another S3 endpoint (AWS, MinIO, a cloud vendor's) is only a matter of exporting
 variables.
+
+The project files (``data_contracts/``, ``dbt_project/``, ``expectations/``) are found in
+``$SHUZHONG_PROJECT_DIR``, else in the checkout the package runs from, else in the copy an
+installed wheel carries (``pipelines/_data/``, written by ``setup.py``).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-CONTRACTS_DIR = REPO_ROOT / "data_contracts"
-EXPECTATIONS_DIR = REPO_ROOT / "expectations"
-DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE_DIR.parent  # the checkout's root when the package runs from one
+PACKAGED_DIR = PACKAGE_DIR / "_data"  # the project files a built wheel carries (setup.py)
+PROJECT_DIR_VAR = "SHUZHONG_PROJECT_DIR"
+PROJECT_FOLDERS = ("data_contracts", "dbt_project", "expectations")
+
+
+def in_checkout() -> bool:
+    """True when the package runs from a source checkout (its project folders beside it)."""
+    return (REPO_ROOT / "pyproject.toml").is_file() and all((REPO_ROOT / d).is_dir() for d in PROJECT_FOLDERS)
+
+
+def find_project_dir() -> Path:
+    """The folder holding ``data_contracts/``, ``dbt_project/`` and ``expectations/``:
+    ``$SHUZHONG_PROJECT_DIR``, else the checkout, else the copy inside the installed wheel."""
+    explicit = os.environ.get(PROJECT_DIR_VAR)
+    if explicit:
+        root = Path(explicit).expanduser().resolve()
+        missing = [d for d in PROJECT_FOLDERS if not (root / d).is_dir()]
+        if missing:
+            raise RuntimeError(f"{PROJECT_DIR_VAR}={root} has no {', '.join(f'{d}/' for d in missing)}")
+        return root
+    if in_checkout():
+        return REPO_ROOT
+    if all((PACKAGED_DIR / d).is_dir() for d in PROJECT_FOLDERS):
+        return PACKAGED_DIR
+    raise RuntimeError(
+        f"no project files: set {PROJECT_DIR_VAR} to a folder with {', '.join(f'{d}/' for d in PROJECT_FOLDERS)} "
+        "(the package was neither run from its checkout nor installed from a wheel that carries them)"
+    )
+
+
+# Resolved once at import: the modules below read these paths as constants.
+PROJECT_DIR = find_project_dir()
+CONTRACTS_DIR = PROJECT_DIR / "data_contracts"
+EXPECTATIONS_DIR = PROJECT_DIR / "expectations"
+DBT_PROJECT_DIR = PROJECT_DIR / "dbt_project"
+# Without SHUZHONG_HOME: the checkout's .state, else .state in the directory the process started in.
+DEFAULT_STATE_DIR = (REPO_ROOT if in_checkout() else Path.cwd()) / ".state"
+
+
+def bundled(relative: str) -> Path:
+    """A file the project ships (``dagster.yaml``, the vendored ODCS schema): from the project
+    folder when it has one, else from the checkout or the installed package."""
+    for root in (PROJECT_DIR, REPO_ROOT, PACKAGED_DIR):
+        if (root / relative).exists():
+            return root / relative
+    return PROJECT_DIR / relative
+
+
+def shown(path: Path) -> str:
+    """``path`` as shown to a person: relative to the project folder when inside it."""
+    try:
+        return path.resolve().relative_to(PROJECT_DIR).as_posix()
+    except ValueError:
+        return str(path)
+
 
 # Telemetry of every component stays off (no network beyond the package registries).
 for _var, _val in {
@@ -32,7 +90,23 @@ for _var, _val in {
 
 def state_dir() -> Path:
     """Directory for local state: S3 data, credentials, DuckDB files (ignored by git)."""
-    return Path(os.environ.get("SHUZHONG_HOME", REPO_ROOT / ".state")).resolve()
+    return Path(os.environ.get("SHUZHONG_HOME", DEFAULT_STATE_DIR)).resolve()
+
+
+# dbt writes target/ and logs/ into its project folder; inside the installed package they go
+# under the state folder instead (dbt and dagster-dbt read these variables).
+if PROJECT_DIR == PACKAGED_DIR:
+    os.environ.setdefault("DBT_TARGET_PATH", str(state_dir() / "dbt" / "target"))
+    os.environ.setdefault("DBT_LOG_PATH", str(state_dir() / "dbt" / "logs"))
+    DBT_TARGET_DIR = Path(os.environ["DBT_TARGET_PATH"])
+else:
+    DBT_TARGET_DIR = DBT_PROJECT_DIR / "target"
+
+
+def dbt_executable() -> str:
+    """The dbt of this environment (dagster-dbt needs it even when PATH lacks the venv)."""
+    candidate = Path(sys.executable).parent / "dbt"
+    return str(candidate) if candidate.exists() else "dbt"
 
 
 def env_file() -> Path:

@@ -189,7 +189,7 @@ def _field_expectations(f: Field, contract: Contract | None = None) -> list[dict
 def _generated_from(contract: Contract) -> str:
     """The contract's path as ``data_contracts/<bureau>/<file>`` (also for a contracts dir elsewhere)."""
     try:
-        return contract.path.resolve().relative_to(settings.REPO_ROOT).as_posix()
+        return contract.path.resolve().relative_to(settings.PROJECT_DIR).as_posix()
     except ValueError:
         return f"{settings.CONTRACTS_DIR.name}/{contract.path.parent.name}/{contract.path.name}"
 

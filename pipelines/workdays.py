@@ -141,7 +141,7 @@ def missing_year_message(on: date | None = None, calendar: Calendar | None = Non
         return None
     return (
         f"working-day calendar has no {nxt}: add the State Council's {nxt} holiday notice to "
-        f"{CALENDAR_PATH.relative_to(settings.REPO_ROOT)} (README: adding a calendar year); "
+        f"{settings.shown(CALENDAR_PATH)} (README: adding a calendar year); "
         f"until then {nxt} deadlines are Monday–Friday and marked provisional"
     )
 

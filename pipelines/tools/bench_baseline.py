@@ -28,7 +28,9 @@ import duckdb
 import polars as pl
 import yaml
 
-CONTRACTS = Path(__file__).resolve().parents[2] / "data_contracts"
+from pipelines import settings
+
+CONTRACTS = settings.CONTRACTS_DIR
 DATASETS = {"transport/traffic_flow": "traffic", "utilities/pipe_pressure": "pipe"}
 DISTRICTS = ["370402", "370403", "370404", "370405", "370406", "370481"]  # spec §2, county level
 MISSING = {"", "—", "-", "/", "无", "null"}  # spec §1 (compared lower-cased)

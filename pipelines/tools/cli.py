@@ -64,12 +64,12 @@ def _generate_files(codegen, check: bool) -> int:
     if check:
         stale = codegen.stale_files()
         for p in stale:
-            print(f"stale: {p.relative_to(settings.REPO_ROOT)}", file=sys.stderr)
+            print(f"stale: {settings.shown(p)}", file=sys.stderr)
         if stale:
             print("run `shuzhong generate` and commit the result", file=sys.stderr)
         return 1 if stale else 0
     for p in codegen.write_all():
-        print(f"wrote {p.relative_to(settings.REPO_ROOT)}")
+        print(f"wrote {settings.shown(p)}")
     return 0
 
 
@@ -136,12 +136,10 @@ def _dbt(args: argparse.Namespace) -> int:
     """dbt with the settings its profile and sources read (work DB, lake URI, memory limit)."""
     import subprocess
 
-    from pipelines.defs.transform.dbt_assets import dbt_executable
-
     settings.export_defaults()
     project = str(settings.DBT_PROJECT_DIR)
     return subprocess.run(
-        [dbt_executable(), *args.dbt_args, "--project-dir", project, "--profiles-dir", project], cwd=project
+        [settings.dbt_executable(), *args.dbt_args, "--project-dir", project, "--profiles-dir", project], cwd=project
     ).returncode
 
 
@@ -191,7 +189,7 @@ def _calendar(args: argparse.Namespace) -> int:
         return 1 if bad else 0
     years = args.years or sorted(workdays.load().years)
     path.write_text(workdays.generate(years), encoding="utf-8")
-    print(f"wrote {path.relative_to(settings.REPO_ROOT)} ({', '.join(map(str, years))} from chinese-calendar)")
+    print(f"wrote {settings.shown(path)} ({', '.join(map(str, years))} from chinese-calendar)")
     return 0
 
 

@@ -33,7 +33,7 @@ def instance_yaml() -> str:
     plus the PostgreSQL ``storage`` block when ``SHUZHONG_DAGSTER_PG_URL`` is set."""
     import yaml
 
-    text = (settings.REPO_ROOT / "dagster.yaml").read_text()
+    text = settings.bundled("dagster.yaml").read_text()
     url = os.environ.get(PG_URL_VAR, "").strip()
     if not url:
         return text

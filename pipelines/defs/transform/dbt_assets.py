@@ -3,7 +3,6 @@
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -13,13 +12,12 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 
 from pipelines import lake, settings
 
-DBT_PROJECT = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR)
+DBT_PROJECT = DbtProject(
+    project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR, target_path=settings.DBT_TARGET_DIR
+)
 
 
-def dbt_executable() -> str:
-    """The dbt of this environment (dagster-dbt needs it even when PATH lacks the venv)."""
-    candidate = Path(sys.executable).parent / "dbt"
-    return str(candidate) if candidate.exists() else "dbt"
+dbt_executable = settings.dbt_executable
 
 
 def ensure_manifest() -> Path:
@@ -93,7 +91,7 @@ def keep_parse_state(run_target: Path) -> None:
     only what changed (seconds saved per transform). Run folders beyond the newest
     ``KEEP_TARGETS`` are removed so the disk use stays bounded."""
     state = run_target / "partial_parse.msgpack"
-    project_target = settings.DBT_PROJECT_DIR / "target"
+    project_target = settings.DBT_TARGET_DIR
     if state.exists():
         tmp = project_target / f".partial_parse.{os.getpid()}.tmp"
         shutil.copyfile(state, tmp)

@@ -18,7 +18,9 @@ from pathlib import Path
 
 import yaml
 
-CONTRACTS_DIR = Path(__file__).resolve().parents[3] / "data_contracts"
+from pipelines import settings
+
+CONTRACTS_DIR = settings.CONTRACTS_DIR
 
 CITY_CODE = "370400"
 CITY_NAME = "枣庄市"
