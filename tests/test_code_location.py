@@ -29,6 +29,9 @@ def _closed_port() -> int:
 
 def test_sensors_skip_with_a_clear_message_while_s3_is_down(monkeypatch):
     monkeypatch.setenv("SHUZHONG_S3_ENDPOINT", f"http://127.0.0.1:{_closed_port()}")
+    # configured (keys present, whatever this process read before), only the endpoint is down
+    monkeypatch.setenv("SHUZHONG_PIPELINE_ACCESS_KEY", "AKIDTESTONLY")
+    monkeypatch.setenv("SHUZHONG_PIPELINE_SECRET_KEY", "test-only-secret")
     instance = DagsterInstance.ephemeral()
     for sensor in (sensors.landing_sensor, sensors.receipt_reconciler):
         result = sensor(build_sensor_context(instance=instance))
