@@ -102,14 +102,7 @@ final as (
             as is_valid_hour,
 
         -- lineage
-        {{ source_file_id('batch.source_key') }} as source_file_id,
-        batch.file_sha256,
-        batch.row_number,
-        batch.business_date,
-        batch.uploaded_at,
-        batch.ingested_at,
-        batch.run_id,
-        batch.contract_version
+        {{ mart_lineage_columns('batch') }}
 
     from batch
     left join aqi

@@ -51,13 +51,6 @@ select
     congestion_index,
 
     -- lineage
-    {{ source_file_id('source_key') }} as source_file_id,
-    file_sha256,
-    row_number,
-    business_date,
-    uploaded_at,
-    ingested_at,
-    run_id,
-    contract_version
+    {{ mart_lineage_columns() }}
 
 from batch

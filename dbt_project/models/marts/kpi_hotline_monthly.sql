@@ -21,13 +21,13 @@ with report as (
 
 tickets as (
 
-    select * from {{ ref('fct_hotline_tickets') }}
+    select * from {{ ref('int_hotline__tickets_enriched') }}
 
 ),
 
 cases as (
 
-    select * from {{ ref('fct_service_cases') }}
+    select * from {{ ref('int_govservice__cases_enriched') }}
 
 ),
 

@@ -9,7 +9,6 @@
 -- covered by the source dataset, i.e. a month in which the bureau submitted a file
 -- (accepted or a no-op identical one) or which has a record, up to the report month. A
 -- district without households has no denominator: kpi_value null for the rate.
-{{ config(materialized='view') }}
 
 with report as (
 
@@ -23,7 +22,7 @@ incidents as (
         cast(date_trunc('month', incidents.occurred_at) as date) as kpi_month,
         incidents.district_code,
         count(*) as incident_count
-    from {{ ref('fct_incidents') }} as incidents
+    from {{ ref('int_emergency__incidents_enriched') }} as incidents
     cross join report
     where incidents.incident_type = '电动车充电事故'
         and incidents.occurred_at <= report.report_at
@@ -37,7 +36,7 @@ hazards as (
         cast(date_trunc('month', events.reported_at) as date) as kpi_month,
         events.district_code,
         count(*) as hazard_count
-    from {{ ref('fct_grid_events') }} as events
+    from {{ ref('int_grid__events_enriched') }} as events
     cross join report
     where events.category = '电动车充电隐患'
         and events.reported_at <= report.report_at
@@ -61,14 +60,14 @@ covered_months as (
     union
 
     select 'incidents', cast(date_trunc('month', occurred_at) as date)
-    from {{ ref('fct_incidents') }}
+    from {{ ref('int_emergency__incidents_enriched') }}
     cross join report
     where occurred_at <= report.report_at
 
     union
 
     select 'hazards', cast(date_trunc('month', reported_at) as date)
-    from {{ ref('fct_grid_events') }}
+    from {{ ref('int_grid__events_enriched') }}
     cross join report
     where reported_at <= report.report_at
 
@@ -77,7 +76,7 @@ covered_months as (
 districts as (
 
     select district_code, households
-    from {{ ref('dim_districts') }}
+    from {{ ref('int_grid__district_totals') }}
 
 ),
 

@@ -7,7 +7,6 @@
 --   phone) raised the same topic within the previous 30 days (another ticket received in
 --   [received_at - 30 days, received_at); same instant: the lower ticket_id is earlier).
 --   Tickets without a phone cannot be repeats but are counted in the denominator.
-{{ config(materialized='view') }}
 
 with report as (
 
@@ -18,7 +17,7 @@ with report as (
 tickets as (
 
     select tickets.*
-    from {{ ref('fct_hotline_tickets') }} as tickets
+    from {{ ref('int_hotline__tickets_enriched') }} as tickets
     cross join report
     where tickets.received_at <= report.report_at
 

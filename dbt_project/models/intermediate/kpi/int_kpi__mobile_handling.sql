@@ -4,7 +4,6 @@
 -- item_code). The month's cases of those items are counted, by district and by
 -- department. Only cases applied for by the report time count.
 -- Output: one measure row per (kpi_month, district[, department]).
-{{ config(materialized='view') }}
 {%- set top_n = var('kpi_mobile_top_items', 100) %}
 
 with report as (
@@ -23,7 +22,7 @@ cases as (
         coalesce(cases.department_id, 'unassigned') as department_code,
         coalesce(cases.department_name, '未指定') as department_name,
         cast(date_trunc('month', cases.applied_at) as date) as case_month
-    from {{ ref('fct_service_cases') }} as cases
+    from {{ ref('int_govservice__cases_enriched') }} as cases
     cross join report
     where cases.applied_at <= report.report_at
         and cases.item_code is not null

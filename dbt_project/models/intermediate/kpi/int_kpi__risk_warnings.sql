@@ -4,7 +4,6 @@
 --   district (issued_at <= occurred_at <= issued_at + window_hours). A warning whose
 --   window is still open at the report time and has no incident yet is not counted.
 -- recall: share of incidents (month of occurred_at) preceded by such a warning.
-{{ config(materialized='view') }}
 
 with report as (
 
@@ -20,7 +19,7 @@ warnings as (
         warnings.district_code,
         warnings.issued_at,
         warnings.issued_at + to_hours(cast(warnings.window_hours as bigint)) as window_end_at
-    from {{ ref('fct_risk_warnings') }} as warnings
+    from {{ ref('int_emergency__risk_warnings_enriched') }} as warnings
     cross join report
     where warnings.issued_at <= report.report_at
         and warnings.window_hours is not null
@@ -31,7 +30,7 @@ incidents as (
 
     select incidents.incident_id, incidents.incident_type, incidents.district_code,
         incidents.occurred_at
-    from {{ ref('fct_incidents') }} as incidents
+    from {{ ref('int_emergency__incidents_enriched') }} as incidents
     cross join report
     where incidents.occurred_at <= report.report_at
 

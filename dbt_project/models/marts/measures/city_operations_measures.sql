@@ -1,3 +1,5 @@
+-- A measure view at the marts level: it reads the machine-feed facts (incremental marts),
+-- so it cannot be an intermediate; kpi_city_monthly is its only reader (not published).
 -- City operations KPIs (spec §5), report-only, by district and month (days / intervals /
 -- hours up to the report time):
 -- air_quality_good_day_ratio (优良天数比例): share of days with a district daily AQI <= 100
@@ -10,7 +12,6 @@
 -- pipe_pressure_breach_sensor_hours: sensor-hours outside thresholds (kpi_value =
 --   numerator = breaching sensor-hours, denominator = observed sensor-hours), per district
 --   and per network type (dimension network_type).
-{{ config(materialized='view') }}
 {%- set keys = ['district_code', 'observation_date'] %}
 
 with report as (
