@@ -32,13 +32,13 @@ with report as (
 measures as (
 
     {%- for m in measure_models %}
-    select
-        kpi_month, kpi_code, district_code, dimension_type, dimension_code, dimension_name,
-        numerator, denominator, kpi_value
-    from {{ ref(m) }}
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
+        select
+            kpi_month, kpi_code, district_code, dimension_type, dimension_code, dimension_name,
+            numerator, denominator, kpi_value
+        from {{ ref(m) }}
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
     {%- endfor %}
 
 ),
@@ -112,10 +112,10 @@ final as (
     left join districts on keys.district_code = districts.district_code
     left join measures
         on keys.kpi_month = measures.kpi_month
-        and keys.kpi_code = measures.kpi_code
-        and keys.district_code = measures.district_code
-        and keys.dimension_type = measures.dimension_type
-        and keys.dimension_code = measures.dimension_code
+            and keys.kpi_code = measures.kpi_code
+            and keys.district_code = measures.district_code
+            and keys.dimension_type = measures.dimension_type
+            and keys.dimension_code = measures.dimension_code
     left join targets on keys.kpi_code = targets.kpi_code
 
 )

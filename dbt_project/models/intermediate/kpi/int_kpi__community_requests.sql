@@ -42,7 +42,7 @@ measures as (
         sum(rating) as rating_sum,
         count(*) as rated_count
     from rated
-    group by grouping sets ((kpi_month, district_code), (kpi_month, district_code, community_code))
+    group by kpi_month, district_code, rollup(community_code)
 
 )
 

@@ -52,24 +52,26 @@ covered_months as (
         cast(date_trunc('month', files.business_date) as date) as kpi_month
     from {{ ref('stg_meta__files') }} as files
     cross join report
-    where ((files.bureau = 'emergency' and files.dataset = 'incidents')
-            or (files.bureau = 'grid' and files.dataset = 'events'))
-        and files.status in ('accepted', 'duplicate')
-        and files.business_date <= cast(report.report_at as date)
+    where (
+        (files.bureau = 'emergency' and files.dataset = 'incidents')
+        or (files.bureau = 'grid' and files.dataset = 'events')
+    )
+    and files.status in ('accepted', 'duplicate')
+    and files.business_date <= cast(report.report_at as date)
 
     union
 
-    select 'incidents', cast(date_trunc('month', occurred_at) as date)
-    from {{ ref('int_emergency__incidents_enriched') }}
+    select 'incidents', cast(date_trunc('month', incidents.occurred_at) as date)
+    from {{ ref('int_emergency__incidents_enriched') }} as incidents
     cross join report
-    where occurred_at <= report.report_at
+    where incidents.occurred_at <= report.report_at
 
     union
 
-    select 'hazards', cast(date_trunc('month', reported_at) as date)
-    from {{ ref('int_grid__events_enriched') }}
+    select 'hazards', cast(date_trunc('month', events.reported_at) as date)
+    from {{ ref('int_grid__events_enriched') }} as events
     cross join report
-    where reported_at <= report.report_at
+    where events.reported_at <= report.report_at
 
 ),
 
@@ -112,7 +114,7 @@ select
 from incident_grid
 left join incidents
     on incident_grid.kpi_month = incidents.kpi_month
-    and incident_grid.district_code = incidents.district_code
+        and incident_grid.district_code = incidents.district_code
 
 union all
 
@@ -129,4 +131,4 @@ select
 from hazard_grid
 left join hazards
     on hazard_grid.kpi_month = hazards.kpi_month
-    and hazard_grid.district_code = hazards.district_code
+        and hazard_grid.district_code = hazards.district_code

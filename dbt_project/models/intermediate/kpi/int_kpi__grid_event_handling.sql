@@ -42,7 +42,7 @@ measures as (
         sum(handling_hours) as total_hours,
         count(*) as event_count
     from resolved
-    group by grouping sets ((kpi_month, district_code), (kpi_month, district_code, department_code))
+    group by kpi_month, district_code, rollup(department_code)
 
 )
 

@@ -31,17 +31,19 @@ flagged as (
         coalesce({{ department_id('t.first_receiver_dept') }}, 'unassigned') as department_code,
         coalesce(nullif(trim(t.first_receiver_dept), ''), '未指定') as department_name,
         coalesce(t.transfer_count = 0, false)
-            or coalesce(trim(t.handling_dept) = trim(t.first_receiver_dept), false)
+        or coalesce(trim(t.handling_dept) = trim(t.first_receiver_dept), false)
             as is_first_receiver_handled,
-        exists (
+        exists(
             select 1
             from tickets as p
             where p.caller_phone_hash = t.caller_phone_hash
                 and p.topic = t.topic
                 and p.ticket_id <> t.ticket_id
                 and p.received_at >= t.received_at - interval 30 day
-                and (p.received_at < t.received_at
-                    or (p.received_at = t.received_at and p.ticket_id < t.ticket_id))
+                and (
+                    p.received_at < t.received_at
+                    or (p.received_at = t.received_at and p.ticket_id < t.ticket_id)
+                )
         ) as is_repeat
     from tickets as t
 
@@ -61,7 +63,7 @@ select
     cast(count(*) as double) as denominator,
     count_if(is_first_receiver_handled) / count(*) as kpi_value
 from flagged
-group by grouping sets ((kpi_month, district_code), (kpi_month, district_code, department_code))
+group by kpi_month, district_code, rollup(department_code)
 
 union all
 

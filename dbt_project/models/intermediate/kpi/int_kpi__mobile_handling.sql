@@ -40,8 +40,8 @@ item_volume as (
     select months.kpi_month, cases.item_code, count(*) as case_count
     from months
     inner join cases
-        on cases.case_month <= months.kpi_month
-        and cases.case_month > months.kpi_month - interval 12 month
+        on months.kpi_month >= cases.case_month
+            and cases.case_month > months.kpi_month - interval 12 month
     group by all
 
 ),
@@ -51,8 +51,8 @@ top_items as (
     select kpi_month, item_code
     from item_volume
     qualify row_number() over (
-        partition by kpi_month order by case_count desc, item_code
-    ) <= {{ top_n }}
+            partition by kpi_month order by case_count desc, item_code asc
+        ) <= {{ top_n }}
 
 ),
 
@@ -62,7 +62,7 @@ in_scope as (
     from cases
     inner join top_items
         on cases.case_month = top_items.kpi_month
-        and cases.item_code = top_items.item_code
+            and cases.item_code = top_items.item_code
 
 )
 
@@ -80,4 +80,4 @@ select
     cast(count(*) as double) as denominator,
     count_if(coalesce(is_mobile, false)) / count(*) as kpi_value
 from in_scope
-group by grouping sets ((case_month, district_code), (case_month, district_code, department_code))
+group by case_month, district_code, rollup(department_code)
