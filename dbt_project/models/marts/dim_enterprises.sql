@@ -23,13 +23,6 @@ select
     district_code,
 
     -- lineage
-    {{ source_file_id('source_key') }} as source_file_id,
-    file_sha256,
-    row_number,
-    business_date,
-    uploaded_at,
-    ingested_at,
-    run_id,
-    contract_version
+    {{ mart_lineage_columns() }}
 
 from enterprises

@@ -3,7 +3,7 @@
 -- the volume of cases.
 with cases as (
 
-    select * from {{ ref('fct_service_cases') }}
+    select * from {{ ref('int_govservice__cases_enriched') }}
 
 ),
 

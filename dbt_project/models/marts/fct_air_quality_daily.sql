@@ -7,7 +7,8 @@
 -- §4.4, HJ 663-2012/2013): the window ending at hour h is the mean of the valid O3 values
 -- observed at h-7 … h and exists when at least 6 of those 8 hours are valid; a missing
 -- row and a row with an empty O3 value are the same. Windows end at 07:00 … 23:00 of the
--- day (so they never cross midnight); the daily value is the highest. Above 800 µg/m³ the O3 8-hour IAQI is not defined: the IAQI of the day's
+-- day (so they never cross midnight); the daily value is the highest. Above 800 µg/m³ the
+-- O3 8-hour IAQI is not defined: the IAQI of the day's
 -- highest 1-hour O3 (1-hour breakpoints) is used instead.
 {%- set keys = ['station_code', 'observation_date'] %}
 
@@ -19,9 +20,9 @@ with hourly as (
 
 window_ends as (
 
-    select distinct station_code, observation_date, end_hour
+    select distinct hourly.station_code, hourly.observation_date, w.end_hour
     from hourly
-    cross join range(7, 24) as w(end_hour)
+    cross join range(7, 24) as w (end_hour)
 
 ),
 
@@ -35,9 +36,9 @@ o3_windows as (
         count(hourly.o3) as o3_8h_hours
     from window_ends
     left join hourly
-        on hourly.station_code = window_ends.station_code
-        and hourly.observation_date = window_ends.observation_date
-        and hour(hourly.observed_at) between window_ends.end_hour - 7 and window_ends.end_hour
+        on window_ends.station_code = hourly.station_code
+            and window_ends.observation_date = hourly.observation_date
+            and hour(hourly.observed_at) between window_ends.end_hour - 7 and window_ends.end_hour
     group by all
 
 ),
@@ -77,14 +78,17 @@ eligible as (
 
     select daily.*, o3_8h.o3_8h_max
     from daily
-    left join o3_8h using (station_code, observation_date)
+    left join o3_8h
+        on daily.station_code = o3_8h.station_code
+            and daily.observation_date = o3_8h.observation_date
     where daily.valid_hour_count >= 20
 
 ),
 
 pollutant_values as (
 
-    select station_code, observation_date, 'so2' as pollutant, '24h' as averaging_period,
+    select
+        station_code, observation_date, 'so2' as pollutant, '24h' as averaging_period,
         so2_24h as concentration
     from eligible
     union all
@@ -94,7 +98,8 @@ pollutant_values as (
     union all
     select station_code, observation_date, 'co', '24h', co_24h from eligible
     union all
-    select station_code, observation_date, 'o3',
+    select
+        station_code, observation_date, 'o3',
         case when o3_8h_max > 800 then '1h' else '8h' end,
         case when o3_8h_max > 800 then o3_1h_max else o3_8h_max end
     from eligible
@@ -148,7 +153,7 @@ select
 from daily
 left join o3_8h
     on daily.station_code = o3_8h.station_code
-    and daily.observation_date = o3_8h.observation_date
+        and daily.observation_date = o3_8h.observation_date
 left join aqi
     on daily.station_code = aqi.station_code
-    and daily.observation_date = aqi.observation_date
+        and daily.observation_date = aqi.observation_date

@@ -21,7 +21,7 @@
 
 with new_rows as (
 
-    select * from {{ ref('stg_ecology__air_quality_hourly') }} as s
+    select * from {{ ref('stg_ecology__air_quality_hourly') }} as s  -- noqa: AL05
     {{ incremental_new_or_uncovered_rows_filter('s', keys, 'ecology', 'air_quality_hourly') }}
 
 ),
@@ -34,7 +34,7 @@ latest as (
 
 batch as (
 
-    select * from latest as b
+    select * from latest as b  -- noqa: AL05
     {{ incremental_not_superseded('b', keys) }}
 
 ),
@@ -43,7 +43,8 @@ batch as (
 -- 24-hour breakpoints applied to the hourly value.
 pollutant_values as (
 
-    select station_code, observed_at, 'so2' as pollutant,
+    select
+        station_code, observed_at, 'so2' as pollutant,
         case when so2 > 800 then '24h' else '1h' end as averaging_period, so2 as concentration
     from batch
     union all
@@ -97,24 +98,18 @@ final as (
         case
             when coalesce(batch.aqi_submitted, aqi.aqi_computed) > 50 then aqi.max_iaqi_pollutants
         end as primary_pollutant,
-        (batch.pm25 is not null and batch.pm10 is not null and batch.so2 is not null
+        (
+            batch.pm25 is not null and batch.pm10 is not null and batch.so2 is not null
             and batch.no2 is not null and batch.o3 is not null and batch.co is not null)
             as is_valid_hour,
 
         -- lineage
-        {{ source_file_id('batch.source_key') }} as source_file_id,
-        batch.file_sha256,
-        batch.row_number,
-        batch.business_date,
-        batch.uploaded_at,
-        batch.ingested_at,
-        batch.run_id,
-        batch.contract_version
+        {{ mart_lineage_columns('batch') }}
 
     from batch
     left join aqi
         on batch.station_code = aqi.station_code
-        and batch.observed_at = aqi.observed_at
+            and batch.observed_at = aqi.observed_at
 
 )
 

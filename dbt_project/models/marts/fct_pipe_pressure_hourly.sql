@@ -49,11 +49,11 @@ readings_in_scope as (
 
 ),
 {% else %}
-readings_in_scope as (
+    readings_in_scope as (
 
-    select * from readings_all
+        select * from readings_all
 
-),
+    ),
 {% endif %}
 
 readings as (

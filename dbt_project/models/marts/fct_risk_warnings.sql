@@ -3,7 +3,7 @@
 -- of the same type in the same district confirms the warning).
 with warnings as (
 
-    select * from {{ ref('int_emergency__risk_warnings_latest') }}
+    select * from {{ ref('int_emergency__risk_warnings_enriched') }}
 
 )
 
@@ -11,7 +11,7 @@ select
     warning_id,
     risk_type,
     issued_at,
-    issued_at + to_hours(window_hours) as expires_at,
+    expires_at,
     window_hours,
     district_code,
     grid_code,
@@ -19,13 +19,6 @@ select
     warning_source,
 
     -- lineage
-    {{ source_file_id('source_key') }} as source_file_id,
-    file_sha256,
-    row_number,
-    business_date,
-    uploaded_at,
-    ingested_at,
-    run_id,
-    contract_version
+    {{ mart_lineage_columns() }}
 
 from warnings

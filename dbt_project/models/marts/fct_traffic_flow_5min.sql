@@ -19,7 +19,7 @@
 
 with new_rows as (
 
-    select * from {{ ref('stg_transport__traffic_flow') }} as s
+    select * from {{ ref('stg_transport__traffic_flow') }} as s  -- noqa: AL05
     {{ incremental_new_or_uncovered_rows_filter('s', keys, 'transport', 'traffic_flow') }}
 
 ),
@@ -32,7 +32,7 @@ latest as (
 
 batch as (
 
-    select * from latest as b
+    select * from latest as b  -- noqa: AL05
     {{ incremental_not_superseded('b', keys) }}
 
 )
@@ -42,7 +42,7 @@ select
     road_name,
     district_code,
     interval_start,
-    interval_start + interval 5 minutes as interval_end,
+    interval_start + interval 5 minute as interval_end,
     date_trunc('hour', interval_start) as hour_start,
     cast(interval_start as date) as interval_date,
     {{ is_peak_hour('interval_start') }} as is_peak_hour,
@@ -51,13 +51,6 @@ select
     congestion_index,
 
     -- lineage
-    {{ source_file_id('source_key') }} as source_file_id,
-    file_sha256,
-    row_number,
-    business_date,
-    uploaded_at,
-    ingested_at,
-    run_id,
-    contract_version
+    {{ mart_lineage_columns() }}
 
 from batch

@@ -43,11 +43,11 @@ intervals as (
 
 ),
 {% else %}
-intervals as (
+    intervals as (
 
-    select * from five_min
+        select * from five_min
 
-),
+    ),
 {% endif %}
 
 final as (
@@ -63,7 +63,8 @@ final as (
         cast(sum(vehicle_count) as bigint) as vehicle_count,
         coalesce(
             sum(avg_speed_kmh * vehicle_count) / nullif(sum(vehicle_count) filter (
-                where avg_speed_kmh is not null), 0),
+                where avg_speed_kmh is not null
+            ), 0),
             avg(avg_speed_kmh)
         ) as avg_speed_kmh,
         avg(congestion_index) as avg_congestion_index,

@@ -58,11 +58,11 @@ bounds as (
     select
         files.bureau,
         files.dataset,
-    {%- if start_date %}
+        {%- if start_date %}
         greatest(min(files.business_date), cast('{{ start_date }}' as date)) as start_date,
     {%- else %}
-        min(files.business_date) as start_date,
-    {%- endif %}
+            min(files.business_date) as start_date,
+        {%- endif %}
         cast(any_value(report.report_at) as date) as end_date
     from files
     cross join report
@@ -73,11 +73,11 @@ bounds as (
 
 calendar as (
 
-    select bounds.bureau, bounds.dataset, cast(d as date) as business_date
+    select bounds.bureau, bounds.dataset, cast(g.d as date) as business_date
     from bounds,
         generate_series(
             cast(bounds.start_date as timestamp), cast(bounds.end_date as timestamp), interval 1 day
-        ) as g(d)
+        ) as g (d)
     where bounds.start_date <= bounds.end_date
 
 ),
@@ -103,21 +103,21 @@ due_dates as (
     from deadlines
     inner join calendar
         on deadlines.bureau = calendar.bureau
-        and deadlines.dataset = calendar.dataset
+            and deadlines.dataset = calendar.dataset
     cross join report
     left join {{ ref('int_calendar__working_days') }} as working_days
         on working_days.calendar_date = calendar.business_date + deadlines.deadline_day_offset
     left join first_accepted
         on calendar.bureau = first_accepted.bureau
-        and calendar.dataset = first_accepted.dataset
-        and calendar.business_date = first_accepted.business_date
+            and calendar.dataset = first_accepted.dataset
+            and calendar.business_date = first_accepted.business_date
     where deadlines.has_deadline
         and (
             {{ submission_deadline('calendar.business_date', 'deadlines', 'working_days') }}
-                <= report.report_at
+            <= report.report_at
             -- already arrived on time: counts before its deadline (spec v1.3)
             or first_accepted.first_accepted_at
-                <= {{ submission_deadline('calendar.business_date', 'deadlines', 'working_days') }}
+            <= {{ submission_deadline('calendar.business_date', 'deadlines', 'working_days') }}
         )
 
 ),
@@ -138,8 +138,8 @@ timeliness as (
     from due_dates
     left join first_accepted
         on due_dates.bureau = first_accepted.bureau
-        and due_dates.dataset = first_accepted.dataset
-        and due_dates.business_date = first_accepted.business_date
+            and due_dates.dataset = first_accepted.dataset
+            and due_dates.business_date = first_accepted.business_date
     group by all
 
 ),
@@ -188,14 +188,15 @@ combined as (
     from timeliness
     full outer join volumes
         on timeliness.kpi_month = volumes.kpi_month
-        and timeliness.bureau = volumes.bureau
-        and timeliness.dataset = volumes.dataset
+            and timeliness.bureau = volumes.bureau
+            and timeliness.dataset = volumes.dataset
 
 ),
 
 measures as (
 
-    select *, 'dq_on_time_rate' as kpi_code,
+    select
+        *, 'dq_on_time_rate' as kpi_code,
         cast(dates_on_time as double) as numerator,
         cast(dates_due as double) as denominator,
         dates_on_time / nullif(dates_due, 0) as kpi_value
@@ -204,7 +205,8 @@ measures as (
 
     union all
 
-    select *, 'dq_rows_accepted_rate',
+    select
+        *, 'dq_rows_accepted_rate',
         cast(rows_accepted as double),
         cast(rows_received as double),
         rows_accepted / nullif(rows_received, 0)
@@ -213,7 +215,8 @@ measures as (
 
     union all
 
-    select *, 'dq_files_rejected',
+    select
+        *, 'dq_files_rejected',
         cast(files_rejected as double),
         cast(files_processed as double),
         cast(files_rejected as double)

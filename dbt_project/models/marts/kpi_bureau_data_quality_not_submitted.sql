@@ -46,6 +46,6 @@ from deadlines
 cross join report
 left join submitted
     on deadlines.bureau = submitted.bureau
-    and deadlines.dataset = submitted.dataset
+        and deadlines.dataset = submitted.dataset
 where deadlines.has_deadline
     and submitted.bureau is null

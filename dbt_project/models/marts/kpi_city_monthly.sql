@@ -2,6 +2,7 @@
 -- (spec §5), one long table with targets, baselines and gaps from the kpi_targets seed.
 -- The district totals of hotline on-time closure and citizen satisfaction are in
 -- kpi_hotline_monthly, their department breakdown here (int_kpi__hotline_departments);
+-- the city-operations KPIs come from the machine-feed marts (city_operations_measures);
 -- bureau data quality in kpi_bureau_data_quality_monthly; kpi_scorecard_monthly unions all.
 --
 -- dimension_type = 'district': the district total (dimension_code = district_code).
@@ -19,7 +20,7 @@
     'int_kpi__grid_event_handling',
     'int_kpi__ev_charging_safety',
     'int_kpi__community_requests',
-    'int_kpi__city_operations',
+    'city_operations_measures',
 ] %}
 
 with report as (
@@ -31,13 +32,13 @@ with report as (
 measures as (
 
     {%- for m in measure_models %}
-    select
-        kpi_month, kpi_code, district_code, dimension_type, dimension_code, dimension_name,
-        numerator, denominator, kpi_value
-    from {{ ref(m) }}
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
+        select
+            kpi_month, kpi_code, district_code, dimension_type, dimension_code, dimension_name,
+            numerator, denominator, kpi_value
+        from {{ ref(m) }}
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
     {%- endfor %}
 
 ),
@@ -111,10 +112,10 @@ final as (
     left join districts on keys.district_code = districts.district_code
     left join measures
         on keys.kpi_month = measures.kpi_month
-        and keys.kpi_code = measures.kpi_code
-        and keys.district_code = measures.district_code
-        and keys.dimension_type = measures.dimension_type
-        and keys.dimension_code = measures.dimension_code
+            and keys.kpi_code = measures.kpi_code
+            and keys.district_code = measures.district_code
+            and keys.dimension_type = measures.dimension_type
+            and keys.dimension_code = measures.dimension_code
     left join targets on keys.kpi_code = targets.kpi_code
 
 )

@@ -21,13 +21,13 @@ with report as (
 
 tickets as (
 
-    select * from {{ ref('fct_hotline_tickets') }}
+    select * from {{ ref('int_hotline__tickets_enriched') }}
 
 ),
 
 cases as (
 
-    select * from {{ ref('fct_service_cases') }}
+    select * from {{ ref('int_govservice__cases_enriched') }}
 
 ),
 
@@ -135,8 +135,9 @@ final as (
         targets.baseline_value,
         measures.numerator / nullif(measures.denominator, 0) - targets.target_value as gap,
         case targets.comparator
-            when '>=' then measures.numerator / nullif(measures.denominator, 0)
-                >= targets.target_value
+            when '>='
+                then measures.numerator / nullif(measures.denominator, 0)
+                    >= targets.target_value
             when '<=' then measures.numerator / nullif(measures.denominator, 0)
                 <= targets.target_value
         end as is_target_met,
@@ -146,8 +147,8 @@ final as (
     inner join districts on grid.district_code = districts.district_code
     left join measures
         on grid.kpi_month = measures.kpi_month
-        and grid.kpi_code = measures.kpi_code
-        and grid.district_code = measures.district_code
+            and grid.kpi_code = measures.kpi_code
+            and grid.district_code = measures.district_code
     left join targets on grid.kpi_code = targets.kpi_code
 
 )

@@ -7,7 +7,11 @@
 -- Days from var('calendar_first_day') to var('calendar_last_day').
 with calendar as (
 
-    select cast("date" as date) as holiday_date, cast(kind as varchar) as kind, cast(year as integer) as year
+    -- the seed's columns are named date and year
+    select
+        cast("date" as date) as holiday_date,  -- noqa: RF06
+        cast(kind as varchar) as kind,
+        cast(year as integer) as year  -- noqa: RF04
     from {{ ref('cn_workday_calendar') }}
 
 ),
@@ -25,7 +29,7 @@ days as (
         cast('{{ var("calendar_first_day") }}' as timestamp),
         cast('{{ var("calendar_last_day") }}' as timestamp),
         interval 1 day
-    ) as g(d)
+    ) as g (d)
 
 ),
 

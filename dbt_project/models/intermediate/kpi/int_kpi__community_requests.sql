@@ -3,7 +3,6 @@
 -- completed), rated requests only, by the report time.
 -- community_request_good_rating_share: share of rated requests rated >= 4.
 -- community_request_mean_rating: mean rating (numerator = sum of ratings).
-{{ config(materialized='view') }}
 
 with report as (
 
@@ -20,7 +19,7 @@ rated as (
         left(requests.grid_code, 12) as community_code,
         requests.community_name,
         requests.rating
-    from {{ ref('fct_community_requests') }} as requests
+    from {{ ref('int_community__service_requests_enriched') }} as requests
     cross join report
     where requests.rating is not null
         and requests.district_code is not null  -- grid code outside the six districts
@@ -43,7 +42,7 @@ measures as (
         sum(rating) as rating_sum,
         count(*) as rated_count
     from rated
-    group by grouping sets ((kpi_month, district_code), (kpi_month, district_code, community_code))
+    group by kpi_month, district_code, rollup(community_code)
 
 )
 

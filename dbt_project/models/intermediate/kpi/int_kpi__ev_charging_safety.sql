@@ -9,7 +9,6 @@
 -- covered by the source dataset, i.e. a month in which the bureau submitted a file
 -- (accepted or a no-op identical one) or which has a record, up to the report month. A
 -- district without households has no denominator: kpi_value null for the rate.
-{{ config(materialized='view') }}
 
 with report as (
 
@@ -23,7 +22,7 @@ incidents as (
         cast(date_trunc('month', incidents.occurred_at) as date) as kpi_month,
         incidents.district_code,
         count(*) as incident_count
-    from {{ ref('fct_incidents') }} as incidents
+    from {{ ref('int_emergency__incidents_enriched') }} as incidents
     cross join report
     where incidents.incident_type = '电动车充电事故'
         and incidents.occurred_at <= report.report_at
@@ -37,7 +36,7 @@ hazards as (
         cast(date_trunc('month', events.reported_at) as date) as kpi_month,
         events.district_code,
         count(*) as hazard_count
-    from {{ ref('fct_grid_events') }} as events
+    from {{ ref('int_grid__events_enriched') }} as events
     cross join report
     where events.category = '电动车充电隐患'
         and events.reported_at <= report.report_at
@@ -53,31 +52,33 @@ covered_months as (
         cast(date_trunc('month', files.business_date) as date) as kpi_month
     from {{ ref('stg_meta__files') }} as files
     cross join report
-    where ((files.bureau = 'emergency' and files.dataset = 'incidents')
-            or (files.bureau = 'grid' and files.dataset = 'events'))
-        and files.status in ('accepted', 'duplicate')
-        and files.business_date <= cast(report.report_at as date)
+    where (
+        (files.bureau = 'emergency' and files.dataset = 'incidents')
+        or (files.bureau = 'grid' and files.dataset = 'events')
+    )
+    and files.status in ('accepted', 'duplicate')
+    and files.business_date <= cast(report.report_at as date)
 
     union
 
-    select 'incidents', cast(date_trunc('month', occurred_at) as date)
-    from {{ ref('fct_incidents') }}
+    select 'incidents', cast(date_trunc('month', incidents.occurred_at) as date)
+    from {{ ref('int_emergency__incidents_enriched') }} as incidents
     cross join report
-    where occurred_at <= report.report_at
+    where incidents.occurred_at <= report.report_at
 
     union
 
-    select 'hazards', cast(date_trunc('month', reported_at) as date)
-    from {{ ref('fct_grid_events') }}
+    select 'hazards', cast(date_trunc('month', events.reported_at) as date)
+    from {{ ref('int_grid__events_enriched') }} as events
     cross join report
-    where reported_at <= report.report_at
+    where events.reported_at <= report.report_at
 
 ),
 
 districts as (
 
     select district_code, households
-    from {{ ref('dim_districts') }}
+    from {{ ref('int_grid__district_totals') }}
 
 ),
 
@@ -113,7 +114,7 @@ select
 from incident_grid
 left join incidents
     on incident_grid.kpi_month = incidents.kpi_month
-    and incident_grid.district_code = incidents.district_code
+        and incident_grid.district_code = incidents.district_code
 
 union all
 
@@ -130,4 +131,4 @@ select
 from hazard_grid
 left join hazards
     on hazard_grid.kpi_month = hazards.kpi_month
-    and hazard_grid.district_code = hazards.district_code
+        and hazard_grid.district_code = hazards.district_code

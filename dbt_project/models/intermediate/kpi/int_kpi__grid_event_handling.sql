@@ -3,7 +3,6 @@
 -- by handling department.
 -- grid_event_handling_hours_median: kpi_value = median, denominator = resolved events,
 --   numerator null. grid_event_handling_hours_mean: numerator = total hours.
-{{ config(materialized='view') }}
 
 with report as (
 
@@ -19,7 +18,7 @@ resolved as (
         coalesce(events.department_id, 'unassigned') as department_code,
         coalesce(events.department_name, '未指定') as department_name,
         {{ hours_between('events.reported_at', 'events.resolved_at') }} as handling_hours
-    from {{ ref('fct_grid_events') }} as events
+    from {{ ref('int_grid__events_enriched') }} as events
     cross join report
     where events.resolved_at is not null
         and events.reported_at is not null
@@ -43,7 +42,7 @@ measures as (
         sum(handling_hours) as total_hours,
         count(*) as event_count
     from resolved
-    group by grouping sets ((kpi_month, district_code), (kpi_month, district_code, department_code))
+    group by kpi_month, district_code, rollup(department_code)
 
 )
 

@@ -7,7 +7,6 @@
 --   phone) raised the same topic within the previous 30 days (another ticket received in
 --   [received_at - 30 days, received_at); same instant: the lower ticket_id is earlier).
 --   Tickets without a phone cannot be repeats but are counted in the denominator.
-{{ config(materialized='view') }}
 
 with report as (
 
@@ -18,7 +17,7 @@ with report as (
 tickets as (
 
     select tickets.*
-    from {{ ref('fct_hotline_tickets') }} as tickets
+    from {{ ref('int_hotline__tickets_enriched') }} as tickets
     cross join report
     where tickets.received_at <= report.report_at
 
@@ -32,17 +31,19 @@ flagged as (
         coalesce({{ department_id('t.first_receiver_dept') }}, 'unassigned') as department_code,
         coalesce(nullif(trim(t.first_receiver_dept), ''), '未指定') as department_name,
         coalesce(t.transfer_count = 0, false)
-            or coalesce(trim(t.handling_dept) = trim(t.first_receiver_dept), false)
+        or coalesce(trim(t.handling_dept) = trim(t.first_receiver_dept), false)
             as is_first_receiver_handled,
-        exists (
+        exists(
             select 1
             from tickets as p
             where p.caller_phone_hash = t.caller_phone_hash
                 and p.topic = t.topic
                 and p.ticket_id <> t.ticket_id
                 and p.received_at >= t.received_at - interval 30 day
-                and (p.received_at < t.received_at
-                    or (p.received_at = t.received_at and p.ticket_id < t.ticket_id))
+                and (
+                    p.received_at < t.received_at
+                    or (p.received_at = t.received_at and p.ticket_id < t.ticket_id)
+                )
         ) as is_repeat
     from tickets as t
 
@@ -62,7 +63,7 @@ select
     cast(count(*) as double) as denominator,
     count_if(is_first_receiver_handled) / count(*) as kpi_value
 from flagged
-group by grouping sets ((kpi_month, district_code), (kpi_month, district_code, department_code))
+group by kpi_month, district_code, rollup(department_code)
 
 union all
 

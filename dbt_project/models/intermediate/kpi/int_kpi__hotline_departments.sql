@@ -8,7 +8,6 @@
 --   of closed_at, else received_at) and rated service cases by their department (month of
 --   completed_at, else applied_at); numerator = sum of 100-point scores.
 -- Only dimension_type 'department' rows (department_id, 'unassigned' without a name).
-{{ config(materialized='view') }}
 
 with report as (
 
@@ -22,7 +21,7 @@ tickets as (
         tickets.*,
         coalesce(nullif(trim(tickets.handling_dept), ''), nullif(trim(tickets.first_receiver_dept), ''))
             as department_name
-    from {{ ref('fct_hotline_tickets') }} as tickets
+    from {{ ref('int_hotline__tickets_enriched') }} as tickets
 
 ),
 
@@ -66,7 +65,7 @@ satisfaction as (
         coalesce(cases.department_id, 'unassigned'),
         coalesce(cases.department_name, '未指定'),
         cases.rating_score
-    from {{ ref('fct_service_cases') }} as cases
+    from {{ ref('int_govservice__cases_enriched') }} as cases
     cross join report
     where cases.rating_score is not null
         and coalesce(cases.completed_at, cases.applied_at) <= report.report_at

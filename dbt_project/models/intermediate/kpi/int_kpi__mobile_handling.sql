@@ -4,7 +4,6 @@
 -- item_code). The month's cases of those items are counted, by district and by
 -- department. Only cases applied for by the report time count.
 -- Output: one measure row per (kpi_month, district[, department]).
-{{ config(materialized='view') }}
 {%- set top_n = var('kpi_mobile_top_items', 100) %}
 
 with report as (
@@ -23,7 +22,7 @@ cases as (
         coalesce(cases.department_id, 'unassigned') as department_code,
         coalesce(cases.department_name, '未指定') as department_name,
         cast(date_trunc('month', cases.applied_at) as date) as case_month
-    from {{ ref('fct_service_cases') }} as cases
+    from {{ ref('int_govservice__cases_enriched') }} as cases
     cross join report
     where cases.applied_at <= report.report_at
         and cases.item_code is not null
@@ -41,8 +40,8 @@ item_volume as (
     select months.kpi_month, cases.item_code, count(*) as case_count
     from months
     inner join cases
-        on cases.case_month <= months.kpi_month
-        and cases.case_month > months.kpi_month - interval 12 month
+        on months.kpi_month >= cases.case_month
+            and cases.case_month > months.kpi_month - interval 12 month
     group by all
 
 ),
@@ -52,8 +51,8 @@ top_items as (
     select kpi_month, item_code
     from item_volume
     qualify row_number() over (
-        partition by kpi_month order by case_count desc, item_code
-    ) <= {{ top_n }}
+            partition by kpi_month order by case_count desc, item_code asc
+        ) <= {{ top_n }}
 
 ),
 
@@ -63,7 +62,7 @@ in_scope as (
     from cases
     inner join top_items
         on cases.case_month = top_items.kpi_month
-        and cases.item_code = top_items.item_code
+            and cases.item_code = top_items.item_code
 
 )
 
@@ -81,4 +80,4 @@ select
     cast(count(*) as double) as denominator,
     count_if(coalesce(is_mobile, false)) / count(*) as kpi_value
 from in_scope
-group by grouping sets ((case_month, district_code), (case_month, district_code, department_code))
+group by case_month, district_code, rollup(department_code)

@@ -4,7 +4,6 @@
 --   district (issued_at <= occurred_at <= issued_at + window_hours). A warning whose
 --   window is still open at the report time and has no incident yet is not counted.
 -- recall: share of incidents (month of occurred_at) preceded by such a warning.
-{{ config(materialized='view') }}
 
 with report as (
 
@@ -20,7 +19,7 @@ warnings as (
         warnings.district_code,
         warnings.issued_at,
         warnings.issued_at + to_hours(cast(warnings.window_hours as bigint)) as window_end_at
-    from {{ ref('fct_risk_warnings') }} as warnings
+    from {{ ref('int_emergency__risk_warnings_enriched') }} as warnings
     cross join report
     where warnings.issued_at <= report.report_at
         and warnings.window_hours is not null
@@ -29,9 +28,10 @@ warnings as (
 
 incidents as (
 
-    select incidents.incident_id, incidents.incident_type, incidents.district_code,
+    select
+        incidents.incident_id, incidents.incident_type, incidents.district_code,
         incidents.occurred_at
-    from {{ ref('fct_incidents') }} as incidents
+    from {{ ref('int_emergency__incidents_enriched') }} as incidents
     cross join report
     where incidents.occurred_at <= report.report_at
 
@@ -42,10 +42,10 @@ matches as (
     select warnings.warning_id, incidents.incident_id
     from warnings
     inner join incidents
-        on incidents.district_code = warnings.district_code
-        and incidents.incident_type = warnings.risk_type
-        and incidents.occurred_at >= warnings.issued_at
-        and incidents.occurred_at <= warnings.window_end_at
+        on warnings.district_code = incidents.district_code
+            and warnings.risk_type = incidents.incident_type
+            and warnings.issued_at <= incidents.occurred_at
+            and warnings.window_end_at >= incidents.occurred_at
 
 ),
 
@@ -54,7 +54,7 @@ warning_outcomes as (
     select
         cast(date_trunc('month', warnings.issued_at) as date) as kpi_month,
         warnings.district_code,
-        warnings.warning_id in (select warning_id from matches) as is_hit,
+        warnings.warning_id in (select matches.warning_id from matches) as is_hit,
         warnings.window_end_at <= report.report_at as is_window_closed
     from warnings
     cross join report
@@ -66,7 +66,7 @@ incident_outcomes as (
     select
         cast(date_trunc('month', occurred_at) as date) as kpi_month,
         district_code,
-        incident_id in (select incident_id from matches) as is_warned
+        incident_id in (select matches.incident_id from matches) as is_warned
     from incidents
 
 )

@@ -1,8 +1,9 @@
 -- Every appearance of a person across bureaus, by keyed hash (HMAC) of a phone or resident ID
 -- number: the same person joins across datasets without the number ever being in clear text.
 with appearances as (
-    select caller_phone_hash as person_id, 'phone' as identifier_kind, 'hotline.tickets' as dataset,
-           received_at as seen_at
+    select
+        caller_phone_hash as person_id, 'phone' as identifier_kind, 'hotline.tickets' as dataset,
+        received_at as seen_at
     from {{ ref('int_hotline__tickets_latest') }}
     where caller_phone_hash is not null
     union all

@@ -21,7 +21,7 @@ renamed as (
         district_code,
         applicant_type,
         case
-            when applicant_type is distinct from '法人' then pii_hash_id(applicant_id)
+            when coalesce(applicant_type <> '法人', true) then pii_hash_id(applicant_id)
         end as applicant_id_hash,
         case
             when applicant_type = '法人' then upper(trim(applicant_id))

@@ -1,3 +1,5 @@
+-- A measure view at the marts level: it reads the machine-feed facts (incremental marts),
+-- so it cannot be an intermediate; kpi_city_monthly is its only reader (not published).
 -- City operations KPIs (spec §5), report-only, by district and month (days / intervals /
 -- hours up to the report time):
 -- air_quality_good_day_ratio (优良天数比例): share of days with a district daily AQI <= 100
@@ -10,7 +12,6 @@
 -- pipe_pressure_breach_sensor_hours: sensor-hours outside thresholds (kpi_value =
 --   numerator = breaching sensor-hours, denominator = observed sensor-hours), per district
 --   and per network type (dimension network_type).
-{{ config(materialized='view') }}
 {%- set keys = ['district_code', 'observation_date'] %}
 
 with report as (
@@ -47,7 +48,8 @@ district_days as (
 
 pollutant_values as (
 
-    select district_code, observation_date, 'so2' as pollutant, '24h' as averaging_period,
+    select
+        district_code, observation_date, 'so2' as pollutant, '24h' as averaging_period,
         so2 as concentration
     from district_days
     union all
@@ -93,13 +95,13 @@ peak_intervals as (
 sensor_hours as (
 
     select
-        cast(date_trunc('month', pipe.hour_start) as date) as kpi_month,
-        pipe.district_code,
-        coalesce(pipe.network_type, '未知') as network_type,
-        pipe.is_breach
-    from {{ ref('fct_pipe_pressure_hourly') }} as pipe
+        cast(date_trunc('month', pressure.hour_start) as date) as kpi_month,
+        pressure.district_code,
+        coalesce(pressure.network_type, '未知') as network_type,
+        pressure.is_breach
+    from {{ ref('fct_pipe_pressure_hourly') }} as pressure
     cross join report
-    where pipe.hour_start <= report.report_at
+    where pressure.hour_start <= report.report_at
 
 )
 
@@ -126,13 +128,13 @@ select
     case when grouping(peak_period) = 0 then 'peak_period' else 'district' end,
     case when grouping(peak_period) = 0 then peak_period else district_code end,
     case when grouping(peak_period) = 0 then
-        case peak_period when 'am' then '早高峰 07:00–09:00' else '晚高峰 17:00–19:00' end
+            case peak_period when 'am' then '早高峰 07:00–09:00' else '晚高峰 17:00–19:00' end
     end,
     sum(congestion_index),
     cast(count(*) as double),
     avg(congestion_index)
 from peak_intervals
-group by grouping sets ((kpi_month, district_code), (kpi_month, district_code, peak_period))
+group by kpi_month, district_code, rollup(peak_period)
 
 union all
 
@@ -147,4 +149,4 @@ select
     cast(count(*) as double),
     cast(count_if(coalesce(is_breach, false)) as double)
 from sensor_hours
-group by grouping sets ((kpi_month, district_code), (kpi_month, district_code, network_type))
+group by kpi_month, district_code, rollup(network_type)
