@@ -37,6 +37,8 @@ LONGEST_FIRST = [
     "test_sensor_bounded.py",
     "test_bench_baseline.py",
     "test_dbt_hotline.py",
+    "test_run_timeout.py",
+    "test_add_a_dataset.py",
 ]
 
 
