@@ -151,16 +151,16 @@ def registry_frame(bureau: str, dataset: str, files: list[LandedFile], docs: dic
     for key, doc in docs.items():
         if not doc.get("business_date") or doc.get("status") not in ("accepted", "duplicate", "rejected", "failed"):
             continue
-        at = uploaded.get(key) or datetime.fromisoformat(doc["processed_at"])
-        rows.append(
-            {
-                "bureau": bureau,
-                "dataset": dataset,
-                "business_date": date.fromisoformat(doc["business_date"]),
-                "status": doc["status"],
-                "uploaded_at": at.astimezone(UTC),
-            }
+        day = date.fromisoformat(doc["business_date"])
+        stamp = doc.get("uploaded_at")  # this version's upload, as the registry holds it
+        at = (
+            datetime.fromisoformat(stamp) if stamp else uploaded.get(key) or datetime.fromisoformat(doc["processed_at"])
         )
+        rows.append({"business_date": day, "status": doc["status"], "uploaded_at": at})
+        first = doc.get("first_submitted_at")  # an earlier accepted version of the key still counts
+        if first:
+            rows.append({"business_date": day, "status": "accepted", "uploaded_at": datetime.fromisoformat(first)})
+    rows = [{"bureau": bureau, "dataset": dataset, **r, "uploaded_at": r["uploaded_at"].astimezone(UTC)} for r in rows]
     schema = {
         "bureau": pl.String,
         "dataset": pl.String,

@@ -127,7 +127,7 @@ def kpi_page(request: Request, code: str, month: str | None = None):
         request,
         "kpi.html",
         code=code,
-        name=rows[0]["kpi_name"],
+        kpi_name=rows[0]["kpi_name"],
         unit=rows[0]["unit"],
         months=months,
         month=chosen,

@@ -43,8 +43,8 @@ def clerk(request: Request) -> Session:
     return session
 
 
-def render(request: Request, name: str, status: int = 200, **ctx):
+def render(request: Request, template: str, status: int = 200, **ctx):
     session = session_of(request)
     ctx.setdefault("session", session)
     ctx.setdefault("csrf", session.csrf if session else "")
-    return templates.TemplateResponse(request, name, ctx, status_code=status)
+    return templates.TemplateResponse(request, template, ctx, status_code=status)

@@ -33,7 +33,6 @@ DAY_STATUS_ZH = {
     "before_calendar": "首次报送前（不计）",
     "no_deadline": "无时限",
 }
-CALENDAR_DAYS = 31
 BAD_NAME = "文件名含有不允许的字符（如控制字符、引号、尖括号、问号或星号），请改名后再上传。"
 _NAME = re.compile(r"^[^/\\\x00-\x1f]{1,200}$")
 
@@ -124,28 +123,46 @@ def home(request: Request):
     return render(request, "portal_home.html", rows=rows, reminders=reminders[:20], reminder_count=len(reminders))
 
 
-def _calendar(contract, files, docs) -> list[dict]:
+def _month_start(text: str | None, files) -> date:
+    if text:
+        try:
+            return date.fromisoformat(f"{text}-01" if len(text) == 7 else text).replace(day=1)
+        except ValueError:
+            raise PageError(400, "月份格式应为 YYYY-MM，例如 2026-03。") from None
+    latest = max((f.business_date for f in files), default=None)
+    return (date.fromisoformat(latest) if latest else datetime.now(workdays.TZ).date()).replace(day=1)
+
+
+def _calendar(contract, files, docs, first: date) -> list[dict]:
+    """Each day of the month from ``first``: on time / late / missing, as the data-quality KPI counts
+    (:func:`pipelines.deadlines.evaluate` on the clerk's receipts, as of now)."""
     frame = bureau_s3.registry_frame(contract.bureau, contract.dataset, files, docs)
-    now = datetime.now(workdays.TZ)
-    t = deadlines.evaluate(contract, frame, now)
+    t = deadlines.evaluate(contract, frame, datetime.now(workdays.TZ))
     days = []
-    for n in range(CALENDAR_DAYS, -1, -1):
-        day = now.date() - timedelta(days=n)
+    day = first
+    while day.month == first.month:
         status = t.status_of(day)
         due = deadlines.deadline(contract, day)
         days.append(
             {"date": day, "status": status, "zh": DAY_STATUS_ZH[status], "deadline": due.deadline_text() if due else ""}
         )
+        day += timedelta(days=1)
     return days
 
 
+def _shift(first: date, months: int) -> str:
+    n = first.year * 12 + first.month - 1 + months
+    return f"{n // 12:04d}-{n % 12 + 1:02d}"
+
+
 @router.get("/datasets/{bureau}/{dataset}")
-def dataset_page(request: Request, bureau: str, dataset: str):
+def dataset_page(request: Request, bureau: str, dataset: str, month: str | None = None):
     session = clerk(request)
     contract = _contract(f"{bureau}.{dataset}")
     c = _client(session)
     files = _s3(bureau_s3.landed_files, c, bureau, dataset)
     docs = _s3(bureau_s3.receipts, c, bureau, dataset)
+    first = _month_start(month, files)
     return render(
         request,
         "dataset.html",
@@ -154,7 +171,10 @@ def dataset_page(request: Request, bureau: str, dataset: str):
         files=files,
         docs=docs,
         status_zh=STATUS_ZH,
-        calendar=_calendar(contract, files, docs),
+        calendar=_calendar(contract, files, docs, first),
+        month=first,
+        prev_month=_shift(first, -1),
+        next_month=_shift(first, 1),
         max_mb=datasets.max_bytes(contract) / 2**20,
         max_bytes=datasets.max_bytes(contract),
         cadence=datasets.CADENCE_ZH.get(contract.cadence, contract.cadence),

@@ -140,7 +140,9 @@ def published_tables() -> dict[str, dict]:
         try:
             state = {
                 r[0]: (r[1], r[2])
-                for r in con.execute(f"SELECT table_name, row_count, changed_at FROM {publish.STATE_TABLE}").fetchall()
+                for r in con.execute(
+                    f"SELECT table_name, row_count, published_at FROM {publish.STATE_TABLE}"
+                ).fetchall()
             }
             names = [
                 r[0]

@@ -5,7 +5,7 @@
   form.addEventListener("submit", function (ev) {
     ev.preventDefault();
     var input = document.getElementById("file");
-    var max = parseInt(form.dataset.maxBytes, 10);
+    var max = parseInt(form.getAttribute("data-max-bytes"), 10); // not form.dataset: the input named "dataset" shadows it
     var text = document.getElementById("progress-text");
     if (input.files.length && input.files[0].size > max) {
       text.textContent = "文件过大：该数据集单个文件上限为 " + Math.round(max / 1048576) + " MB。";
