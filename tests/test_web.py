@@ -81,15 +81,11 @@ def hub(s3_env: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Ite
         mp.setenv("SHUZHONG_PUBLISHED_DB", str(tmp / "published" / "warehouse.duckdb"))
         mp.setenv("SHUZHONG_PUBLISHED_URI", f"s3://{settings.buckets().published}/web-{tmp.name}")
         mp.setenv("SHUZHONG_DBT_MANIFEST", str(tmp / "target" / "manifest.json"))
-        t0 = time.monotonic()
         sc = generate(SEED, f"w{tmp.name[-6:]}", workday=is_workday)
         _ingest(sc)
-        t1 = time.monotonic()
         lake.ensure_raw_tables()
         manifest = _dbt_build(tmp, sc.report_at.isoformat(sep=" "))
-        t2 = time.monotonic()
         publish.publish(manifest)
-        print(f"TIMING ingest {t1 - t0:.0f}s dbt {t2 - t1:.0f}s publish {time.monotonic() - t2:.0f}s")
         as_of = sc.report_at.replace(tzinfo=TZ)
         reminders = alerts.reminders_for(deadlines.evaluate_all(as_of).values())
         alerts.write_reminders(reminders, detected_at=as_of)
@@ -494,14 +490,19 @@ def _mart(hub) -> dict[tuple, dict]:
         cur = con.execute("SELECT * FROM kpi_scorecard_monthly")
         names = [d[0] for d in cur.description]
         rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-    return {(str(r["kpi_month"]), r["dimension_type"], r["dimension_code"], r["kpi_code"]): r for r in rows}
+    # the mart's unique key: month, district, dimension, KPI (a department can work in several districts)
+    keys = [
+        (str(r["kpi_month"]), r["district_code"], r["dimension_type"], r["dimension_code"], r["kpi_code"]) for r in rows
+    ]
+    assert len(set(keys)) == len(keys)
+    return dict(zip(keys, rows, strict=True))
 
 
 def _cells(page) -> list[dict]:
     return page.eval_on_selector_all(
         "[data-field]",
         "els => els.map(e => ({kpi: e.dataset.kpi, dim: e.dataset.dim, month: e.dataset.month, "
-        "field: e.dataset.field, text: e.textContent.trim(), cls: e.className}))",
+        "district: e.dataset.district, field: e.dataset.field, text: e.textContent.trim(), cls: e.className}))",
     )
 
 
@@ -518,11 +519,11 @@ def test_cockpit_numbers_equal_the_mart(browser, hub):
         for month in months:
             page.goto(f"/cockpit?month={month}")
             cells = _cells(page)
-            want = {k for k, r in mart.items() if k[0] == month and k[1] == "district" and not k[3].startswith("dq_")}
-            got = {(c["month"], *c["dim"].split(":", 1), c["kpi"]) for c in cells}
+            want = {k for k in mart if k[0] == month and k[2] == "district" and not k[4].startswith("dq_")}
+            got = {(c["month"], c["district"], *c["dim"].split(":", 1), c["kpi"]) for c in cells}
             assert got == want
             for c in cells:
-                row = mart[(c["month"], *c["dim"].split(":", 1), c["kpi"])]
+                row = mart[(c["month"], c["district"], *c["dim"].split(":", 1), c["kpi"])]
                 assert _same(c["text"], row[c["field"]]), c
                 assert {True: "met", False: "missed", None: "na"}[row["is_target_met"]] in c["cls"].split()
                 checked += 1
@@ -532,7 +533,7 @@ def test_cockpit_numbers_equal_the_mart(browser, hub):
                 "...[...e.querySelectorAll('[data-rank]')].map(x => x.textContent)])",
             )
             sums: dict[str, list[float]] = {}
-            for (m, dim, code, kpi), r in mart.items():
+            for (m, _, dim, code, kpi), r in mart.items():
                 if m == month and dim == "bureau_dataset":
                     s = sums.setdefault(code.split(".")[0], [0, 0, 0, 0, 0])
                     if kpi == "dq_on_time_rate":
@@ -574,12 +575,14 @@ def test_cockpit_drill_down_to_districts_numerator_and_denominator(browser, hub)
             page.goto(href)
             code = page.get_attribute("#drill", "data-kpi")
             cells = _cells(page)
-            want = {k for k in mart if k[0] == month and k[3] == code}
-            assert {(c["month"], *c["dim"].split(":", 1), c["kpi"]) for c in cells} == want
+            want = {k for k in mart if k[0] == month and k[4] == code}
+            assert {(c["month"], c["district"], *c["dim"].split(":", 1), c["kpi"]) for c in cells} == want
             fields = {c["field"] for c in cells}
             assert {"numerator", "denominator", "kpi_value", "target_value", "baseline_value", "gap"} == fields
             for c in cells:
-                assert _same(c["text"], mart[(c["month"], *c["dim"].split(":", 1), c["kpi"])][c["field"]]), c
+                assert _same(
+                    c["text"], mart[(c["month"], c["district"], *c["dim"].split(":", 1), c["kpi"])][c["field"]]
+                ), c
         page.goto(codes[0])
         page.wait_for_function("window.shuzhongChartsReady === true")
         assert page.eval_on_selector("#bar-chart", "c => Chart.getChart(c) !== undefined")

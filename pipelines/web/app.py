@@ -38,6 +38,8 @@ CSP = (
 
 
 def _route(request: Request) -> str:
+    if request.url.path.startswith("/static/"):
+        return "/static/*"
     route = request.scope.get("route")
     return getattr(route, "path", None) or "(no route)"
 
