@@ -76,7 +76,9 @@ def _trend_json(codes: list[str]) -> str:
             "target": target,
             "baseline": baseline,
         }
-    return json.dumps(out, ensure_ascii=False)
+    # embedded in a <script type="application/json">: no "</script>" may come out of a name
+    text = json.dumps(out, ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 @router.get("")
