@@ -9,9 +9,9 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1s
 export DAGSTER_HOME ?= $(CURDIR)/.state/dagster
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup postgres-server demo test test-fast ui s3-start s3-stop lint lint-sql dbt-debug generate docs clean bench
+.PHONY: setup postgres-server browser web demo test test-fast ui s3-start s3-stop lint lint-sql dbt-debug generate docs clean bench
 
-setup: $(STAMP) postgres-server  ## virtualenv from the lock file, PostgreSQL server, generated files checked, dbt manifest parsed
+setup: $(STAMP) postgres-server browser  ## virtualenv from the lock file, PostgreSQL server, headless Chromium, generated files checked, dbt manifest parsed
 	@$(PY) -m pipelines.tools.cli generate --check
 	@$(PY) -c "from pipelines.defs.transform.dbt_assets import ensure_manifest; ensure_manifest()"
 
@@ -41,6 +41,27 @@ postgres-server:
 	  { echo "error: apt-get install postgresql failed (see above)" >&2; exit 1; }; \
 	have || { echo "error: postgresql installed but initdb/pg_ctl/postgres not found under $(PG_LIB)/*/bin" >&2; exit 1; }; \
 	echo "PostgreSQL server installed"
+
+# Headless Chromium and CJK fonts (Debian's chromium, fonts-noto-cjk) for the browser tests of the
+# web pages (tests/test_web.py: Playwright drives the system browser, it never downloads one).
+# Installed with apt-get when missing (root, or sudo without a password); otherwise a clear error.
+BROWSER_PKGS = chromium fonts-noto-cjk
+browser:
+	@have() { command -v chromium >/dev/null && fc-list 2>/dev/null | grep -qi 'Noto Sans CJK'; }; \
+	have && exit 0; \
+	echo "Chromium or the CJK fonts missing: installing Debian's $(BROWSER_PKGS)"; \
+	command -v apt-get >/dev/null || { echo "error: no apt-get here; install Chromium (a 'chromium' on PATH) and Noto CJK fonts yourself" >&2; exit 1; }; \
+	if [ "$$(id -u)" = 0 ]; then sudo=; elif sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+	else echo "error: installing $(BROWSER_PKGS) needs root: run 'sudo apt-get install -y $(BROWSER_PKGS)' and make again" >&2; exit 1; fi; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	$$sudo apt-get install -y -q --no-install-recommends $(BROWSER_PKGS) >/dev/null 2>&1 || \
+	  { $$sudo apt-get update -q >/dev/null && $$sudo apt-get install -y -q --no-install-recommends $(BROWSER_PKGS); } || \
+	  { echo "error: apt-get install $(BROWSER_PKGS) failed (see above)" >&2; exit 1; }; \
+	have || { echo "error: $(BROWSER_PKGS) installed but chromium or the Noto CJK fonts not found" >&2; exit 1; }; \
+	echo "Chromium and CJK fonts installed"
+
+web: setup  ## the people's pages (portal, KPI cockpit, catalogue) on http://127.0.0.1:8000 (WEB_PORT=...)
+	$(VENV)/bin/shuzhong web --port $(or $(WEB_PORT),8000)
 
 demo: setup  ## generate exports, submit them as the bureau, run through Dagster, print KPIs
 	$(VENV)/bin/shuzhong demo

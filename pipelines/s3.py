@@ -43,6 +43,11 @@ def client(identity: str = "pipeline", *, endpoint: str | None = None):
         return _CLIENTS[ident]
 
 
+def client_with_keys(access_key: str, secret_key: str):
+    """A boto3 S3 client with the given keys (the web portal: a signed-in clerk's own identity)."""
+    return _new_client(settings.Credentials(access_key, secret_key), settings.s3_endpoint())
+
+
 def _new_client(creds: settings.Credentials, endpoint: str):
     return boto3.client(
         "s3",

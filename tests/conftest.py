@@ -33,6 +33,7 @@ LONGEST_FIRST = [
     "test_daemon_burst.py",
     "test_daemon_e2e.py",
     "test_kpi_oracle.py",
+    "test_web.py",
     "test_leakscan.py",
     "test_sensor_bounded.py",
     "test_bench_baseline.py",

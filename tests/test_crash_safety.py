@@ -25,7 +25,17 @@ from tests.helpers import csv_bytes, submit, ticket
 
 CONTRACT = all_contracts()["hotline.tickets"]
 INGEST_POINTS = [p for p in faults.POINTS if "publish" not in p]
-VOLATILE = {"processed_at", "run_id", "raw_table_version", "_ingested_at", "_run_id", "_uploaded_at", "ledger_hash"}
+VOLATILE = {
+    "processed_at",
+    "run_id",
+    "raw_table_version",
+    "_ingested_at",
+    "_run_id",
+    "_uploaded_at",
+    "uploaded_at",
+    "first_submitted_at",
+    "ledger_hash",
+}
 # differ between the reference and the test (versions, times, keys); ledger.verify() checks them instead
 LEDGER_VOLATILE = {"delta_version", "quarantine_version", "rows_digest", "quarantine_digest"}
 

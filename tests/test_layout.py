@@ -4,10 +4,13 @@
   gathered by ``pipelines/definitions.py``;
 - ``pipelines/tools/`` — the CLI, the S3 server manager, the demo, the benchmark, the generator,
   the leak scanner and the local Dagster home;
+- ``pipelines/web/`` — the people's pages (portal, cockpit, catalogue): Dagster-free like the domain
+  code, on top of it;
 - everything else under ``pipelines/`` — Dagster-free domain code (contracts, parsing,
   validation, ingest, lake, ledger, publish, PII, calendar, rules, settings, S3 client).
 
-Domain code imports neither Dagster nor ``defs`` nor ``tools``; ``defs`` never imports ``tools``."""
+Domain code imports neither Dagster nor ``defs`` nor ``tools`` nor ``web``; ``web`` imports neither
+Dagster nor ``defs`` nor ``tools``; ``defs`` never imports ``tools`` nor ``web``."""
 
 from __future__ import annotations
 
@@ -34,7 +37,7 @@ def _imports(path: Path) -> set[str]:
 
 def _area(path: Path) -> str:
     rel = path.relative_to(PACKAGE).parts
-    if rel[0] in ("defs", "tools"):
+    if rel[0] in ("defs", "tools", "web"):
         return rel[0]
     return "definitions" if rel == ("definitions.py",) else "domain"
 
@@ -52,6 +55,22 @@ def test_domain_code_imports_no_dagster_and_nothing_above_it():
             m
             for m in _imports(path)
             if m.split(".")[0] in DAGSTER
+            or m.startswith(("pipelines.defs", "pipelines.tools", "pipelines.definitions", "pipelines.web"))
+        }
+        if wrong:
+            bad[str(path.relative_to(PACKAGE))] = sorted(wrong)
+    assert not bad, bad
+
+
+def test_web_imports_no_dagster_defs_or_tools():
+    files = _files("web")
+    assert {p.name for p in files} >= {"app.py", "portal.py", "cockpit.py", "catalogue.py"}
+    bad = {}
+    for path in files:
+        wrong = {
+            m
+            for m in _imports(path)
+            if m.split(".")[0] in DAGSTER
             or m.startswith(("pipelines.defs", "pipelines.tools", "pipelines.definitions"))
         }
         if wrong:
@@ -61,7 +80,9 @@ def test_domain_code_imports_no_dagster_and_nothing_above_it():
 
 def test_definitions_never_import_the_tools():
     bad = {
-        str(p.relative_to(PACKAGE)): sorted(m for m in _imports(p) if m.startswith("pipelines.tools"))
+        str(p.relative_to(PACKAGE)): sorted(
+            m for m in _imports(p) if m.startswith(("pipelines.tools", "pipelines.web"))
+        )
         for p in _files("defs") + _files("definitions")
     }
     assert not {k: v for k, v in bad.items() if v}

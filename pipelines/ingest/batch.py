@@ -61,6 +61,8 @@ class Batch:
         # A reprocess is registered once per run as status ``reprocessed`` (the key's ``accepted``
         # row stays the record of what the bureau submitted and when).
         status = "reprocessed" if self.reprocess is not None else receipt.status
+        if self.reprocess is None:
+            self._stamp_uploads(receipt, obj)
         known = self.registry.filter(
             (pl.col("source_key") == obj.key)
             & (pl.col("source_etag") == receipt.etag)
@@ -92,6 +94,20 @@ class Batch:
                 "reason": receipt.reason,
             }
         )
+
+    def _stamp_uploads(self, receipt: Receipt, obj: LandingObject) -> None:
+        """The upload times a bureau can read back in its receipt (the portal's on-time calendar):
+        this version's, and the first upload of the key that was accepted or a no-op duplicate
+        (what the data-quality KPI counts, from the registry), so a later correction does not hide it."""
+        uploaded = obj.last_modified or datetime.now(UTC)
+        if receipt.uploaded_at is None:
+            receipt.uploaded_at = uploaded.isoformat(timespec="seconds")
+        earlier = self.registry.filter(
+            (pl.col("source_key") == obj.key) & pl.col("status").is_in(["accepted", "duplicate"])
+        )["uploaded_at"].min()
+        times = [t for t in (earlier, uploaded if receipt.status in ("accepted", "duplicate") else None) if t]
+        if times:
+            receipt.first_submitted_at = min(t.astimezone(UTC) for t in times).isoformat(timespec="seconds")
 
     def finish(self, receipt: Receipt, obj: LandingObject, contract: Contract, business_date: date) -> Receipt:
         if self.reprocess is not None and receipt.status != "accepted":

@@ -46,6 +46,8 @@ class Receipt:
     ledger_seq: int | None = None
     ledger_hash: str | None = None  # the entry this file produced: a witness of the ledger held by the bureau
     ledger_root: str | None = None
+    uploaded_at: str | None = None  # when this version was uploaded (the registry's uploaded_at)
+    first_submitted_at: str | None = None  # first upload of the key that was accepted or a duplicate
     processed_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     run_id: str | None = None
     receipt_key: str | None = None

@@ -6,7 +6,8 @@ shuzhong generate [--check]        GX suites and dbt sources from the data contr
 shuzhong submit --bureau B --dataset D --date YYYY-MM-DD FILE   submit as bureau B
 shuzhong receipt --bureau B KEY    read a receipt back as the bureau
 shuzhong sample OUT_DIR            write realistic bureau exports
-shuzhong demo                      the whole flow through Dagster, with a summary
+shuzhong demo [--no-serve]         the whole flow through Dagster, with a summary, then the web pages
+shuzhong web [--port 8000]         the people's pages: portal, cockpit, catalogue on 127.0.0.1
 shuzhong sql "SELECT ..."          query the published (read-only) warehouse
 shuzhong ledger verify             check the hash-chained ledger and the archived files
 shuzhong leak-scan --defaults      scan published files, receipts, dbt and Dagster logs for PII
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -93,7 +95,6 @@ def _ledger(args: argparse.Namespace) -> int:
     witnesses: list[tuple[str, ledger.Head]] = []
     if args.head:
         witnesses.append(("--head", ledger.Head.parse(args.head)))
-    import os
 
     if not args.no_dagster:
         from pipelines.tools import dagster_home
@@ -210,11 +211,24 @@ def _status(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from pipelines.tools import demo
 
-    return demo.run(days=args.days, rows_per_day=args.rows, timeout=args.timeout)
+    return demo.run(
+        days=args.days, rows_per_day=args.rows, timeout=args.timeout, serve=not args.no_serve, port=args.port
+    )
+
+
+def _web(args: argparse.Namespace) -> int:
+    from pipelines.web import app
+
+    settings.export_defaults()
+    print(f"portal http://{args.host}:{args.port}/portal · cockpit /cockpit · catalogue /catalogue (Ctrl-C stops)")
+    try:
+        app.serve(args.host, args.port)
+    except KeyboardInterrupt:
+        pass
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    import os
 
     os.umask(0o077)  # everything the CLI writes under the state folder stays private
     parser = argparse.ArgumentParser(
@@ -272,7 +286,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--days", type=int, default=4)
     p.add_argument("--rows", type=int, default=300)
     p.add_argument("--timeout", type=int, default=1200)
+    p.add_argument("--no-serve", action="store_true", help="print the web pages' addresses, don't serve them")
+    p.add_argument("--port", type=int, default=8000, help="port of the web pages on 127.0.0.1")
     p.set_defaults(func=_demo)
+
+    p = sub.add_parser("web", help="serve the portal, the KPI cockpit and the catalogue")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback only)")
+    p.add_argument("--port", type=int, default=int(os.environ.get("SHUZHONG_WEB_PORT", "8000")))
+    p.set_defaults(func=_web)
 
     p = sub.add_parser("ledger", help="verify the hash-chained ledger of accepted files and publishes")
     p.add_argument("action", choices=["verify"])

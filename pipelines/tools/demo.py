@@ -36,8 +36,17 @@ DEMO_SCALE = {
 }
 
 
-def run(days: int = 4, rows_per_day: int = 300, timeout: int = 1200, start: date = date(2026, 3, 2)) -> int:
-    """The demo; ``rows_per_day`` scales every dataset relative to its default (300 = as listed)."""
+def run(
+    days: int = 4,
+    rows_per_day: int = 300,
+    timeout: int = 1200,
+    start: date = date(2026, 3, 2),
+    serve: bool = True,
+    port: int = 8000,
+) -> int:
+    """The demo; ``rows_per_day`` scales every dataset relative to its default (300 = as listed).
+    Afterwards the people's pages are served in the foreground (until Ctrl-C) when ``serve`` and
+    stdout is a terminal; otherwise the command to start them is printed."""
     import os
 
     from pipelines import ingest, s3
@@ -133,6 +142,25 @@ def run(days: int = 4, rows_per_day: int = 300, timeout: int = 1200, start: date
         dagster_home.stop(daemon)
 
     _print_summary(submitted, ingest)
+    return _web(serve, port)
+
+
+def _web(serve: bool, port: int) -> int:
+    base = f"http://127.0.0.1:{port}"
+    _say("\n══ The people's pages ══")
+    _say(f"  数据报送门户 (bureau clerks): {base}/portal   (sign in with a bureau's keys from {settings.env_file()})")
+    _say(f"  领导驾驶舱 (KPI cockpit):      {base}/cockpit")
+    _say(f"  数据资源目录 (catalogue):      {base}/catalogue")
+    if not (serve and sys.stdout.isatty()):
+        _say(f"  start them with: .venv/bin/shuzhong web --port {port}   (or make web)")
+        return 0
+    from pipelines.web import app
+
+    _say("  serving on 127.0.0.1 until Ctrl-C ...")
+    try:
+        app.serve("127.0.0.1", port)
+    except KeyboardInterrupt:
+        pass
     return 0
 
 
