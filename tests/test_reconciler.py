@@ -83,3 +83,21 @@ def test_after_max_attempts_a_failed_receipt_is_written(lake_root, unique, monke
     assert len([r for r in failed if any(o["key"] == key for o in sensors._run_objects(r)[1])]) == 3
     later, _ = _reconcile(instance, None)  # rereading every failed run: the receipt settles it
     assert _mine(later, unique) == []
+
+
+def test_objects_of_a_canceled_run_are_retried(lake_root, unique):
+    """A run canceled (by hand, or by run monitoring past its max run time) leaves its objects
+    without receipts: the reconciler re-requests them like those of a failed run."""
+    key = f"hotline/tickets/2026-03-05/{unique}-canceled.csv"
+    submit(key, csv_bytes([ticket(1, 诉求内容=f"canceled {unique}")]))
+    instance = DagsterInstance.ephemeral()
+    (planned,) = _mine(sensors.landing_sensor(build_sensor_context(instance=instance)).run_requests, unique)
+    job = defs.resolve_job_def(planned.job_name)
+    run = instance.create_run_for_job(job, run_config=planned.run_config, tags={**job.tags, **planned.tags})
+    instance.report_run_canceled(run)
+    assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.CANCELED
+    retries, _ = _reconcile(instance, None)
+    (retry,) = _mine(retries, unique)
+    assert retry.tags[sensors.ATTEMPT_TAG] == "2" and retry.tags["shuzhong/retry_of"] == run.run_id
+    assert _execute(instance, [retry]) == [True]
+    assert ingest.read_receipt(key)["status"] == "accepted"

@@ -22,7 +22,7 @@ tick) and, for the few versions not registered, by their receipt; the cursor onl
 sweep position and the versions requested and not settled yet (``pending``), so it stays small.
 
 ``receipt_reconciler`` makes sure every requested object version ends with a receipt: it
-reads ingestion runs that FAILED (and that Dagster will not retry itself), and re-requests
+reads ingestion runs that FAILED or were CANCELED (and that Dagster will not retry itself), and re-requests
 each of their key@ETag still without a receipt for that ETag, one object per run (a poison
 file cannot starve the others), with the attempt number in the run key. After
 ``SHUZHONG_MAX_INGEST_ATTEMPTS`` attempts (default 3) it writes a ``failed`` receipt (处理失败,
@@ -337,11 +337,11 @@ def _run_objects(run) -> tuple[str | None, list[dict]]:
 
 
 def reconcile(instance: DagsterInstance, after: float) -> tuple[list[RunRequest], list[ingest.Receipt], float]:
-    """Retry requests and ``failed`` receipts for object versions of failed ingestion runs updated
+    """Retry requests and ``failed`` receipts for object versions of failed or canceled ingestion runs updated
     after ``after`` (a timestamp) that have no receipt for their ETag; and the new watermark."""
     records = instance.get_run_records(
         RunsFilter(
-            statuses=[DagsterRunStatus.FAILURE],
+            statuses=[DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED],  # canceled: e.g. past its max run time
             tags={"shuzhong/kind": "ingest"},
             updated_after=datetime.fromtimestamp(after, UTC),
         ),
