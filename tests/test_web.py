@@ -186,7 +186,7 @@ def uploaded(clerk, hub) -> dict[str, Any]:
 
 
 def _shot(page, name: str) -> None:
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str((SHOTS / name).with_suffix(".png")), full_page=True)
 
 
 def _message(page) -> str:
