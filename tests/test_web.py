@@ -81,6 +81,13 @@ def hub(s3_env: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Ite
         mp.setenv("SHUZHONG_PUBLISHED_DB", str(tmp / "published" / "warehouse.duckdb"))
         mp.setenv("SHUZHONG_PUBLISHED_URI", f"s3://{settings.buckets().published}/web-{tmp.name}")
         mp.setenv("SHUZHONG_DBT_MANIFEST", str(tmp / "target" / "manifest.json"))
+        # The session's receipts bucket is shared by every test's lake root: clear what earlier tests
+        # left, so that the portal (which reads receipts) and this module's registry see the same files.
+        client = s3.client("pipeline")
+        bucket = settings.buckets().receipts
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for o in page.get("Contents", []):
+                client.delete_object(Bucket=bucket, Key=o["Key"])
         sc = generate(SEED, f"w{tmp.name[-6:]}", workday=is_workday)
         _ingest(sc)
         lake.ensure_raw_tables()
