@@ -104,9 +104,9 @@ def serve_and_run_daemon(startup_timeout: float = 120) -> None:
     port = free_port()
     server = subprocess.Popen(
         [
-            _bin("dagster"),
-            "api",
-            "grpc",
+            sys.executable,
+            "-m",
+            "pipelines.tools.code_server",  # `dagster api grpc`, run workers forked from a warm process
             "-m",
             "pipelines.definitions",
             "--working-directory",
