@@ -97,7 +97,7 @@ lint-sql:  ## sqlfluff lint of the dbt models (dbt templater, DuckDB dialect; co
 	  $(CURDIR)/$(VENV)/bin/sqlfluff lint $(SQL_PATHS) --processes 2
 
 ui: setup  ## the Dagster UI on http://127.0.0.1:3000 (same instance as the demo)
-	@$(PY) -c 'import os, pathlib; from pipelines import dagster_home; dagster_home.prepare(pathlib.Path(os.environ["DAGSTER_HOME"]))'  # + PostgreSQL storage if SHUZHONG_DAGSTER_PG_URL is set
+	@$(PY) -c 'import os, pathlib; from pipelines.tools import dagster_home; dagster_home.prepare(pathlib.Path(os.environ["DAGSTER_HOME"]))'  # + PostgreSQL storage if SHUZHONG_DAGSTER_PG_URL is set
 	umask 077 && $(VENV)/bin/dagster dev -h 127.0.0.1 -p 3000  # [tool.dagster] in pyproject.toml: location zaozhuang_hub
 
 s3-start: setup

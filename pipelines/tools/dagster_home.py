@@ -96,11 +96,17 @@ def serve_and_run_daemon(startup_timeout: float = 120) -> None:
     (a new process loads the code while the old one lingers for 20 s): two code servers of
     ~0.4 GB each for a third of the time. With one long-lived server it only reconnects. A
     changed contract or dbt project therefore needs a daemon restart (as a new code location
-    does anyway)."""
+    does anyway).
+
+    First it takes the instance's daemon lock (:mod:`pipelines.tools.daemon_lock`), waiting
+    as a standby while another daemon holds it: one daemon per instance, across machines
+    when the instance is in PostgreSQL."""
     import socket
 
+    from pipelines.tools import daemon_lock
     from pipelines.tools.s3server import free_port
 
+    daemon_lock.acquire(Path(os.environ["DAGSTER_HOME"]), os.environ.get(PG_URL_VAR, "").strip() or None)
     port = free_port()
     server = subprocess.Popen(
         [
