@@ -17,7 +17,7 @@ import pytest
 from dagster import DagsterInstance, RunsFilter
 
 from pipelines import ingest, settings
-from pipelines.tools import dagster_home, daemon_lock, postgres
+from pipelines.tools import daemon_lock, dagster_home, postgres
 from tests.daemon_common import wait_for
 from tests.helpers import csv_bytes, submit, ticket
 

@@ -76,9 +76,7 @@ def try_file(home: Path) -> int | None:
 _KEEP: list = []  # lock connections, never garbage-collected (that would close their sessions)
 
 
-def acquire(
-    home: Path, pg_url: str | None, log: Callable[[str], None] | None = None, wait: bool = True
-) -> int | None:
+def acquire(home: Path, pg_url: str | None, log: Callable[[str], None] | None = None, wait: bool = True) -> int | None:
     """Take the instance's daemon lock, waiting as a standby while another daemon holds it.
     Returns the descriptor that holds it (inheritable); None only when ``wait`` is false."""
     log = log or (lambda m: print(m, file=sys.stderr, flush=True))
