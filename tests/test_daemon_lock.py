@@ -65,7 +65,10 @@ def pg_server():
 def test_file_lock_survives_exec_and_ends_with_the_process(tmp_path):
     proc = _holder("file", str(tmp_path))
     try:
-        assert Path(f"/proc/{proc.pid}/exe").resolve().name == "sleep"  # the holder is another program now
+        # "locked" is printed just before the exec: wait until the holder is another program
+        assert dagster_home.wait_until(
+            lambda: Path(f"/proc/{proc.pid}/exe").resolve().name == "sleep", timeout=30, interval=0.05
+        )
         assert daemon_lock.try_file(tmp_path) is None
         assert daemon_lock.acquire(tmp_path, None, log=lambda m: None, wait=False) is None
     finally:
