@@ -9,9 +9,9 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1s
 export DAGSTER_HOME ?= $(CURDIR)/.state/dagster
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup postgres-server browser web demo test test-fast ui s3-start s3-stop lint lint-sql dbt-debug generate docs clean bench
+.PHONY: setup postgres-server redis-server browser web demo test test-fast ui s3-start s3-stop lint lint-sql dbt-debug generate docs clean bench
 
-setup: $(STAMP) postgres-server browser  ## virtualenv from the lock file, PostgreSQL server, headless Chromium, generated files checked, dbt manifest parsed
+setup: $(STAMP) postgres-server redis-server browser  ## virtualenv from the lock file, PostgreSQL server, headless Chromium, generated files checked, dbt manifest parsed
 	@$(PY) -m pipelines.tools.cli generate --check
 	@$(PY) -c "from pipelines.defs.transform.dbt_assets import ensure_manifest; ensure_manifest()"
 
@@ -41,6 +41,21 @@ postgres-server:
 	  { echo "error: apt-get install postgresql failed (see above)" >&2; exit 1; }; \
 	have || { echo "error: postgresql installed but initdb/pg_ctl/postgres not found under $(PG_LIB)/*/bin" >&2; exit 1; }; \
 	echo "PostgreSQL server installed"
+
+# Redis (Debian's redis-server), the Celery broker of tests/test_celery_workers.py
+# (pipelines/tools/redis_server.py starts a throwaway one on 127.0.0.1). Installed like PostgreSQL.
+redis-server:
+	@command -v redis-server >/dev/null && exit 0; \
+	echo "redis-server missing: installing Debian's redis-server package"; \
+	command -v apt-get >/dev/null || { echo "error: no apt-get here; install redis-server (Redis 7) yourself" >&2; exit 1; }; \
+	if [ "$$(id -u)" = 0 ]; then sudo=; elif sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+	else echo "error: installing redis-server needs root: run 'sudo apt-get install -y redis-server' and make again" >&2; exit 1; fi; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	$$sudo apt-get install -y -q --no-install-recommends redis-server >/dev/null 2>&1 || \
+	  { $$sudo apt-get update -q >/dev/null && $$sudo apt-get install -y -q --no-install-recommends redis-server; } || \
+	  { echo "error: apt-get install redis-server failed (see above)" >&2; exit 1; }; \
+	command -v redis-server >/dev/null || { echo "error: redis-server installed but not on PATH" >&2; exit 1; }; \
+	echo "redis-server installed"
 
 # Headless Chromium and CJK fonts (Debian's chromium, fonts-noto-cjk) for the browser tests of the
 # web pages (tests/test_web.py: Playwright drives the system browser, it never downloads one).

@@ -244,6 +244,30 @@ def max_run_seconds() -> int:
     return int(get("SHUZHONG_MAX_RUN_SECONDS", "1800"))
 
 
+def run_executor() -> str:
+    """Where an ingestion run's step executes: ``in_process`` (default: the run worker on the
+    daemon's machine) or ``celery`` (a Celery worker on any machine; broker
+    ``SHUZHONG_CELERY_BROKER``)."""
+    kind = get("SHUZHONG_EXECUTOR", "in_process")
+    if kind not in ("in_process", "celery"):
+        raise ValueError(f"SHUZHONG_EXECUTOR must be in_process or celery, not {kind!r}")
+    return kind
+
+
+def celery_broker() -> str:
+    """The Celery broker, also its result backend (``redis://host:6379/0``)."""
+    url = get("SHUZHONG_CELERY_BROKER", "")
+    if not url:
+        raise RuntimeError("SHUZHONG_EXECUTOR=celery needs SHUZHONG_CELERY_BROKER (redis://host:port/db)")
+    return url
+
+
+def celery_visibility_seconds() -> int:
+    """How long the broker waits for a task's acknowledgement before it hands the task to another
+    worker: longer than the longest run, or a slow step is started twice."""
+    return int(get("SHUZHONG_CELERY_VISIBILITY_SECONDS", str(max_run_seconds() + 60)))
+
+
 def max_object_bytes(contract_mb: int | None = None) -> int:
     """Largest landing object read (the contract's ``maxObjectMB``, else ``SHUZHONG_MAX_OBJECT_MB``, 200)."""
     return int(contract_mb or get("SHUZHONG_MAX_OBJECT_MB", "200")) * 2**20

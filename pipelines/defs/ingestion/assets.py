@@ -28,6 +28,7 @@ from dagster import (
 
 from pipelines import ingest, lake, ledger, rules, settings, validation
 from pipelines.contracts import Contract, all_contracts
+from pipelines.defs.ingestion.executor import ingest_executor
 from pipelines.ingest.keys import log_safe
 
 MAX_ROWS_IN_METADATA = 50
@@ -204,7 +205,7 @@ def ingest_jobs() -> tuple:
         define_asset_job(
             ingest_job_name(c),
             selection=AssetSelection.assets(raw_asset_key(c)),
-            executor_def=in_process_executor,
+            executor_def=ingest_executor(),
             tags={
                 "shuzhong/kind": "ingest",
                 "shuzhong/dataset": c.key,
