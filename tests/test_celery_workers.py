@@ -21,9 +21,10 @@ import pytest
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 from deltalake import DeltaTable
 
-from pipelines import ingest, lake, ledger
+from pipelines import ingest, lake, ledger, s3, settings
 from pipelines.contracts import all_contracts
-from pipelines.tools import dagster_home, postgres, redis_server
+from pipelines.tools import compute_logs, dagster_home, leakscan, postgres, redis_server
+from pipelines.tools.compute_logs import LakeComputeLogManager
 from tests.daemon_common import wait_for
 from tests.helpers import csv_bytes, submit, ticket
 
@@ -123,6 +124,25 @@ def _raw_rows(keys: list[str]) -> dict[str, int]:
     return dict(frame.group_by("_source_key").len().iter_rows())
 
 
+def _assert_step_log_in_s3(instance: DagsterInstance, run_id: str) -> None:
+    """The ingestion step's captured stderr is in the lake bucket, and the instance (as the
+    webserver does) reads it back from there: this process stages logs under its own
+    SHUZHONG_HOME, where no worker wrote."""
+    manager = instance.compute_log_manager
+    assert isinstance(manager, LakeComputeLogManager)
+    (file_key,) = [
+        r.dagster_event.logs_captured_data.file_key
+        for r in instance.all_logs(run_id, of_type=DagsterEventType.LOGS_CAPTURED)
+        if STEP in r.dagster_event.logs_captured_data.step_keys
+    ]
+    listed = s3.client("pipeline").list_objects_v2(
+        Bucket=settings.buckets().lake, Prefix=f"{compute_logs.PREFIX}/storage/{run_id}/"
+    )
+    assert any(o["Key"].endswith(f"/{file_key}.err") for o in listed.get("Contents", [])), listed
+    log = manager.get_log_data(manager.build_log_key_for_run(run_id, file_key))
+    assert f'Started execution of step "{STEP}"' in log.stderr.decode(), log.stderr[-2000:]
+
+
 def test_a_burst_spreads_over_two_workers_and_a_killed_worker_is_retried_on_the_other(cluster, tmp_path, unique):
     home, procs, workers = cluster
     workers.append(_start_worker("alpha", tmp_path))
@@ -157,6 +177,13 @@ def test_a_burst_spreads_over_two_workers_and_a_killed_worker_is_retried_on_the_
         history = {h["version"] for h in table.history()}
         assert set(versions) <= history
         assert ledger.verify() == []
+        for key in keys:
+            _assert_step_log_in_s3(instance, _runs_of(instance, key)[0].run_id)
+        scan = leakscan.Scan([ticket(1)["联系电话"]])  # the step logs carry no clear-text phone number
+        leakscan.scan_compute_logs(instance, scan=scan)
+        assert len(scan.scanned) >= BURST and scan.findings == [], scan.findings
+        # Nothing a worker wrote went under the daemon's DAGSTER_HOME, the path the instance ref names.
+        assert not [p for p in home.rglob("*") if p.suffix in (".out", ".err", ".complete")]
 
         # A worker dies right after its Delta commit (before ledger, registry, receipt).
         for w in workers:

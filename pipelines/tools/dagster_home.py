@@ -25,12 +25,18 @@ storage:
   postgres:
     postgres_url:
       env: {PG_URL_VAR}
+
+# Steps may run on other machines (Celery workers): their stdout/stderr go to S3, not to a
+# path under this DAGSTER_HOME (pipelines/tools/compute_logs.py).
+compute_logs:
+  module: pipelines.tools.compute_logs
+  class: LakeComputeLogManager
 """
 
 
 def instance_yaml() -> str:
     """The instance configuration: the repo's ``dagster.yaml`` (SQLite storage in DAGSTER_HOME),
-    plus the PostgreSQL ``storage`` block when ``SHUZHONG_DAGSTER_PG_URL`` is set."""
+    plus, when ``SHUZHONG_DAGSTER_PG_URL`` is set, the PostgreSQL ``storage`` block and step logs in S3."""
     import yaml
 
     text = settings.bundled("dagster.yaml").read_text()
@@ -46,7 +52,7 @@ def instance_yaml() -> str:
         )
         raise ValueError(f"{PG_URL_VAR} must be a {PG_URL_SCHEME}user:password@host:port/database URL{hint}")
     base = yaml.safe_load(text) or {}
-    clash = {"storage", "run_storage", "event_log_storage", "schedule_storage"} & set(base)
+    clash = {"storage", "run_storage", "event_log_storage", "schedule_storage", "compute_logs"} & set(base)
     if clash:
         raise ValueError(f"dagster.yaml already configures {', '.join(sorted(clash))}: {PG_URL_VAR} cannot replace it")
     return text.rstrip("\n") + "\n" + POSTGRES_STORAGE

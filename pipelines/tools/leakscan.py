@@ -639,8 +639,23 @@ def dagster_target(scan: Scan) -> tuple[str, Callable[[], object]]:
 
         with DagsterInstance.get() as instance:
             scan_dagster(instance, scan=scan)
+            scan_compute_logs(instance, identity="pipeline", scan=scan)
 
-    return f"dagster event log ({home or 'DAGSTER_HOME unset'})", run
+    return f"dagster event log and step logs ({home or 'DAGSTER_HOME unset'})", run
+
+
+def scan_compute_logs(instance, *, identity: str = "pipeline", scan: Scan) -> None:
+    """The steps' captured stdout/stderr: in S3 (PostgreSQL instances) or under DAGSTER_HOME."""
+    from pipelines import settings
+    from pipelines.tools.compute_logs import PREFIX, LakeComputeLogManager
+
+    manager = instance.compute_log_manager
+    if isinstance(manager, LakeComputeLogManager):
+        scan_s3_prefix(f"s3://{settings.buckets().lake}/{PREFIX}/", identity=identity, scan=scan)
+        return
+    base = getattr(manager, "_base_dir", None)
+    if base and Path(base).is_dir():
+        scan_tree(base, scan=scan, exclude=lambda p: p.suffix not in (".out", ".err"))
 
 
 def cmd_leak_scan(args) -> int:

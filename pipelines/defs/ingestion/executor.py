@@ -25,6 +25,8 @@ def celery_config() -> dict:
         # Broker connection lost: stop the running step (it is redelivered) rather than finish it twice.
         "worker_cancel_long_running_tasks_on_connection_loss": True,
         "broker_connection_retry_on_startup": True,
+        # Leave sys.stdout/stderr the process's own, so the step's compute-log capture (to S3) sees them.
+        "worker_redirect_stdouts": False,
         "result_expires": 7 * 86400,
         "broker_transport_options": {
             "visibility_timeout": settings.celery_visibility_seconds(),
