@@ -226,6 +226,7 @@ def _wait(submitted: dict[str, str], instance, timeout: float, started: float) -
 
 
 INGEST_STAGES = ("parse", "validate", "delta_write", "download", "tables", "archive", "ledger", "registry", "receipts")
+OTHER_INGEST = INGEST_STAGES[3:]  # "other ingest": the sub-stages besides parse, GX and Delta
 
 
 def _stage_times(instance, since: float, mem: TreeMemory) -> dict[str, dict[str, float]]:
@@ -412,16 +413,19 @@ def _stage_rows(stages: dict, total_seconds: float) -> list[tuple[str, float, fl
     """(label, busy seconds, wall seconds, peak bytes) per stage; "Dagster overhead" is the wall
     time when no step was running."""
     st = stages
-    other = [st[k] for k in ("download", "tables", "archive", "ledger", "registry", "receipts")]
+    other = [st[k] for k in OTHER_INGEST]
     in_ingest = sum(st[k]["seconds"] for k in INGEST_STAGES)
     other_seconds = sum(o["seconds"] for o in other) + max(0.0, st["ingest_total"]["seconds"] - in_ingest)
     wall = lambda k: st[k].get("wall_seconds")  # noqa: E731
     overhead = max(0.0, total_seconds - st["steps_wall"]["seconds"])
+    rest = max(0.0, st["ingest_total"]["seconds"] - in_ingest)
     return [
         ("  parse", st["parse"]["seconds"], None, st["parse"]["peak_bytes"]),
         ("  validate (GX)", st["validate"]["seconds"], None, st["validate"]["peak_bytes"]),
         ("  Delta write", st["delta_write"]["seconds"], None, st["delta_write"]["peak_bytes"]),
         ("  other ingest†", other_seconds, None, max(o["peak_bytes"] for o in other)),
+        *[(f"    {k}", st[k]["seconds"], None, st[k]["peak_bytes"]) for k in OTHER_INGEST],
+        ("    rest of the step", rest, None, 0),
         ("ingestion (all runs)", st["ingest_total"]["seconds"], wall("ingest_total"), st["ingest_total"]["peak_bytes"]),
         ("dbt build", st["dbt"]["seconds"], wall("dbt"), st["dbt"]["peak_bytes"]),
         ("publish", st["publish"]["seconds"], wall("publish"), st["publish"]["peak_bytes"]),
