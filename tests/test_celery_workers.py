@@ -49,6 +49,10 @@ def cluster(daemon_home, tmp_path, monkeypatch):
         try:
             yield home, procs, workers
         finally:
+            # The daemon first, while PostgreSQL and the broker still answer (else its run
+            # workers hang until the SIGKILL 30 s later), then the workers.
+            while procs:
+                dagster_home.stop(procs.pop())
             for w in workers:
                 _kill(w)
 
