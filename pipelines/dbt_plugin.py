@@ -86,7 +86,7 @@ def configure_lake(conn: duckdb.DuckDBPyConnection) -> None:
     if os.environ.get("SHUZHONG_S3_ENDPOINT"):
         from pipelines import s3
 
-        s3.configure_duckdb(conn, identity="pipeline")
+        s3.configure_duckdb(conn, identity="pipeline", extensions=s3.LAKE_EXTENSIONS)
 
 
 class Plugin(BasePlugin):

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import duckdb
 
 DUCKDB_EXTENSIONS = ("httpfs", "delta", "excel", "encodings")
+LAKE_EXTENSIONS = ("httpfs", "delta")  # all dbt needs: loading ``encodings`` alone takes about 1.3 s
 
 
 _CLIENTS: dict[tuple[str, ...], object] = {}
@@ -94,14 +95,14 @@ def delta_storage_options(identity: str = "pipeline") -> dict[str, str]:
     return options
 
 
-def _load_extensions(con: duckdb.DuckDBPyConnection) -> None:
+def _load_extensions(con: duckdb.DuckDBPyConnection, names: tuple[str, ...] = DUCKDB_EXTENSIONS) -> None:
     import duckdb_extensions
 
     # Never reach for extensions.duckdb.org: install from the PyPI packages instead.
     con.execute("SET autoinstall_known_extensions = false")
     con.execute("SET autoload_known_extensions = false")
     loaded = {row[0] for row in con.execute("SELECT extension_name FROM duckdb_extensions() WHERE loaded").fetchall()}
-    for name in DUCKDB_EXTENSIONS:
+    for name in names:
         if name in loaded:
             continue
         duckdb_extensions.import_extension(name, con=con)
@@ -112,9 +113,11 @@ def configure_duckdb(
     con: duckdb.DuckDBPyConnection,
     identity: str = "pipeline",
     secret_name: str = "shuzhong_s3",
+    extensions: tuple[str, ...] = DUCKDB_EXTENSIONS,
 ) -> duckdb.DuckDBPyConnection:
-    """Load httpfs/delta/excel/encodings offline and add a temporary S3 secret for ``identity``."""
-    _load_extensions(con)
+    """Load ``extensions`` (default httpfs/delta/excel/encodings) offline and add a temporary S3
+    secret for ``identity``."""
+    _load_extensions(con, extensions)
     creds = settings.credentials(identity)
     url = urlsplit(settings.s3_endpoint())
     use_ssl = "true" if url.scheme == "https" else "false"
