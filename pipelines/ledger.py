@@ -14,6 +14,11 @@ entry it produced (``ledger_seq``, ``ledger_hash``) and every publish writes
 ``ledger-head.json`` beside the published warehouse. A file entry commits the rows it
 produced (:func:`rows_digest` of the key's raw rows) and a publish entry the published
 files' SHA-256, so ``verify`` also checks what analysts are served against the chain.
+
+Writers keep a checkpoint, ``<lake>/ledger/checkpoint.json``: the whole chain as of their
+last append, so a new process reads one object plus the entries listed after it instead of
+every entry. A checkpoint is used only when every entry in it has a valid hash, signature
+and link from genesis (else the entries are read one by one); ``verify`` never uses it.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -37,6 +43,7 @@ from pipelines import s3, settings
 GENESIS = "0" * 64
 LEDGER_KEY_ENV = "SHUZHONG_LEDGER_KEY"
 WITNESS_FILE = "ledger-head.json"
+CHECKPOINT_FILE = "checkpoint.json"
 # Columns that differ between reruns of the same landing (crash recovery): left out of the digest.
 VOLATILE_COLUMNS = ("_ingested_at", "_run_id")
 # Entries that commit a key's rows and archived bytes: a landed file, and a re-validation of an
@@ -44,6 +51,7 @@ VOLATILE_COLUMNS = ("_ingested_at", "_run_id")
 FILE_KINDS = ("file", "reprocess")
 _CACHE: dict[str, dict[int, dict]] = {}
 _LOCK = threading.Lock()
+log = logging.getLogger(__name__)
 
 
 def _location() -> tuple[str, str]:
@@ -148,8 +156,81 @@ class Head:
         return cls(int(seq), h)
 
 
+def _checkpoint_key(prefix: str) -> str:
+    return prefix.removesuffix("entries/") + CHECKPOINT_FILE
+
+
+def _valid_chain(entries: list, key: bytes) -> bool:
+    """Every entry has its hash, a valid signature and links to the one before, from genesis."""
+    prev = GENESIS
+    for position, e in enumerate(entries):
+        if not isinstance(e, dict) or e.get("seq") != position or e.get("prev_hash") != prev:
+            return False
+        if entry_hash(e) != e.get("hash") or not hmac.compare_digest(str(e.get("sig", "")), sign(e["hash"], key)):
+            return False
+        prev = e["hash"]
+    return True
+
+
+def _load_checkpoint(client, bucket: str, prefix: str) -> list[dict]:
+    """The checkpoint's entries when the chain in it is valid; else none (read entry by entry)."""
+    try:
+        key = ledger_key()
+        body = client.get_object(Bucket=bucket, Key=_checkpoint_key(prefix))["Body"].read()
+        entries = json.loads(body)["entries"]
+    except (ClientError, RuntimeError, ValueError, KeyError, TypeError):
+        return []
+    if not isinstance(entries, list) or not _valid_chain(entries, key):
+        log.warning("ledger checkpoint %s is not a valid chain: reading every entry", _checkpoint_key(prefix))
+        return []
+    return [{**e, "_object_key": _key(prefix, e["seq"])} for e in entries]
+
+
+def _write_checkpoint(client, bucket: str, prefix: str, entries: list[dict]) -> None:
+    """Store the chain as one object (best effort: a lost race leaves an older, still valid one)."""
+    body = {"format": 1, "entries": [{k: v for k, v in e.items() if k != "_object_key"} for e in entries]}
+    try:
+        client.put_object(
+            Bucket=bucket,
+            Key=_checkpoint_key(prefix),
+            Body=json.dumps(body, ensure_ascii=False, sort_keys=True).encode(),
+            ContentType="application/json",
+        )
+    except ClientError as exc:  # the entries are written; only the next reader's shortcut is lost
+        log.warning("could not write the ledger checkpoint: %s", exc)
+
+
+def _chain(client, bucket: str, prefix: str) -> list[dict]:
+    """The entries for appending: this process's cache, else the checkpoint, plus every entry
+    listed after the newest one known (one listing, and a GET per new entry)."""
+    cache = _CACHE.setdefault(f"{bucket}/{prefix}", {})
+    if not cache:
+        for e in _load_checkpoint(client, bucket, prefix):
+            cache[e["seq"]] = e
+    listing = {"Bucket": bucket, "Prefix": prefix}
+    if cache:
+        listing["StartAfter"] = _key(prefix, max(cache))
+    keys = [
+        o["Key"]
+        for page in client.get_paginator("list_objects_v2").paginate(**listing)
+        for o in page.get("Contents", [])
+    ]
+    seqs = {k: int(n) for k in keys if (n := k.removeprefix(prefix).removesuffix(".json")).isdigit()}
+    missing = [k for k, seq in sorted(seqs.items()) if seq not in cache]
+
+    def fetch(key: str) -> dict:
+        return {**json.loads(client.get_object(Bucket=bucket, Key=key)["Body"].read()), "_object_key": key}
+
+    with ThreadPoolExecutor(16) as pool:
+        for key, entry in zip(missing, pool.map(fetch, missing), strict=True):
+            cache[seqs[key]] = entry
+    return [cache[seq] for seq in sorted(cache)]
+
+
 def head() -> Head | None:
-    entries = read_entries()
+    """The newest entry as this process knows it (checkpoint and listing; ``verify`` reads all)."""
+    bucket, prefix = _location()
+    entries = _chain(s3.client("pipeline"), bucket, prefix)
     return Head(entries[-1]["seq"], entries[-1]["hash"]) if entries else None
 
 
@@ -169,7 +250,8 @@ def append_many(items: list[tuple[str, dict, str | None]], attempts: int = 50) -
     out: list[dict] = []
     key_bytes = ledger_key()  # fail before anything is written
     with _LOCK:
-        entries = read_entries()
+        entries = _chain(client, bucket, prefix)
+        appended = False
         for kind, payload, dedupe_key in items:
             for attempt in range(attempts):
                 known = next((e for e in reversed(entries) if dedupe_key and e.get("dedupe_key") == dedupe_key), None)
@@ -200,14 +282,17 @@ def append_many(items: list[tuple[str, dict, str | None]], attempts: int = 50) -
                     if exc.response["Error"]["Code"] not in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
                         raise
                     time.sleep(0.05 * (attempt + 1))  # another writer took this seq: re-read and retry
-                    entries = read_entries()
+                    entries = _chain(client, bucket, prefix)
                     continue
                 cache[entry["seq"]] = {**entry, "_object_key": key}
                 entries.append(cache[entry["seq"]])
                 out.append(entry)
+                appended = True
                 break
             else:
                 raise RuntimeError("could not append to the ledger: too much contention")
+        if appended:
+            _write_checkpoint(client, bucket, prefix, entries)
     return out
 
 
