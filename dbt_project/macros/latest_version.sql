@@ -33,10 +33,35 @@ qualify row_number() over (
 -#}
 {% macro incremental_new_rows_filter(ingested_column='ingested_at', target_column='ingested_at') -%}
 {%- if is_incremental() %}
-where {{ ingested_column }} > (
-    select coalesce(max({{ target_column }}), '1900-01-01'::timestamptz) from {{ this }}
-)
+where {{ ingested_column }} > {{ incremental_watermark(target_column) }}
 {%- endif %}
+{%- endmacro %}
+
+{#-
+    The newest `column` (ingested_at) already in the model being built, as a literal read
+    once when the model is compiled (before its pre-hooks run). A constant comparison
+    reaches the Delta scan of the raw zone (row groups are skipped on their statistics);
+    a scalar subquery in its place makes DuckDB read every raw row from S3.
+-#}
+{% macro incremental_watermark(column='ingested_at') -%}
+{%- if execute and is_incremental() -%}
+{%- set result = run_query(
+    "select 'w' || cast(coalesce(max(" ~ column ~ "), '1900-01-01'::timestamptz) as varchar) from " ~ this
+) -%}
+'{{ result.columns[0].values()[0][1:] }}'::timestamptz
+{%- else -%}
+'1900-01-01'::timestamptz
+{%- endif -%}
+{%- endmacro %}
+
+{#- True when corrected_source_keys(bureau, dataset) holds a key (read when the model is compiled). -#}
+{% macro has_corrected_source_keys(bureau, dataset) -%}
+{%- if execute and is_incremental() -%}
+{%- set result = run_query("select count(*) from (" ~ corrected_source_keys(bureau, dataset) ~ ")") -%}
+{{ return(result.columns[0].values()[0] > 0) }}
+{%- else -%}
+{{ return(false) }}
+{%- endif -%}
 {%- endmacro %}
 
 {#-
@@ -48,9 +73,8 @@ where {{ ingested_column }} > (
 -#}
 {% macro incremental_new_or_uncovered_rows_filter(alias, key_columns, bureau, dataset) -%}
 {%- if is_incremental() %}
-where {{ alias }}.ingested_at > (
-    select coalesce(max(ingested_at), '1900-01-01'::timestamptz) from {{ this }}
-)
+where {{ alias }}.ingested_at > {{ incremental_watermark() }}
+{%- if has_corrected_source_keys(bureau, dataset) %}
 or (
     {{ alias }}.business_date in (
         select business_date from ({{ corrected_source_keys(bureau, dataset) }})
@@ -61,6 +85,7 @@ or (
         where {% for k in key_columns %}existing.{{ k }} = {{ alias }}.{{ k }}{% if not loop.last %} and {% endif %}{% endfor %}
     )
 )
+{%- endif %}
 {%- endif %}
 {%- endmacro %}
 
@@ -124,9 +149,7 @@ where source_file_id in (
     from (
         select distinct source_key
         from {{ staging_relation }}
-        where ingested_at > (
-            select coalesce(max(ingested_at), '1900-01-01'::timestamptz) from {{ this }}
-        )
+        where ingested_at > {{ incremental_watermark() }}
     )
 )
 or (
@@ -159,7 +182,8 @@ select 1
 {%- endif -%}
 {%- endmacro %}
 
-{#- In touched_hours: true when a file of the dataset was corrected since the last build. -#}
+{#- In touched_hours: true when a file of the dataset was corrected since the last build (a
+    literal, so that the filter it is or-ed with still reaches the scan). -#}
 {% macro corrected_hours_filter(bureau, dataset) -%}
-exists (select 1 from ({{ corrected_source_keys(bureau, dataset) }}))
+{{ 'true' if has_corrected_source_keys(bureau, dataset) else 'false' }}
 {%- endmacro %}

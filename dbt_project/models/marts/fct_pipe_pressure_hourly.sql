@@ -25,13 +25,12 @@ with readings_all as (
 ),
 
 {% if is_incremental() %}
+{%- set corrected = has_corrected_source_keys('utilities', 'pipe_pressure') %}
 touched_hours as (
 
     select distinct sensor_id, hour_start
     from readings_all
-    where ingested_at > (
-        select coalesce(max(ingested_at), '1900-01-01'::timestamptz) from {{ this }}
-    )
+    where ingested_at > {{ incremental_watermark() }}
         or {{ corrected_hours_filter('utilities', 'pipe_pressure') }}
 
 ),
@@ -43,9 +42,22 @@ readings_in_scope as (
     semi join touched_hours
         on readings_all.sensor_id = touched_hours.sensor_id
         and readings_all.hour_start = touched_hours.hour_start
-    where readings_all.measured_at >= (select min(hour_start) from touched_hours)
-        and readings_all.measured_at < (select max(hour_start) from touched_hours)
-            + interval 1 hour
+    {%- if not corrected %}
+    -- the touched hours' time range as literals, so that it reaches the Delta scan
+    {%- set scope = run_query(
+        "select 'r' || coalesce(cast(min(date_trunc('hour', measured_at)) as varchar), '')"
+        ~ ", 'r' || coalesce(cast(max(date_trunc('hour', measured_at)) as varchar), '') from "
+        ~ ref('stg_utilities__pipe_pressure') ~ " where ingested_at > " ~ incremental_watermark()
+    ) if execute else none %}
+    {%- set first_hour = scope.columns[0].values()[0][1:] if scope else '' %}
+    {%- set last_hour = scope.columns[1].values()[0][1:] if scope else '' %}
+    {%- if first_hour %}
+    where readings_all.measured_at >= '{{ first_hour }}'::timestamp
+        and readings_all.measured_at < '{{ last_hour }}'::timestamp + interval 1 hour
+    {%- else %}
+    where false
+    {%- endif %}
+    {%- endif %}
 
 ),
 {% else %}

@@ -26,9 +26,7 @@ touched_hours as (
 
     select distinct checkpoint_id, hour_start
     from five_min
-    where ingested_at > (
-        select coalesce(max(ingested_at), '1900-01-01'::timestamptz) from {{ this }}
-    )
+    where ingested_at > {{ incremental_watermark() }}
         or {{ corrected_hours_filter('transport', 'traffic_flow') }}
 
 ),
