@@ -29,23 +29,49 @@ from pipelines.tools import dagster_home, s3server
 
 _PR_SET_CHILD_SUBREAPER = 36
 SERVER_FIXTURES = {"s3_env"}  # a test that needs the real S3 server (and so Delta, the daemon, ...)
+# Longest first (seconds on one worker, measured), so that two workers start the long ones at once
+# instead of one worker running them back to back at the end.
 LONGEST_FIRST = [
-    "test_daemon_burst.py",
-    "test_daemon_e2e.py",
-    "test_kpi_oracle.py",
+    "test_celery_workers.py",
+    "test_kpi_oracle.py",  # with test_web.py: one work unit, one built scenario (SHARED_HUB)
     "test_web.py",
+    "test_daemon_e2e.py",
     "test_leakscan.py",
-    "test_sensor_bounded.py",
-    "test_bench_baseline.py",
-    "test_dbt_hotline.py",
     "test_run_timeout.py",
+    "test_dbt_hotline.py",
+    "test_postgres_storage.py",
+    "test_sensor_bounded.py",
+    "test_daemon_burst.py",
+    "test_published_keys.py",
+    "test_daemon_lock.py",
+    "test_bench_baseline.py",
+    "test_dbt_datasets.py",
+    "test_dbt_kpi_findings.py",
+    "test_reprocess.py",
     "test_add_a_dataset.py",
 ]
+# Modules that read the one hub built from the oracle's seeded scenario (fixture scenario_hub):
+# `make test` (pytest-xdist --dist loadfile) runs them on one worker, so it is built once.
+SHARED_HUB = ("test_kpi_oracle.py", "test_web.py")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "s3: needs the session's real SeaweedFS server (deselected by make test-fast)")
     config.addinivalue_line("markers", "dbt: runs dbt builds of the project (deselected by make test-fast)")
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadfile`` (``make test``), with the SHARED_HUB files in one work unit (one worker)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class HubFileScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            scope = super()._split_scope(nodeid)
+            return "shared-hub" if scope.rsplit("/", 1)[-1] in SHARED_HUB else scope
+
+    return HubFileScheduling(config, log)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -54,8 +80,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.s3)
-    # Longest files first, so that two workers (make test: one file per worker) start the
-    # long ones at once instead of one worker running them back to back at the end.
     items.sort(
         key=lambda item: LONGEST_FIRST.index(item.path.name) if item.path.name in LONGEST_FIRST else len(LONGEST_FIRST)
     )
@@ -206,6 +230,21 @@ def s3_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
             }
         finally:
             s3server.stop(data_dir, proc)
+
+
+@pytest.fixture(scope="session")
+def scenario_hub(s3_env: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Callable[[int], Any]:
+    """``scenario_hub(seed)``: the :mod:`tests.oracle.hub` built from that seed, once per worker."""
+    from tests.oracle import hub
+
+    built: dict[int, hub.Hub] = {}
+
+    def get(seed: int) -> hub.Hub:
+        if seed not in built:
+            built[seed] = hub.build(seed, tmp_path_factory.mktemp(f"scenario-{seed}"))
+        return built[seed]
+
+    return get
 
 
 @pytest.fixture

@@ -2,7 +2,8 @@
 
 A seeded :mod:`tests.oracle.scenarios` scenario is submitted to the real landing bucket (each bureau
 with its own credentials, upload times as the sensor would pass them), ingested with the real
-ingestion, transformed with ``dbt build`` (``--vars report_at``) and published; the published
+ingestion, transformed with ``dbt build`` (``--vars report_at``) and published by
+:func:`tests.oracle.hub.build` (the hub the browser tests also read); the published
 ``kpi_scorecard_monthly`` and fact row sets must equal :mod:`tests.oracle.kpis`, computed from the
 spec: counts, numerators and denominators exactly, ratios within 1e-9. ``SHUZHONG_ORACLE_SEED``
 picks another scenario (CI: the fixed default).
@@ -12,19 +13,14 @@ from __future__ import annotations
 
 import math
 import os
-import subprocess
-import sys
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
 
-from pipelines import ingest, lake, publish, settings
-from tests.helpers import submit
-from tests.oracle.kpis import Expected, Key, Oracle, is_workday
-from tests.oracle.scenarios import PK, Scenario, Submission, generate
+from tests.oracle.kpis import Expected, Key, Oracle
+from tests.oracle.scenarios import PK
 
 SEED = int(os.environ.get("SHUZHONG_ORACLE_SEED", "20261201"))
 FACTS = {
@@ -34,78 +30,15 @@ FACTS = {
 }  # fmt: skip
 
 
-def _ingest(sc: Scenario) -> None:
-    """Upload and ingest in rounds: a round never holds two versions of one key, nor a file and its copy."""
-    rounds: list[list[Submission]] = [[]]
-    keys: set[str] = set()
-    shas: set[bytes] = set()
-    for s in sc.submissions:
-        if s.key in keys or (s.data and s.data in shas):
-            rounds.append([])
-            keys, shas = set(), set()
-        rounds[-1].append(s)
-        keys.add(s.key)
-        shas.add(s.data)
-    for i, batch in enumerate(rounds):
-        by_ds: dict[str, list[ingest.LandingObject]] = {}
-        for s in batch:
-            obj = submit(s.key, s.data, identity=s.key.split("/")[0])
-            by_ds.setdefault(s.dataset, []).append(
-                ingest.LandingObject(obj.key, obj.etag, obj.size, last_modified=s.uploaded_at)
-            )
-        for ds, objs in by_ds.items():
-            ingest.process_batch(objs, run_id=f"oracle-{i}-{ds}")
-
-
-def _dbt_build(tmp: Path, report_at: str) -> Path:
-    env = dict(
-        os.environ,
-        DBT_TARGET_PATH=str(tmp / "target"),
-        DBT_LOG_PATH=str(tmp / "logs"),
-        DBT_SEND_ANONYMOUS_USAGE_STATS="False",
-        PYTHONPATH=os.pathsep.join(filter(None, [str(settings.REPO_ROOT), os.environ.get("PYTHONPATH")])),
-    )
-    proc = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "dbt"),
-            "build",
-            "--exclude-resource-type",
-            "unit_test",
-            "--profiles-dir",
-            ".",
-            "--vars",
-            f"{{report_at: '{report_at}'}}",
-        ],
-        cwd=settings.DBT_PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
-    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
-    return tmp / "target" / "manifest.json"
-
-
 @pytest.fixture(scope="module")
-def run(s3_env: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    tmp = tmp_path_factory.mktemp("kpi_oracle")
-    prefix = f"o{SEED}"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SHUZHONG_LAKE_URI", f"s3://{settings.buckets().lake}/oracle-{SEED}-{tmp.name}")
-        mp.setenv("SHUZHONG_WORK_DB", str(tmp / "work.duckdb"))
-        mp.setenv("SHUZHONG_PUBLISHED_DB", str(tmp / "published" / "warehouse.duckdb"))
-        mp.setenv("SHUZHONG_PUBLISHED_URI", f"s3://{settings.buckets().published}/oracle-{tmp.name}")
-        sc = generate(SEED, prefix, workday=is_workday)
-        _ingest(sc)
-        lake.ensure_raw_tables()
-        manifest = _dbt_build(tmp, sc.report_at.isoformat(sep=" "))
-        publish.publish(manifest)
-        published = {}
-        for path in sorted((tmp / "published").rglob("*.duckdb")):
-            with duckdb.connect(str(path), read_only=True) as con:
-                for (name,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall():
-                    published.setdefault(name, path)
-    return {"scenario": sc, "oracle": Oracle(sc), "published": published}
+def run(scenario_hub) -> dict[str, Any]:
+    hub = scenario_hub(SEED)
+    published = {}
+    for path in sorted((hub.tmp / "published").rglob("*.duckdb")):
+        with duckdb.connect(str(path), read_only=True) as con:
+            for (name,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall():
+                published.setdefault(name, path)
+    return {"scenario": hub.scenario, "oracle": Oracle(hub.scenario), "published": published}
 
 
 def _rows(run: dict[str, Any], sql: str, table: str) -> list[tuple]:

@@ -1,9 +1,9 @@
 """The people's pages in a real browser: headless Chromium (Debian's ``chromium``) driven by Playwright.
 
-One module-scoped hub: the oracle's seeded scenario (every bureau, two months, late and missing
-dates) is submitted with each bureau's own keys, ingested, built with dbt, published, and the duty
-code writes its reminders; the web app (``pipelines.web``) runs in uvicorn on a free loopback port.
-Then, as people would:
+One hub: the oracle's seeded scenario (every bureau, two months, late and missing dates) is
+submitted with each bureau's own keys, ingested, built with dbt, published, and the duty code
+writes its reminders (:func:`tests.oracle.hub.build`, shared with the oracle tests); the web app
+(``pipelines.web``) runs in uvicorn on a free loopback port. Then, as people would:
 
 - a hotline clerk signs in, downloads the templates, uploads a file and watches its receipt appear
   once the real ingestion has run; sees the on-time calendar, reminders and monthly score; and is
@@ -38,9 +38,6 @@ from pipelines import alerts, contracts, deadlines, ingest, lake, publish, s3, s
 from pipelines.tools import s3server
 from pipelines.web import app as web_app
 from tests.helpers import csv_bytes, ticket
-from tests.oracle.kpis import is_workday
-from tests.oracle.scenarios import generate
-from tests.test_kpi_oracle import _dbt_build, _ingest
 
 SEED = 20261201
 SHOTS = settings.REPO_ROOT / "tests" / "artifacts" / "screenshots"
@@ -73,29 +70,12 @@ class _Records(logging.Handler):
 
 
 @pytest.fixture(scope="module")
-def hub(s3_env: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    tmp = tmp_path_factory.mktemp("web")
+def hub(scenario_hub) -> Iterator[dict[str, Any]]:
+    built = scenario_hub(SEED)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SHUZHONG_LAKE_URI", f"s3://{settings.buckets().lake}/web-{tmp.name}")
-        mp.setenv("SHUZHONG_WORK_DB", str(tmp / "work.duckdb"))
-        mp.setenv("SHUZHONG_PUBLISHED_DB", str(tmp / "published" / "warehouse.duckdb"))
-        mp.setenv("SHUZHONG_PUBLISHED_URI", f"s3://{settings.buckets().published}/web-{tmp.name}")
-        mp.setenv("SHUZHONG_DBT_MANIFEST", str(tmp / "target" / "manifest.json"))
-        # The session's receipts bucket is shared by every test's lake root: clear what earlier tests
-        # left, so that the portal (which reads receipts) and this module's registry see the same files.
-        client = s3.client("pipeline")
-        bucket = settings.buckets().receipts
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-            for o in page.get("Contents", []):
-                client.delete_object(Bucket=bucket, Key=o["Key"])
-        sc = generate(SEED, f"w{tmp.name[-6:]}", workday=is_workday)
-        _ingest(sc)
-        lake.ensure_raw_tables()
-        manifest = _dbt_build(tmp, sc.report_at.isoformat(sep=" "))
-        publish.publish(manifest)
-        as_of = sc.report_at.replace(tzinfo=TZ)
-        reminders = alerts.reminders_for(deadlines.evaluate_all(as_of).values())
-        alerts.write_reminders(reminders, detected_at=as_of)
+        for name, value in built.env.items():
+            mp.setenv(name, value)
+        sc, tmp, manifest, reminders = built.scenario, built.tmp, built.manifest, built.reminders
 
         records = _Records()
         log = logging.getLogger("shuzhong.web")
