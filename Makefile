@@ -82,7 +82,7 @@ demo: setup  ## generate exports, submit them as the bureau, run through Dagster
 	$(VENV)/bin/shuzhong demo
 
 test: setup  ## the test suite on real components (SeaweedFS, Delta, DuckDB, dbt, GX, Dagster), two workers
-	$(VENV)/bin/pytest -q -n 2 --dist loadfile --durations=30
+	$(VENV)/bin/pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=30
 
 test-fast: setup  ## everyday tests without the S3 server, the daemon or dbt builds (contracts, parsing, GX rules, calendar, ...)
 	$(VENV)/bin/pytest -q -m "not s3 and not dbt"

@@ -30,7 +30,9 @@ from pipelines.tools import dagster_home, s3server
 _PR_SET_CHILD_SUBREAPER = 36
 SERVER_FIXTURES = {"s3_env"}  # a test that needs the real S3 server (and so Delta, the daemon, ...)
 # Longest first (seconds on one worker, measured), so that two workers start the long ones at once
-# instead of one worker running them back to back at the end.
+# instead of one worker running them back to back at the end. `make test` passes
+# --no-loadscope-reorder: otherwise xdist re-sorts its work units (files) by test count and a
+# one-test file such as the Celery test, though the longest, would start last.
 LONGEST_FIRST = [
     "test_celery_workers.py",
     "test_kpi_oracle.py",  # with test_web.py: one work unit, one built scenario (SHARED_HUB)
