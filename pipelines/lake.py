@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import os
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.dataset as pads
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
@@ -146,14 +149,65 @@ def with_retry(write: Callable[[], None], attempts: int = 8, uri: str = "") -> N
             time.sleep(0.2 * (attempt + 1))
 
 
+_TABLES: dict[tuple[str, str, int], DeltaTable] = {}
+# Held while a cached DeltaTable is used: the object is not safe to share between threads.
+_TABLES_LOCK = threading.RLock()
+
+
+def _cache_key(uri: str) -> tuple[str, str, int]:
+    """A cached table belongs to one table, server, identity and process (never across a fork)."""
+    opts = storage_options() or {}
+    return uri, f"{opts.get('AWS_ENDPOINT_URL', '')}|{opts.get('AWS_ACCESS_KEY_ID', '')}", os.getpid()
+
+
+def delta_table(uri: str) -> DeltaTable:
+    """The table at its latest version. One ``DeltaTable`` per table and process, brought up to
+    date with ``update_incremental`` (only the log entries committed since are read) instead of
+    loading the whole log again for every commit and read of a long-lived run or sensor."""
+    key = _cache_key(uri)
+    with _TABLES_LOCK:
+        dt = _TABLES.get(key)
+        if dt is None:
+            dt = _TABLES[key] = DeltaTable(uri, storage_options=storage_options())
+        else:
+            try:
+                dt.update_incremental()
+            except Exception:  # noqa: BLE001 — any doubt about the cached snapshot: load it afresh
+                dt = _TABLES[key] = DeltaTable(uri, storage_options=storage_options())
+        return dt
+
+
+def forget_table(uri: str) -> None:
+    with _TABLES_LOCK:
+        _TABLES.pop(_cache_key(uri), None)
+
+
 def _commit(uri: str, table: pa.Table, metadata: dict[str, str], **kwargs) -> int:
     """One Delta write, retried on a lost race; returns the version this commit got."""
     opts = storage_options()
     token = uuid.uuid4().hex
     started = str(int(time.time() * 1000))
     props = CommitProperties(custom_metadata={**metadata, "shuzhong.commit": token, "shuzhong.started_at": started})
-    with_retry(lambda: write_deltalake(uri, table, storage_options=opts, commit_properties=props, **kwargs), uri=uri)
-    latest = DeltaTable(uri, storage_options=opts).version()
+    committed: list[int] = []
+
+    def write() -> None:
+        with _TABLES_LOCK:
+            try:
+                dt = delta_table(uri)
+            except TableNotFoundError:  # the table's first commit
+                write_deltalake(uri, table, storage_options=opts, commit_properties=props, **kwargs)
+                return
+            try:
+                write_deltalake(dt, table, commit_properties=props, **kwargs)
+            except Exception:
+                forget_table(uri)
+                raise
+            committed.append(dt.version())
+
+    with_retry(write, uri=uri)
+    if committed and token in _log_entry(uri, committed[-1]):
+        return committed[-1]
+    latest = delta_table(uri).version()
     for version in range(latest, max(-1, latest - 500), -1):  # newest first: ours is near the top
         if token in _log_entry(uri, version):
             return version
@@ -193,17 +247,52 @@ def read_table(uri: str) -> pl.DataFrame | None:
         raise
 
 
+_REGISTRY: dict[tuple[str, str, int], tuple[frozenset[str], pl.DataFrame]] = {}
+
+
 def registry() -> pl.DataFrame:
-    frame = read_table(registry_uri())
-    if frame is None:
-        return pl.from_arrow(REGISTRY_SCHEMA.empty_table())
+    """The file registry (one row per processed file version). Read once per process, then only
+    the data files added since (the registry is append-only: a run adds one file per chunk),
+    so a long run or the sensor does not re-read hundreds of small files at every chunk."""
+    uri = registry_uri()
+    with _TABLES_LOCK:
+        try:
+            dt = delta_table(uri)
+        except TableNotFoundError:
+            return pl.from_arrow(REGISTRY_SCHEMA.empty_table())
+        return _registry_frame(dt, _cache_key(uri))
+
+
+def _registry_frame(dt: DeltaTable, key: tuple[str, str, int]) -> pl.DataFrame:
+    files = frozenset(dt.file_uris())
+    cached = _REGISTRY.get(key)
+    if cached is not None and cached[0] == files:
+        return cached[1]
+    dataset = dt.to_pyarrow_dataset()
+    fragments = list(dataset.get_fragments())
+    if cached is not None and cached[0] <= files:  # files only added: read just those
+        root = dt.table_uri.rstrip("/") + "/"
+        new = {f.removeprefix(root) for f in files - cached[0]}
+        added = [f for f in fragments if f.path in new]
+        if len(added) == len(new):
+            frame = pl.concat([cached[1], _read_fragments(dataset, added)])
+            _REGISTRY[key] = (files, frame)
+            return frame
+    frame = _read_fragments(dataset, fragments)
+    _REGISTRY[key] = (files, frame)
     return frame
+
+
+def _read_fragments(dataset: pads.FileSystemDataset, fragments: list) -> pl.DataFrame:
+    """Some data files of a table's dataset, in the table's schema."""
+    part = pads.FileSystemDataset(fragments, dataset.schema, dataset.format, dataset.filesystem)
+    return pl.from_arrow(part.to_table())
 
 
 def table_exists(uri: str) -> bool:
     """Whether a Delta table is at ``uri`` (reads the log only, never the data)."""
     try:
-        DeltaTable(uri, storage_options=storage_options())
+        delta_table(uri)
     except TableNotFoundError:
         return False
     return True

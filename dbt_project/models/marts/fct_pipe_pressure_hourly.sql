@@ -17,7 +17,9 @@
     pre_hook="{{ delete_corrected_hours('utilities', 'pipe_pressure') }}"
 ) }}
 
-with readings_all as (
+-- readings_all is read twice in the incremental branch: NOT MATERIALIZED keeps DuckDB from
+-- materializing every raw reading first (the literal filters then reach the Delta scans).
+with readings_all as not materialized (
 
     select *, date_trunc('hour', measured_at) as hour_start
     from {{ ref('stg_utilities__pipe_pressure') }}

@@ -15,7 +15,9 @@
     pre_hook="{{ delete_corrected_hours('transport', 'traffic_flow') }}"
 ) }}
 
-with five_min as (
+-- five_min is read twice in the incremental branch: NOT MATERIALIZED keeps DuckDB from
+-- materializing the whole 5-minute fact first (the filters then reach each scan).
+with five_min as not materialized (
 
     select * from {{ ref('fct_traffic_flow_5min') }}
 
