@@ -239,6 +239,11 @@ def delta_write_mode() -> str:
     return mode
 
 
+def sensor_loop_seconds() -> float:
+    """How often the daemon starts a round of sensor evaluations (Dagster's own loop: 5 s)."""
+    return float(get("SHUZHONG_SENSOR_LOOP_SECONDS", "1"))
+
+
 def max_run_seconds() -> int:
     """Longest an ingest or transform run may take; Dagster's run monitoring fails it beyond."""
     return int(get("SHUZHONG_MAX_RUN_SECONDS", "1800"))

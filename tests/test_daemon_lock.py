@@ -99,7 +99,7 @@ def _daemon_processes(proc: subprocess.Popen) -> list[str]:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        if "dagster-daemon run" in cmd:
+        if "pipelines.tools.daemon_run run" in cmd:  # `dagster-daemon run` (pipelines/tools/daemon_run.py)
             out.append(cmd)
     return out
 

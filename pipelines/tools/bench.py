@@ -52,6 +52,7 @@ def _process_label(proc) -> str:
         ("api grpc", "code server"),
         ("pipelines.tools.code_server", "code server"),
         ("dagster-daemon", "daemon"),
+        ("pipelines.tools.daemon_run", "daemon"),
         ("resource_tracker", "helper"),
         ("dbt", "dbt"),
     ):

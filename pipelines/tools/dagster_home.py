@@ -73,10 +73,6 @@ def prepare(home: Path | None = None) -> Path:
     return home
 
 
-def _bin(name: str) -> str:
-    return str(Path(sys.executable).parent / name)
-
-
 def start_daemon(home: Path, log: Path | None = None) -> subprocess.Popen:
     """Start the Dagster daemon with its code server, in their own process group (so both can
     be stopped cleanly): see :func:`serve_and_run_daemon`."""
@@ -150,8 +146,8 @@ def serve_and_run_daemon(startup_timeout: float = 120) -> None:
         "load_from:\n  - grpc_server:\n      host: 127.0.0.1\n"
         f"      port: {port}\n      location_name: {LOCATION_NAME}\n"
     )
-    daemon = _bin("dagster-daemon")
-    os.execv(daemon, [daemon, "run", "-w", str(workspace)])
+    # `dagster-daemon run`, with a shorter sensor loop (pipelines/tools/daemon_run.py)
+    os.execv(sys.executable, [sys.executable, "-m", "pipelines.tools.daemon_run", "run", "-w", str(workspace)])
 
 
 LOCATION_NAME = "zaozhuang_hub"  # = [tool.dagster] code_location_name: `dagster dev` and the daemon share it
