@@ -318,6 +318,12 @@ def test_jsonl_type_failures_are_the_same_both_ways(monkeypatch):
 # (text, expected row numbers, expected malformed lines)
 JSONL_DECLINED = {
     "blank_line_between_records": (_line(pressure_mpa=1.5) + "\n\n" + _line(sensor_id="S2") + "\n", [1, 3], []),
+    "whitespace_only_line": (_line() + "\n \t\n" + _line(sensor_id="S2") + "\n", [1, 3], []),
+    "ideographic_space_line": (_line() + "\n\u3000\n" + _line(sensor_id="S2") + "\n", [1, 3], []),
+    "first_line_blank": ("\n" + _line() + "\n" + _line(sensor_id="S2") + "\n", [2, 3], []),
+    # a break other readers see inside a line: that line is broken JSON, the next one is read
+    "line_separator_inside": (_line() + "\u2028" + _line(sensor_id="S2") + "\n" + _line(sensor_id="S3"), [1, 2], [1]),
+    "bare_carriage_return": (_line() + "\r" + _line(sensor_id="S2") + "\n" + _line(sensor_id="S3"), [1, 2], [1]),
     "nested_value": (_line(pressure_mpa={"v": 1}) + "\n" + _line(sensor_id="S2") + "\n", [1, 2], []),
     "line_that_is_not_json": (_line() + "\nnot json\n", [1, 2], [2]),
     "one_column_spelled_two_ways_in_one_line": (_line() + "\n" + _line(传感器编号="S9") + "\n", [1, 2], [2]),
