@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from pipelines import settings
 from pipelines.publish.sharing import CONDITIONAL, Placement
@@ -52,6 +53,9 @@ def _column_comment(model: dict, column: str) -> str:
 
 STATE_SCHEMA = "_meta"
 STATE_TABLE = f"{STATE_SCHEMA}.published_tables"
+# Row count and hash sum of each source-file group of the grouped tables as published: the
+# next publish compares the working tables' groups with these instead of re-reading its copy.
+GROUPS_TABLE = f"{STATE_SCHEMA}.published_groups"
 
 
 @dataclass
@@ -91,10 +95,11 @@ def group_predicate(keys: list[str | None]) -> str:
     return " OR ".join(parts + ([f"{GROUP_COLUMN} IS NULL"] if None in keys else [])) or "false"
 
 
-def _changed_groups(con, source: str, name: str, cols: str) -> list[str | None] | None:
-    """The groups whose rows differ between the working table and the published one; None when
-    so many changed that rewriting the whole table is as cheap."""
-    new, old = _group_sums(con, source, cols), _group_sums(con, f"main.{name}", cols)
+def _changed_groups(
+    new: dict[str | None, tuple[int, int]], old: dict[str | None, tuple[int, int]]
+) -> list[str | None] | None:
+    """The groups whose rows differ between the working table (``new`` group sums) and the
+    published one (``old``); None when so many changed that rewriting the whole table is as cheap."""
     diff = sorted({k for k in new.keys() | old.keys() if new.get(k) != old.get(k)}, key=lambda k: (k is None, k))
     return diff if len(diff) <= max(1, MAX_GROUP_SHARE * len(new)) else None
 
@@ -103,8 +108,34 @@ def _fingerprint(con: duckdb.DuckDBPyConnection, source: str, model: dict, place
     """Content fingerprint of a table as it would be published (columns, comments, rows) and its row count."""
     cols = ", ".join(ident(c) for c in placement.columns)
     n, total = con.execute(f"SELECT count(*), coalesce(sum(hash({cols})::HUGEINT), 0) FROM {source}").fetchone()
+    return _fingerprint_of(model, placement, n, total), n
+
+
+def _fingerprint_of(model: dict, placement: Placement, n: int, total: int) -> str:
     text = json.dumps([_shape(model, placement), n, str(total)])
-    return hashlib.sha256(text.encode()).hexdigest()[:32], n
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _grouped_fingerprint(
+    con: duckdb.DuckDBPyConnection, source: str, model: dict, placement: Placement
+) -> tuple[str, int, dict[str | None, tuple[int, int]]]:
+    """The fingerprint, the row count and the group sums of a grouped table, in one scan (the
+    hash sum of the whole table is the sum of its groups' sums: the same fingerprint)."""
+    groups = _group_sums(con, source, ", ".join(ident(c) for c in placement.columns))
+    n, total = sum(g[0] for g in groups.values()), sum(g[1] for g in groups.values())
+    return _fingerprint_of(model, placement, n, total), n, groups
+
+
+def _published_groups(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str | None, tuple[int, int]]]:
+    """The group sums the previous publish stored (empty for a file from before they were kept)."""
+    out: dict[str, dict[str | None, tuple[int, int]]] = {}
+    try:
+        rows = con.execute(f"SELECT table_name, group_id, row_count, hash_sum FROM {GROUPS_TABLE}").fetchall()
+    except (duckdb.CatalogException, duckdb.BinderException):
+        return out
+    for table, group, n, total in rows:
+        out.setdefault(table, {})[group] = (n, int(total))
+    return out
 
 
 def build_file(tmp: Path, final: Path, work_db: Path, items: list[tuple[dict, Placement]]) -> BuiltFile:
@@ -125,10 +156,13 @@ def build_file(tmp: Path, final: Path, work_db: Path, items: list[tuple[dict, Pl
             }
         except (duckdb.CatalogException, duckdb.BinderException):  # a file from before the publish state
             previous = {}
+        stored_groups = _published_groups(con) if previous else {}
     else:
+        stored_groups = {}
         con = duckdb.connect(str(tmp), config=config)
     built = BuiltFile(tmp, final, {}, {}, [], previous={t: v[0] for t, v in previous.items()})
     shapes: dict[str, str] = {}
+    group_sums: dict[str, dict[str | None, tuple[int, int]]] = {}
     try:
         con.execute(f"ATTACH {sql_string(str(work_db))} AS work (READ_ONLY)")
         wanted = set()
@@ -136,7 +170,10 @@ def build_file(tmp: Path, final: Path, work_db: Path, items: list[tuple[dict, Pl
             table, name = placement.table, ident(placement.table)
             wanted.add(table)
             source = f"work.{ident(model['schema'])}.{name}"
-            fp, n = _fingerprint(con, source, model, placement)
+            if GROUP_COLUMN in placement.columns:
+                fp, n, group_sums[table] = _grouped_fingerprint(con, source, model, placement)
+            else:
+                fp, n = _fingerprint(con, source, model, placement)
             built.counts[table], built.fingerprints[table] = n, fp
             shapes[table] = _shape(model, placement)
             if previous.get(table, (None,))[0] == fp:
@@ -144,8 +181,11 @@ def build_file(tmp: Path, final: Path, work_db: Path, items: list[tuple[dict, Pl
             built.changed.append(table)
             cols = ", ".join(ident(c) for c in placement.columns)
             groups = None
-            if table in previous and previous[table][3] == shapes[table] and GROUP_COLUMN in placement.columns:
-                groups = _changed_groups(con, source, name, cols)
+            if table in previous and previous[table][3] == shapes[table] and table in group_sums:
+                old = stored_groups.get(table)
+                if old is None:  # a file from before the group sums were kept: read its copy once
+                    old = _group_sums(con, f"main.{name}", cols)
+                groups = _changed_groups(group_sums[table], old)
             if groups is not None:  # only the rows of the files that changed
                 built.groups[table] = groups
                 con.execute(f"DELETE FROM main.{name} WHERE {group_predicate(groups)}")
@@ -179,6 +219,26 @@ def build_file(tmp: Path, final: Path, work_db: Path, items: list[tuple[dict, Pl
                 for t, fp in built.fingerprints.items()
             ],
         )
+        con.execute(
+            f"CREATE OR REPLACE TABLE {GROUPS_TABLE} (table_name VARCHAR, group_id VARCHAR, "
+            "row_count BIGINT, hash_sum HUGEINT)"
+        )
+        groups_comment = "发布状态：每张表按来源文件分组的行数与哈希和 / rows and hash sum per source-file group"
+        con.execute(f"COMMENT ON TABLE {GROUPS_TABLE} IS {sql_string(groups_comment)}")
+        stored = pa.table(  # hash sums as text: Arrow has no 128-bit integer
+            {
+                "table_name": [t for t, sums in group_sums.items() for _ in sums],
+                "group_id": pa.array([g for sums in group_sums.values() for g in sums], pa.string()),
+                "row_count": pa.array([n for sums in group_sums.values() for n, _ in sums.values()], pa.int64()),
+                "hash_sum": [str(total) for sums in group_sums.values() for _, total in sums.values()],
+            }
+        )
+        con.register("stored_group_sums", stored)
+        con.execute(
+            f"INSERT INTO {GROUPS_TABLE} SELECT table_name, group_id, row_count, hash_sum::HUGEINT "
+            "FROM stored_group_sums"
+        )
+        con.unregister("stored_group_sums")
         con.execute("CHECKPOINT")
     finally:
         con.close()
