@@ -36,3 +36,39 @@ def test_asset_checks_report_rules_and_row_numbers_without_values(lake_root, uni
     events = instance.all_logs(result.run_id)
     dump = json.dumps([str(e) for e in events], ensure_ascii=False)
     assert PHONE_BAD not in dump and PHONE_GOOD not in dump
+
+
+def test_an_ingestion_run_logs_each_file_in_few_events(lake_root, unique):
+    objs = [
+        submit(f"hotline/tickets/2026-03-05/{unique}-{i}.csv", csv_bytes([ticket(i, 联系电话=PHONE_GOOD)], "gbk"))
+        for i in range(1, 9)
+    ]
+    instance = DagsterInstance.ephemeral()
+    config = {"objects": [{"key": o.key, "etag": o.etag} for o in objs]}
+    result = defs.resolve_job_def("ingest_hotline__tickets").execute_in_process(
+        run_config={"ops": {"raw__hotline__tickets": {"config": config}}}, instance=instance
+    )
+    assert result.success
+    messages = [e.user_message for e in instance.all_logs(result.run_id) if e.user_message]
+    mentioning = [m for m in messages if any(o.key in m for o in objs)]
+    for o in objs:  # every file's progress line and receipt line are in the run's log ...
+        assert any(f"{o.key}: read, 1 rows" in m for m in mentioning), o.key
+        assert any(f"{o.key}: accepted, received 1, accepted 1" in m for m in mentioning), o.key
+    assert len(mentioning) <= 4  # ... in a few events (one per 2 s at most), not two per file (16)
+
+
+def test_batched_log_flushes_by_lines_by_time_and_at_the_end():
+    from pipelines.defs.ingestion.assets import BatchedLog
+
+    sent: list[str] = []
+    log = BatchedLog(sent.append, seconds=3600, max_lines=3)
+    for i in range(7):
+        log(f"line {i}")
+    assert sent == ["line 0\nline 1\nline 2", "line 3\nline 4\nline 5"]
+    log.flush()
+    assert sent[-1] == "line 6" and len(sent) == 3
+    log.flush()  # nothing pending: no empty event
+    assert len(sent) == 3
+    timed = BatchedLog(sent.append, seconds=0.0, max_lines=1000)
+    timed("now")
+    assert sent[-1] == "now"
