@@ -435,7 +435,21 @@ def project_fingerprint() -> str:
     """Checksum of the dbt manifest: a changed project (new model, new column) rebuilds everything."""
     from pipelines.defs.transform.dbt_assets import DBT_PROJECT
 
-    return hashlib.sha256(DBT_PROJECT.manifest_path.read_bytes()).hexdigest()[:16]
+    return manifest_fingerprint(DBT_PROJECT.manifest_path.read_bytes())
+
+
+def manifest_fingerprint(manifest: bytes) -> str:
+    """Checksum of a dbt manifest's content, without what changes at every parse (its
+    ``metadata``: time, invocation id; each node's ``created_at``): a re-parse of an unchanged
+    project (a touched file, a checkout) must not look like a changed project and rebuild it all."""
+    doc = json.loads(manifest)
+    doc.pop("metadata", None)
+    for section in doc.values():
+        if isinstance(section, dict):
+            for node in section.values():
+                if isinstance(node, dict):
+                    node.pop("created_at", None)
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
 
 
 def transform_selection(asset_graph, changed: list[AssetKey]) -> list[AssetKey]:
