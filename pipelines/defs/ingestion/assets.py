@@ -38,9 +38,9 @@ MAX_ROWS_IN_METADATA = 50
 
 class BatchedLog:
     """Progress lines of an ingestion run as few Dagster log events. Each event is a write to
-    the instance's event log (about 30 ms each on a busy SQLite instance, measured: two per
-    file were most of the step's time outside its stages at 900 files), so the lines go out
-    together, one event at most every ``seconds`` or ``max_lines`` lines, and at the end."""
+    the instance's event log (33 ms each measured on a busy SQLite instance; a run wrote two
+    per file), so the lines go out together, one event at most every ``seconds`` or
+    ``max_lines`` lines, and at the end."""
 
     def __init__(self, emit: Callable[[str], None], seconds: float = 2.0, max_lines: int = 200):
         self._emit, self._seconds, self._max_lines = emit, seconds, max_lines
