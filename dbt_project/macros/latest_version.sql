@@ -106,27 +106,32 @@ where not exists (
 {#-
     Corrected files of a dataset since the newest row of the model being built: object keys
     with a new accepted version (another earlier accepted version of the key had other
-    bytes) processed after the model's newest ingested row, from the file registry. One row
-    per key: its source_file_id (the id the marts carry: they never hold the key itself),
-    file_sha256 (of its latest version), business_date. A correction
-    whose rows were all quarantined (or that holds no rows) lands nothing in the raw zone,
-    so only the registry tells that the key's earlier rows are gone (spec §1).
+    bytes), or re-validated by a reprocess (registry status `reprocessed`: the same bytes
+    against the current contract), processed after the model's newest ingested row, from
+    the file registry. One row per key: its source_file_id (the id the marts carry: they
+    never hold the key itself), file_sha256 (of its latest version), business_date, and
+    is_reprocessed (a reprocess since: every row of the key may have changed, whatever its
+    bytes). A correction or reprocess whose rows were all quarantined (or that holds no
+    rows) lands nothing in the raw zone, so only the registry tells that the key's earlier
+    rows are gone (spec §1).
     The model must declare   -- depends_on: {{ ref('stg_meta__files') }}
 -#}
 {% macro corrected_source_keys(bureau, dataset) -%}
+{%- set watermark -%}
+(select coalesce(max(ingested_at), '1900-01-01'::timestamptz) from {{ this }})
+{%- endset -%}
 select
     {{ source_file_id('source_key') }} as source_file_id,
     arg_max(file_sha256, processed_at) as file_sha256,
-    arg_max(business_date, processed_at) as business_date
+    arg_max(business_date, processed_at) as business_date,
+    bool_or(status = 'reprocessed' and processed_at > {{ watermark }}) as is_reprocessed
 from {{ ref('stg_meta__files') }}
 where bureau = '{{ bureau }}'
     and dataset = '{{ dataset }}'
-    and status = 'accepted'
+    and status in ('accepted', 'reprocessed')
 group by source_key
-having count(distinct file_sha256) > 1
-    and max(processed_at) > (
-        select coalesce(max(ingested_at), '1900-01-01'::timestamptz) from {{ this }}
-    )
+having (count(distinct file_sha256) > 1 or bool_or(status = 'reprocessed'))
+    and max(processed_at) > {{ watermark }}
 {%- endmacro %}
 
 {#-
@@ -136,8 +141,9 @@ having count(distinct file_sha256) > 1
     matched on source_file_id (the target holds the key's id, staging the key itself),
     so rows missing from the corrected file disappear too, and the rows of an earlier
     version of every key the registry shows corrected (also when the correction landed no
-    row at all). The batch then re-inserts the corrected rows (their ingested_at is newer
-    than anything left here).
+    row at all), and every row of a key reprocessed since (its bytes are the same, its rows
+    may not be: a reprocess whose rows are now all quarantined lands none). The batch then
+    re-inserts the corrected rows (their ingested_at is newer than anything left here).
 
         config(pre_hook="{{ delete_resubmitted_source_rows(ref('stg_x'), 'bureau', 'dataset') }}")
 -#}
@@ -157,6 +163,9 @@ or (
     and file_sha256 not in (
         select file_sha256 from ({{ corrected_source_keys(bureau, dataset) }})
     )
+)
+or source_file_id in (
+    select source_file_id from ({{ corrected_source_keys(bureau, dataset) }}) where is_reprocessed
 )
 {%- else -%}
 select 1
