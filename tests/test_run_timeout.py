@@ -73,12 +73,18 @@ def test_run_past_its_max_runtime_is_terminated_marked_failed_and_retried(daemon
         except AssertionError as exc:
             raise AssertionError(f"{state()}\n{exc}") from None
 
+    # While the first run hangs, its worker is found by its run id (so that "gone" below can fail).
+    waiting(lambda: (tmp_path / "stalled").exists(), "the first run to hang")
+    hung = next(r for r in runs() if r.status == DagsterRunStatus.STARTED)
+    assert _processes_with(hung.run_id), f"no live process mentions the hung run {hung.run_id}"
+
     # Run monitoring reports the run canceling, terminates its worker and marks it failed; when the
     # worker reports its own interruption first, the run ends CANCELED instead. Either is terminal.
     ended = (DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED)
     waiting(lambda: any(r.status in ended for r in runs()), "the hung run to be stopped")
     assert (tmp_path / "stalled").exists()  # the first run did hang
     first = next(r for r in runs() if r.status in ended)
+    assert first.run_id == hung.run_id
     assert first.tags["dagster/max_runtime"] == str(MAX_SECONDS)
     records = instance.fetch_run_status_changes(DagsterEventType.RUN_CANCELING, limit=1000).records
     reasons = [r.event_log_entry.dagster_event.message for r in records if r.run_id == first.run_id]
