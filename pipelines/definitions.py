@@ -14,6 +14,7 @@ from pipelines.defs.ingestion.sensors import (
 from pipelines.defs.operations.duty import (
     daily_settlement,
     deadline_sensor,
+    run_canceled_alert,
     run_failure_alert,
     settle_previous_business_day,
     submission_freshness_checks,
@@ -41,7 +42,15 @@ defs = Definitions(
         settle_previous_business_day,
         reprocess_archive,
     ],
-    sensors=[landing_sensor, receipt_reconciler, transform_sensor, calendar_sensor, deadline_sensor, run_failure_alert],
+    sensors=[
+        landing_sensor,
+        receipt_reconciler,
+        transform_sensor,
+        calendar_sensor,
+        deadline_sensor,
+        run_failure_alert,
+        run_canceled_alert,
+    ],
     schedules=[daily_settlement],
     resources={"dbt": dbt_resource()},
 )

@@ -22,9 +22,13 @@ import pytest
 from botocore.exceptions import ClientError
 from dagster import (
     AssetSelection,
+    DagsterEventType,
     DagsterInstance,
+    DagsterRunStatus,
+    DefaultSensorStatus,
     Definitions,
     RunRequest,
+    RunStatusSensorContext,
     SensorResult,
     build_run_status_sensor_context,
     build_schedule_context,
@@ -417,6 +421,53 @@ def test_a_run_dagster_will_retry_is_not_mailed(smtp):
     )
     duty.run_failure_alert(context)
     assert not smtp.arrived.wait(1)
+
+
+def _canceled(instance: DagsterInstance, canceling_message: str | None) -> RunStatusSensorContext:
+    """A run of ``tiny_failing_job`` canceled the way Dagster cancels one (events in the instance)."""
+    run = instance.create_run_for_job(
+        job_def=tiny_failing_job, tags={"shuzhong/kind": "ingest", "dagster/max_runtime": "60"}
+    )
+    if canceling_message is not None:
+        instance.report_run_canceling(run, message=canceling_message)
+    instance.report_run_canceled(run)
+    run = instance.get_run_by_id(run.run_id)
+    assert run.status == DagsterRunStatus.CANCELED
+    (record,) = instance.get_records_for_run(run.run_id, of_type=DagsterEventType.RUN_CANCELED).records
+    return build_run_status_sensor_context(
+        sensor_name="run_canceled_alert",
+        dagster_instance=instance,
+        dagster_run=run,
+        dagster_event=record.event_log_entry.dagster_event,
+    )
+
+
+def test_a_run_canceled_past_its_max_runtime_is_mailed(smtp):
+    instance = DagsterInstance.ephemeral()
+    # the message Dagster's run monitoring reports (dagster/_daemon/monitoring/run_monitoring.py)
+    context = _canceled(instance, "Canceling due to exceeding maximum runtime of 60 seconds.")
+    assert duty.run_canceled_alert(context) is None
+    assert smtp.arrived.wait(10)
+    (msg,) = smtp.messages
+    assert "run canceled" in msg["Subject"] and context.dagster_run.run_id[:8] in msg["Subject"]
+    body = _body(msg)
+    assert context.dagster_run.run_id in body and "tiny_failing_job" in body
+    assert "exceeded its maximum run time (60 s)" in body and "re-requested" in body
+
+
+def test_a_run_someone_canceled_is_mailed_as_such(smtp):
+    instance = DagsterInstance.ephemeral()
+    duty.run_canceled_alert(_canceled(instance, "Sending run termination request."))
+    assert smtp.arrived.wait(10)
+    body = _body(smtp.messages[0])
+    assert "canceled by a user" in body and "maximum run time" not in body
+
+
+def test_canceled_runs_have_their_own_sensor():
+    from pipelines.definitions import defs
+
+    sensor = defs.resolve_sensor_def("run_canceled_alert")
+    assert sensor.default_status == DefaultSensorStatus.RUNNING
 
 
 # -- the daily settlement -------------------------------------------------------------------------

@@ -19,7 +19,10 @@ for each missed (dataset, date), once, and e-mails the engineers on duty about t
 (:mod:`pipelines.alerts`); an e-mail the SMTP server refused is retried on later ticks (the
 cursor keeps the reminders not yet mailed). ``run_failure_alert`` e-mails each failed run that
 Dagster will not retry itself: job, run id, failed steps and their error classes (never an error
-message, a row value or an object key: keys may hold personal data).
+message, a row value or an object key: keys may hold personal data). ``run_canceled_alert``
+e-mails each canceled run (Dagster never retries one): run monitoring cancels a run past its
+``dagster/max_runtime``, and a run that reports its own interruption first ends canceled, not
+failed; the e-mail says which of the two, or that someone canceled it.
 
 **Settlement.** ``daily_settlement`` (09:30 Asia/Shanghai, every day: machine feeds are due every
 day) launches ``settle_previous_business_day``, a one-op job, rather than doing the work in the
@@ -44,11 +47,15 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     Config,
+    DagsterEventType,
+    DagsterRun,
+    DagsterRunStatus,
     DefaultScheduleStatus,
     DefaultSensorStatus,
     MetadataValue,
     RunFailureSensorContext,
     RunRequest,
+    RunStatusSensorContext,
     ScheduleEvaluationContext,
     SensorEvaluationContext,
     SensorResult,
@@ -58,6 +65,7 @@ from dagster import (
     multi_asset_check,
     op,
     run_failure_sensor,
+    run_status_sensor,
     schedule,
     sensor,
 )
@@ -302,25 +310,52 @@ def failure_email(context: RunFailureSensorContext) -> tuple[str, str]:
         for e in context.get_step_failure_events()
     ]
     subject = f"运行失败 / run failed: {run.job_name} ({run.run_id[:8]})"
-    lines = [
-        f"作业 / job: {run.job_name}",
-        f"运行 / run id: {run.run_id}",
-        f"失败原因 / failure reason: {reason}",
-        f"类型 / kind: {run.tags.get('shuzhong/kind', '-')}    "
-        f"数据集 / dataset: {run.tags.get('shuzhong/dataset', '-')}    "
-        f"尝试 / attempt: {run.tags.get('shuzhong/attempt', run.tags.get('dagster/retry_number', '1'))}",
-    ]
+    lines = _run_lines(run, f"失败原因 / failure reason: {reason}")
     if steps:
         lines.append("失败步骤 / failed steps:")
         lines += [f"  - {step}: {classes}" for step, classes in steps]
     elif getattr(failure, "error", None) is not None:
         lines.append(f"错误类型 / error class: {_error_classes(failure.error)}")
-    lines += [
-        "",
-        "详情见 Dagster 界面 Runs → 该运行 ID 的事件日志；重新运行见 README「On duty」。",
-        "(Error messages, row values and object keys are not included: read them in the Dagster UI.)",
+    return subject, "\n".join(lines + MAIL_FOOTER) + "\n"
+
+
+MAIL_FOOTER = [
+    "",
+    "详情见 Dagster 界面 Runs → 该运行 ID 的事件日志；重新运行见 README「On duty」。",
+    "(Error messages, row values and object keys are not included: read them in the Dagster UI.)",
+]
+
+
+def _run_lines(run: DagsterRun, reason: str) -> list[str]:
+    """The e-mail lines that name a run: job, run id, the reason line, kind, dataset, attempt."""
+    return [
+        f"作业 / job: {run.job_name}",
+        f"运行 / run id: {run.run_id}",
+        reason,
+        f"类型 / kind: {run.tags.get('shuzhong/kind', '-')}    "
+        f"数据集 / dataset: {run.tags.get('shuzhong/dataset', '-')}    "
+        f"尝试 / attempt: {run.tags.get('shuzhong/attempt', run.tags.get('dagster/retry_number', '1'))}",
     ]
-    return subject, "\n".join(lines) + "\n"
+
+
+def cancel_reason(instance, run: DagsterRun) -> str:
+    """Why a run was canceled, from its RUN_CANCELING event (Dagster's own words are not quoted)."""
+    records = instance.get_records_for_run(run.run_id, of_type=DagsterEventType.RUN_CANCELING).records
+    messages = [r.event_log_entry.dagster_event.message or "" for r in records if r.event_log_entry.dagster_event]
+    if any("maximum runtime" in m for m in messages):
+        limit = run.tags.get("dagster/max_runtime", "?")
+        return f"超过最长运行时间 {limit} 秒，由运行监控终止 / exceeded its maximum run time ({limit} s)"
+    if messages:
+        return "由用户或运维取消 / canceled by a user (Dagster UI or CLI)"
+    return "运行自行中断 / the run reported its own interruption"
+
+
+def canceled_email(instance, run: DagsterRun) -> tuple[str, str]:
+    subject = f"运行已取消 / run canceled: {run.job_name} ({run.run_id[:8]})"
+    lines = _run_lines(run, f"取消原因 / reason: {cancel_reason(instance, run)}")
+    if run.tags.get("shuzhong/kind") == "ingest":
+        lines.append("未出回执的文件由 receipt_reconciler 重新请求 / files without a receipt are re-requested")
+    return subject, "\n".join(lines + MAIL_FOOTER) + "\n"
 
 
 @run_failure_sensor(
@@ -338,6 +373,21 @@ def run_failure_alert(context: RunFailureSensorContext) -> None:
     subject, body = failure_email(context)
     alerts.send_email(subject, body, log=context.log.info)  # AlertError → the tick shows the error
     return None  # None: the sensor goes on with the next failed run in the same tick
+
+
+@run_status_sensor(
+    name="run_canceled_alert",
+    run_status=DagsterRunStatus.CANCELED,
+    minimum_interval_seconds=30,
+    default_status=DefaultSensorStatus.RUNNING,
+    monitor_all_code_locations=False,
+    description="E-mails the engineers on duty about each canceled run (past its max run time, "
+    "interrupted, or canceled by someone): Dagster never retries a canceled run.",
+)
+def run_canceled_alert(context: RunStatusSensorContext) -> None:
+    subject, body = canceled_email(context.instance, context.dagster_run)
+    alerts.send_email(subject, body, log=context.log.info)
+    return None
 
 
 # -- daily settlement ---------------------------------------------------------------------------
