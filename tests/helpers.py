@@ -70,8 +70,9 @@ def submit_and_ingest(key: str, data: bytes) -> ingest.Receipt:
     return ingest.process(submit(key, data), run_id="test")
 
 
-def run_dbt(tmp, lake, *args: str, pii_key: str, report_at: str) -> str:
+def run_dbt(tmp, lake, *args: str, pii_key: str, report_at: str, dbt_vars: dict | None = None) -> str:
     """``dbt <args>`` on a local lake directory (no S3), isolated target/log folders; returns its output."""
+    import json
     import os
     import subprocess
     import sys
@@ -96,7 +97,7 @@ def run_dbt(tmp, lake, *args: str, pii_key: str, report_at: str) -> str:
             "--profiles-dir",
             ".",
             "--vars",
-            f"{{report_at: '{report_at}'}}",
+            json.dumps({"report_at": report_at, **(dbt_vars or {})}),
         ],
         cwd=settings.DBT_PROJECT_DIR,
         env=env,

@@ -72,3 +72,31 @@ def test_batched_log_flushes_by_lines_by_time_and_at_the_end():
     timed = BatchedLog(sent.append, seconds=0.0, max_lines=1000)
     timed("now")
     assert sent[-1] == "now"
+
+
+def test_the_transform_waits_for_reprocess_runs_too():
+    """visible_through holds only while no run that writes raw rows is active: reprocess runs too."""
+    from dagster import AssetMaterialization, DagsterInstance, DagsterRunStatus, build_sensor_context, job, op
+
+    from pipelines.contracts import all_contracts
+    from pipelines.defs.ingestion import sensors
+    from pipelines.defs.ingestion.assets import raw_asset_key
+
+    @op
+    def noop():
+        return None
+
+    @job(tags={"shuzhong/kind": "reprocess"})
+    def reprocess_like():
+        noop()
+
+    instance = DagsterInstance.ephemeral()
+    instance.report_runless_asset_event(AssetMaterialization(raw_asset_key(all_contracts()["hotline.tickets"])))
+    run = instance.create_run_for_job(
+        job_def=reprocess_like, status=DagsterRunStatus.STARTED, tags={"shuzhong/kind": "reprocess"}
+    )
+    skipped = sensors.transform_sensor(build_sensor_context(instance=instance))
+    assert "waiting for 1 ingestion or reprocess run(s)" in skipped.skip_message
+    instance.report_run_failed(run)
+    (request,) = sensors.transform_sensor(build_sensor_context(instance=instance)).run_requests
+    assert "shuzhong/visible_through" in request.tags

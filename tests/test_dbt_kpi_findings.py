@@ -367,9 +367,10 @@ def _registry() -> list[dict]:
     ]  # fmt: skip
 
 
-def _write(lake: Path, dataset: str, rows: list[dict]) -> None:
+def _write(lake: Path, dataset: str, rows: list[dict], mode: str = "error") -> None:
     bureau, name = dataset.split(".")
-    write_deltalake(str(lake / "raw" / bureau / name), pa.Table.from_pylist(rows, schema=_schema(dataset)))
+    table = pa.Table.from_pylist(rows, schema=_schema(dataset))
+    write_deltalake(str(lake / "raw" / bureau / name), table, mode=mode)
 
 
 def _write_registry(lake: Path, rows: list[dict], mode: str = "overwrite") -> None:

@@ -10,6 +10,7 @@ materializations are read from PostgreSQL's tables directly and back through a n
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 import psycopg2
 import pytest
@@ -21,7 +22,7 @@ from pipelines.contracts import all_contracts
 from pipelines.defs.ingestion import sensors
 from pipelines.defs.ingestion.assets import raw_asset_key
 from pipelines.tools import dagster_home, postgres
-from tests.helpers import csv_bytes, planned_objects, submit, ticket
+from tests.helpers import csv_bytes, planned_objects, query, submit, ticket
 
 CONTRACT = all_contracts()["hotline.tickets"]
 PUBLISHED = AssetKey(["published_warehouse"])
@@ -103,12 +104,19 @@ def test_ingestion_and_transform_on_postgres_storage(pg_server, lake_root, uniqu
         assert ingest.read_receipt(key)["status"] == "accepted"
 
         # The transform sensor finds the new materialization in PostgreSQL and asks for a full build.
+        asked = datetime.now(UTC)
         result = sensors.transform_sensor(build_sensor_context(instance=instance))
         (transform,) = result.run_requests
+        visible_through = datetime.fromisoformat(transform.tags["shuzhong/visible_through"])
+        assert asked <= visible_through <= datetime.now(UTC)
         transformed = defs.resolve_job_def(sensors.TRANSFORM_JOB).execute_in_process(
             instance=instance, tags=transform.tags, asset_selection=transform.asset_selection
         )
         assert transformed.success
+        # dbt got it as the var visible_through: the incremental facts' build marks
+        marks = query(tmp_path / "work.duckdb", "select model_name, visible_through from hub_build_marks")
+        assert {m for m, _ in marks} >= {"fct_traffic_flow_5min", "fct_pipe_pressure_hourly"}
+        assert {t for _, t in marks} == {visible_through}
     finally:
         instance.dispose()
 

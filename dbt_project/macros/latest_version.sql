@@ -38,19 +38,77 @@ where {{ ingested_column }} > {{ incremental_watermark(target_column) }}
 {%- endmacro %}
 
 {#-
-    The newest `column` (ingested_at) already in the model being built, as a literal read
-    once when the model is compiled (before its pre-hooks run). A constant comparison
-    reaches the Delta scan of the raw zone (row groups are skipped on their statistics);
-    a scalar subquery in its place makes DuckDB read every raw row from S3.
+    The lower bound of the rows a run of an incremental fact treats as new (rows with a later
+    ingested_at; registry rows with a later processed_at), as a literal read once when the
+    model is compiled (before its pre-hooks run). A constant comparison reaches the Delta scan
+    of the raw zone (row groups are skipped on their statistics); a scalar subquery in its
+    place makes DuckDB read every raw row from S3.
+
+    It is the model's build mark (hub_build_marks: the `visible_through` of its last build
+    in a transform run), else the newest `column` already in the model. The mark is the
+    rigorous one: the transform sensor takes `visible_through` at a moment no ingestion or
+    reprocess run is active, so every row stamped before it was committed before the build
+    read the raw zone. The newest row is not: a run that stamped its rows earlier but
+    committed them after the build read (concurrent ingestion runs commit in any order)
+    would fall below it and never be picked up. Rows after the mark that the build already
+    saw are read again by the next build; the facts' merges are idempotent.
 -#}
 {% macro incremental_watermark(column='ingested_at') -%}
 {%- if execute and is_incremental() -%}
+{%- set mark = build_mark() -%}
+{%- if mark -%}
+'{{ mark }}'::timestamptz
+{%- else -%}
 {%- set result = run_query(
     "select 'w' || cast(coalesce(max(" ~ column ~ "), '1900-01-01'::timestamptz) as varchar) from " ~ this
 ) -%}
 '{{ result.columns[0].values()[0][1:] }}'::timestamptz
+{%- endif -%}
 {%- else -%}
 '1900-01-01'::timestamptz
+{%- endif -%}
+{%- endmacro %}
+
+{#- The table of build marks (one row per incremental fact), in the working database. -#}
+{% macro build_marks_relation() -%}
+{{ return(api.Relation.create(database=target.database, schema=target.schema, identifier='hub_build_marks')) }}
+{%- endmacro %}
+
+{#- on-run-start: the build-mark table exists before any model is compiled. -#}
+{% macro create_build_marks() -%}
+create table if not exists {{ build_marks_relation() }} (
+    model_name varchar primary key,
+    visible_through timestamptz not null,
+    recorded_at timestamptz not null
+)
+{%- endmacro %}
+
+{#- The current model's build mark as text, or none (no mark yet, or no mark table). -#}
+{% macro build_mark() -%}
+{%- set rel = build_marks_relation() -%}
+{%- if adapter.get_relation(database=rel.database, schema=rel.schema, identifier=rel.identifier) is none -%}
+{{ return(none) }}
+{%- endif -%}
+{%- set result = run_query(
+    "select 'w' || cast(visible_through as varchar) from " ~ rel ~ " where model_name = '" ~ this.identifier ~ "'"
+) -%}
+{{ return(result.columns[0].values()[0][1:] if result.rows | length else none) }}
+{%- endmacro %}
+
+{#-
+    Post-hook of the incremental facts (inside the model's transaction, so the mark moves with
+    the rows): record the run's `visible_through` (var, set by the transform asset from the
+    sensor's tag) as the model's build mark. Without the var (a dbt run by hand) the mark
+    stays: the next transform reads from the older mark, which is safe.
+-#}
+{% macro record_build_mark() -%}
+{%- set through = var('visible_through', none) -%}
+{%- if through -%}
+{%- set through = modules.datetime.datetime.fromisoformat(through).isoformat() -%}
+insert or replace into {{ build_marks_relation() }} (model_name, visible_through, recorded_at)
+values ('{{ this.identifier }}', '{{ through }}'::timestamptz, current_timestamp)
+{%- else -%}
+select 1
 {%- endif -%}
 {%- endmacro %}
 
@@ -104,22 +162,20 @@ where not exists (
 {%- endmacro %}
 
 {#-
-    Corrected files of a dataset since the newest row of the model being built: object keys
-    with a new accepted version (another earlier accepted version of the key had other
-    bytes), or re-validated by a reprocess (registry status `reprocessed`: the same bytes
-    against the current contract), processed after the model's newest ingested row, from
-    the file registry. One row per key: its source_file_id (the id the marts carry: they
-    never hold the key itself), file_sha256 (of its latest version), business_date, and
-    is_reprocessed (a reprocess since: every row of the key may have changed, whatever its
-    bytes). A correction or reprocess whose rows were all quarantined (or that holds no
-    rows) lands nothing in the raw zone, so only the registry tells that the key's earlier
-    rows are gone (spec §1).
+    Corrected files of a dataset since the model was last built (processed after
+    incremental_watermark()), from the file registry: object keys with a new accepted
+    version (another earlier accepted version of the key had other bytes), or re-validated
+    by a reprocess (registry status `reprocessed`: the same bytes against the current
+    contract). One row per key: its source_file_id (the id the marts carry: they never hold
+    the key itself), file_sha256 (of its latest version), business_date, and is_reprocessed
+    (a reprocess since: every row of the key may have changed, whatever its bytes). A
+    correction or reprocess whose rows were all quarantined (or that holds no rows) lands
+    nothing in the raw zone, so only the registry tells that the key's earlier rows are
+    gone (spec §1).
     The model must declare   -- depends_on: {{ ref('stg_meta__files') }}
 -#}
 {% macro corrected_source_keys(bureau, dataset) -%}
-{%- set watermark -%}
-(select coalesce(max(ingested_at), '1900-01-01'::timestamptz) from {{ this }})
-{%- endset -%}
+{%- set watermark = incremental_watermark() -%}
 select
     {{ source_file_id('source_key') }} as source_file_id,
     arg_max(file_sha256, processed_at) as file_sha256,

@@ -15,7 +15,8 @@
     unique_key=['station_code', 'observed_at'],
     incremental_strategy='delete+insert',
     on_schema_change='fail',
-    pre_hook="{{ delete_resubmitted_source_rows(ref('stg_ecology__air_quality_hourly'), 'ecology', 'air_quality_hourly') }}"
+    pre_hook="{{ delete_resubmitted_source_rows(ref('stg_ecology__air_quality_hourly'), 'ecology', 'air_quality_hourly') }}",
+    post_hook="{{ record_build_mark() }}"
 ) }}
 {%- set keys = ['station_code', 'observed_at'] %}
 

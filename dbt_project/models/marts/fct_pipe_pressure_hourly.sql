@@ -14,7 +14,8 @@
     unique_key=['sensor_id', 'hour_start'],
     incremental_strategy='delete+insert',
     on_schema_change='fail',
-    pre_hook="{{ delete_corrected_hours('utilities', 'pipe_pressure') }}"
+    pre_hook="{{ delete_corrected_hours('utilities', 'pipe_pressure') }}",
+    post_hook="{{ record_build_mark() }}"
 ) }}
 
 -- readings_all is read twice in the incremental branch: NOT MATERIALIZED keeps DuckDB from

@@ -12,7 +12,8 @@
     unique_key=['checkpoint_id', 'hour_start'],
     incremental_strategy='delete+insert',
     on_schema_change='fail',
-    pre_hook="{{ delete_corrected_hours('transport', 'traffic_flow') }}"
+    pre_hook="{{ delete_corrected_hours('transport', 'traffic_flow') }}",
+    post_hook="{{ record_build_mark() }}"
 ) }}
 
 -- five_min is read twice in the incremental branch: NOT MATERIALIZED keeps DuckDB from

@@ -57,6 +57,7 @@ from dagster import (
 from pipelines import ingest, lake, s3, settings, workdays
 from pipelines.contracts import all_contracts
 from pipelines.defs.ingestion.assets import ingest_job_name, ingest_jobs, raw_asset_key, reject_unroutable_objects
+from pipelines.defs.transform import VISIBLE_THROUGH_TAG
 
 
 def max_objects_per_run() -> int:
@@ -86,11 +87,12 @@ def batches(objs: list[dict]) -> list[list[dict]]:
 TRIAGE_JOB = "reject_unroutable_objects"
 MAX_RUNTIME_TAG = "dagster/max_runtime"  # enforced by Dagster's run monitoring (dagster.yaml)
 TRANSFORM_JOB = "transform_and_publish"
-ACTIVE = [
+ACTIVE = [  # a run that may still write (CANCELING: its worker may not have stopped yet)
     DagsterRunStatus.QUEUED,
     DagsterRunStatus.NOT_STARTED,
     DagsterRunStatus.STARTING,
     DagsterRunStatus.STARTED,
+    DagsterRunStatus.CANCELING,
 ]
 
 
@@ -492,9 +494,16 @@ def transform_sensor(context: SensorEvaluationContext):
                 changed.append(raw_asset_key(contract))
     if latest <= done:
         return SkipReason("no new raw data since the last transform")
-    active = instance.get_runs_count(RunsFilter(statuses=ACTIVE, tags={"shuzhong/kind": "ingest"}))
+    # Taken before looking for active runs: with none active, every row stamped before this
+    # instant is committed (a run started later stamps later), so the facts may read from here
+    # next time (dbt var visible_through, macro incremental_watermark).
+    visible_through = datetime.now(UTC).isoformat()
+    active = sum(
+        instance.get_runs_count(RunsFilter(statuses=ACTIVE, tags={"shuzhong/kind": kind}))
+        for kind in ("ingest", "reprocess")
+    )
     if active:
-        return SkipReason(f"waiting for {active} ingestion run(s) to finish")
+        return SkipReason(f"waiting for {active} ingestion or reprocess run(s) to finish")
     full = project != project_fingerprint() or context.repository_def is None
     selection = None if full else transform_selection(context.repository_def.asset_graph, changed)
     context.log.info(
@@ -511,6 +520,7 @@ def transform_sensor(context: SensorEvaluationContext):
                     "shuzhong/raw_storage_id": str(latest),
                     MAX_RUNTIME_TAG: str(settings.max_run_seconds()),
                     "shuzhong/transform": "full" if full else "incremental",
+                    VISIBLE_THROUGH_TAG: visible_through,
                 },
             )
         ],

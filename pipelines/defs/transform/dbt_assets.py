@@ -1,6 +1,7 @@
 """dbt models in the same asset graph as ingestion (dagster-dbt)."""
 
 import importlib.metadata
+import json
 import os
 import shutil
 import subprocess
@@ -14,6 +15,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 from packaging import version
 
 from pipelines import lake, settings
+from pipelines.defs.transform import VISIBLE_THROUGH_TAG
 
 DBT_PROJECT = DbtProject(
     project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR, target_path=settings.DBT_TARGET_DIR
@@ -74,6 +76,9 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource):
     for uri in lake.ensure_raw_tables():
         context.log.info(f"created empty raw table {uri} (no submission yet)")
     args = ["build", "--exclude-resource-type", "unit_test"]
+    if visible_through := context.run.tags.get(VISIBLE_THROUGH_TAG):
+        # the incremental facts record it as their build mark (macro record_build_mark)
+        args += ["--vars", json.dumps({"visible_through": visible_through})]
     if context.run.tags.get("shuzhong/transform") == "full":
         # A changed dbt project (a new column, a changed model) rebuilds incremental facts from
         # scratch: their old rows would otherwise keep the old shape or logic (or fail the run).
