@@ -70,9 +70,8 @@ def submit_and_ingest(key: str, data: bytes) -> ingest.Receipt:
     return ingest.process(submit(key, data), run_id="test")
 
 
-def run_dbt(tmp, lake, *args: str, pii_key: str, report_at: str, dbt_vars: dict | None = None) -> str:
+def run_dbt(tmp, lake, *args: str, pii_key: str, report_at: str, extra_env: dict | None = None) -> str:
     """``dbt <args>`` on a local lake directory (no S3), isolated target/log folders; returns its output."""
-    import json
     import os
     import subprocess
     import sys
@@ -89,6 +88,7 @@ def run_dbt(tmp, lake, *args: str, pii_key: str, report_at: str, dbt_vars: dict 
         DBT_SEND_ANONYMOUS_USAGE_STATS="False",
         PYTHONPATH=os.pathsep.join(filter(None, [str(settings.REPO_ROOT), env.get("PYTHONPATH")])),
         PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
+        **(extra_env or {}),
     )
     proc = subprocess.run(
         [
@@ -97,7 +97,7 @@ def run_dbt(tmp, lake, *args: str, pii_key: str, report_at: str, dbt_vars: dict 
             "--profiles-dir",
             ".",
             "--vars",
-            json.dumps({"report_at": report_at, **(dbt_vars or {})}),
+            f"{{report_at: '{report_at}'}}",
         ],
         cwd=settings.DBT_PROJECT_DIR,
         env=env,

@@ -6,6 +6,7 @@ first. A correction of k2.csv (every row quarantined: it lands no row) is regist
 also committed late. The transform in between sees B only. A fact whose watermark is its newest
 row (19:20) would never read A's rows (19:10) or see the correction (19:12); the build mark
 (hub_build_marks, the transform's ``visible_through``) is 19:00, so the next build reads both.
+The transform asset hands the instant to dbt in ``SHUZHONG_VISIBLE_THROUGH``, as ``_build`` does.
 
 Expected values by hand: checkpoint K1 gets k.csv's 24 intervals 08:00–09:55, 10 vehicles each
 (k2.csv's 08:05 with 30 vehicles is gone with its correction): hours 08 and 09 of 12 intervals
@@ -20,6 +21,7 @@ import pyarrow as pa
 import pytest
 from deltalake import write_deltalake
 
+from pipelines.defs.transform.dbt_assets import VISIBLE_THROUGH_ENV
 from pipelines.ingest.keys import source_file_id
 from tests.helpers import query, run_dbt
 from tests.test_dbt_kpi_findings import (
@@ -46,9 +48,10 @@ def _stamped(rows: list[dict], ingested: str, **changes) -> list[dict]:
     return [{**r, **changes, "_ingested_at": _utc(f"{COR_DAY} {ingested}")} for r in rows]
 
 
-def _build(tmp, lake, *args: str, visible_through: str | None) -> None:
-    extra = {"visible_through": visible_through} if visible_through else None
-    run_dbt(tmp, lake, "build", *args, pii_key=PII_KEY, report_at=REPORT_AT, dbt_vars=extra)
+def _build(tmp, lake, *args: str, visible_through: str | None) -> str:
+    """``dbt build`` as the transform asset runs it (the sensor's instant in the environment)."""
+    extra = {VISIBLE_THROUGH_ENV: visible_through} if visible_through else None
+    return run_dbt(tmp, lake, "build", *args, pii_key=PII_KEY, report_at=REPORT_AT, extra_env=extra)
 
 
 def _marks(db) -> dict[str, datetime]:
@@ -101,9 +104,9 @@ def raced(tmp_path_factory: pytest.TempPathFactory) -> dict:
         ],  # fmt: skip
         mode="append",
     )
-    _build(tmp, lake, "--select", "fct_traffic_flow_5min+", visible_through=T2)
-    after = {"marks": _marks(db)}
-    _build(tmp, lake, "--select", "fct_traffic_flow_5min+", visible_through=None)  # by hand: no var
+    output = _build(tmp, lake, "--select", "fct_traffic_flow_5min+", visible_through=T2)
+    after = {"marks": _marks(db), "output": output}
+    _build(tmp, lake, "--select", "fct_traffic_flow_5min+", visible_through=None)  # by hand: no instant
     return {"db": db, "first": first, "between": between, "after": after}
 
 
@@ -141,8 +144,14 @@ def test_rows_committed_after_a_later_stamped_run_are_not_lost(raced: dict) -> N
     assert hourly == [("K1", "08", 12, 120), ("K1", "09", 12, 120), ("K9", "10", 1, 7)]
 
 
-def test_a_build_without_the_var_keeps_the_marks(raced: dict) -> None:
+def test_a_build_without_the_instant_keeps_the_marks(raced: dict) -> None:
     assert _marks(raced["db"]) == raced["after"]["marks"]
+
+
+def test_a_new_instant_keeps_dbt_partial_parsing(raced: dict) -> None:
+    # a dbt var that changed every run would make dbt parse the whole project again, saying
+    # "Unable to do partial parsing because config vars, config profile, or config target have changed"
+    assert "Unable to do partial parsing" not in raced["after"]["output"]
 
 
 pytestmark = pytest.mark.dbt  # runs dbt builds: deselected by make test-fast

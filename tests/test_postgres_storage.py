@@ -113,7 +113,7 @@ def test_ingestion_and_transform_on_postgres_storage(pg_server, lake_root, uniqu
             instance=instance, tags=transform.tags, asset_selection=transform.asset_selection
         )
         assert transformed.success
-        # dbt got it as the var visible_through: the incremental facts' build marks
+        # dbt got it (SHUZHONG_VISIBLE_THROUGH): the incremental facts' build marks
         marks = query(tmp_path / "work.duckdb", "select model_name, visible_through from hub_build_marks")
         assert {m for m, _ in marks} >= {"fct_traffic_flow_5min", "fct_pipe_pressure_hourly"}
         assert {t for _, t in marks} == {visible_through}

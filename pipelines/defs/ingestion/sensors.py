@@ -496,7 +496,7 @@ def transform_sensor(context: SensorEvaluationContext):
         return SkipReason("no new raw data since the last transform")
     # Taken before looking for active runs: with none active, every row stamped before this
     # instant is committed (a run started later stamps later), so the facts may read from here
-    # next time (dbt var visible_through, macro incremental_watermark).
+    # next time (SHUZHONG_VISIBLE_THROUGH for dbt, macro incremental_watermark).
     visible_through = datetime.now(UTC).isoformat()
     active = sum(
         instance.get_runs_count(RunsFilter(statuses=ACTIVE, tags={"shuzhong/kind": kind}))

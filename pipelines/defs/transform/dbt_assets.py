@@ -1,11 +1,11 @@
 """dbt models in the same asset graph as ingestion (dagster-dbt)."""
 
 import importlib.metadata
-import json
 import os
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -76,16 +76,37 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource):
     for uri in lake.ensure_raw_tables():
         context.log.info(f"created empty raw table {uri} (no submission yet)")
     args = ["build", "--exclude-resource-type", "unit_test"]
-    if visible_through := context.run.tags.get(VISIBLE_THROUGH_TAG):
-        # the incremental facts record it as their build mark (macro record_build_mark)
-        args += ["--vars", json.dumps({"visible_through": visible_through})]
     if context.run.tags.get("shuzhong/transform") == "full":
         # A changed dbt project (a new column, a changed model) rebuilds incremental facts from
         # scratch: their old rows would otherwise keep the old shape or logic (or fail the run).
         args.append("--full-refresh")
-    invocation = dbt.cli(args, context=context)
+    # The incremental facts record the sensor's instant as their build mark (macro
+    # record_build_mark); an environment variable, not a dbt var: a changed var voids dbt's
+    # partial parsing. dbt's process gets the environment when it starts, in cli().
+    with _environment(VISIBLE_THROUGH_ENV, context.run.tags.get(VISIBLE_THROUGH_TAG)):
+        invocation = dbt.cli(args, context=context)
     yield from invocation.stream()
     keep_parse_state(Path(invocation.target_path))
+
+
+VISIBLE_THROUGH_ENV = "SHUZHONG_VISIBLE_THROUGH"
+
+
+@contextmanager
+def _environment(name: str, value: str | None) -> Iterator[None]:
+    """``os.environ[name] = value`` for the block (unset when ``value`` is None), then as before."""
+    before = os.environ.get(name)
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
 
 
 KEEP_TARGETS = 20
