@@ -92,6 +92,13 @@ def test_sensor_misses_nothing_and_repeats_nothing_across_daemon_restart(daemon_
     published = set(publish.published_files().values())
     assert published and {p.stat().st_mode & 0o777 for p in published} == {0o400}
     state = [home, Path(os.environ["SHUZHONG_WORK_DB"]).parent, Path(os.environ["SHUZHONG_PUBLISHED_DB"]).parent]
+    checked = 0
     for path in [p for root in state for p in [root, *root.rglob("*")] if not p.is_symlink() and p not in published]:
-        mode = path.stat().st_mode & 0o777
+        try:
+            mode = path.stat().st_mode & 0o777
+        except FileNotFoundError:  # the daemon still runs: SQLite's -wal/-shm files come and go
+            assert path.name.endswith(("-wal", "-shm", "-journal")), path
+            continue
+        checked += 1
         assert (mode == 0o700) if path.is_dir() else (mode & 0o077 == 0), f"{path}: {oct(mode)}"
+    assert checked > 10
