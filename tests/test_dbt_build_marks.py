@@ -17,9 +17,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import pyarrow as pa
 import pytest
-from deltalake import write_deltalake
 
 from pipelines.defs.transform.dbt_assets import VISIBLE_THROUGH_ENV
 from pipelines.ingest.keys import source_file_id
@@ -30,9 +28,10 @@ from tests.test_dbt_kpi_findings import (
     K_KEY,
     PII_KEY,
     REPORT_AT,
+    _ensure_raw_tables,
     _flow,
     _reg,
-    _schema,
+    _replace_key_rows,
     _utc,
     _write,
     _write_registry,
@@ -66,11 +65,7 @@ def raced(tmp_path_factory: pytest.TempPathFactory) -> dict:
     db = tmp / "warehouse" / "work.duckdb"
     _write(lake, TRAFFIC, _stamped([_flow(5, 30, K2_KEY, 1, "16:30:00")], "18:00:00"))
     _write_registry(lake, [_reg(K2_KEY, "accepted", f"{COR_DAY} 16:30:00", f"{COR_DAY} 18:05:00", rows=1)])
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SHUZHONG_LAKE_URI", str(lake))
-        from pipelines import lake as lake_zone
-
-        lake_zone.ensure_raw_tables()
+    _ensure_raw_tables(lake)
     _build(tmp, lake, visible_through=T0)
     first = {"marks": _marks(db), "five": query(db, "select vehicle_count from fct_traffic_flow_5min")}
 
@@ -86,12 +81,7 @@ def raced(tmp_path_factory: pytest.TempPathFactory) -> dict:
     # Then run A commits k.csv (stamped 19:10) and the correction of k2.csv (registered 19:12).
     _write(lake, TRAFFIC, _stamped([_flow(5 * i, 10, K_KEY, i + 1, "19:05:00") for i in range(24)], "19:10:00"),
            mode="append")  # fmt: skip
-    write_deltalake(
-        str(lake / "raw" / "transport" / "traffic_flow"),
-        pa.Table.from_pylist([], schema=_schema(TRAFFIC)),
-        mode="overwrite",
-        predicate=f"_source_key = '{K2_KEY}'",
-    )
+    _replace_key_rows(lake, TRAFFIC, K2_KEY, [])
     _write_registry(
         lake,
         [

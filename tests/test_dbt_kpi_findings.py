@@ -373,6 +373,23 @@ def _write(lake: Path, dataset: str, rows: list[dict], mode: str = "error") -> N
     write_deltalake(str(lake / "raw" / bureau / name), table, mode=mode)
 
 
+def _replace_key_rows(lake: Path, dataset: str, key: str, rows: list[dict]) -> None:
+    """Replace exactly one object key's raw rows (none: a version whose rows were all quarantined),
+    in one overwrite-with-predicate commit as ``lake.replace_source_rows`` makes it."""
+    bureau, name = dataset.split(".")
+    table = pa.Table.from_pylist(rows, schema=_schema(dataset))
+    write_deltalake(str(lake / "raw" / bureau / name), table, mode="overwrite", predicate=f"_source_key = '{key}'")
+
+
+def _ensure_raw_tables(lake: Path) -> None:
+    """The empty raw tables of the datasets the test wrote nothing for (``lake.ensure_raw_tables``)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SHUZHONG_LAKE_URI", str(lake))
+        from pipelines import lake as lake_zone
+
+        lake_zone.ensure_raw_tables()
+
+
 def _write_registry(lake: Path, rows: list[dict], mode: str = "overwrite") -> None:
     from pipelines import lake as lake_zone
 
@@ -399,11 +416,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict:
     _write(lake, "transport.traffic_flow", _traffic_rows())
     _write(lake, "utilities.pipe_pressure", _pipe_rows((10, 11, PREV_DAY_HOUR), 1, f"{COR_DAY} 18:00:00"))
     _write_registry(lake, _registry())
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SHUZHONG_LAKE_URI", str(lake))
-        from pipelines import lake as lake_zone
-
-        lake_zone.ensure_raw_tables()
+    _ensure_raw_tables(lake)
     _dbt(tmp, lake, "build")
     db = tmp / "warehouse" / "work.duckdb"
     before = {
@@ -555,15 +568,8 @@ def test_corrections_that_remove_rows_reach_the_facts(built: dict) -> None:
 
     later = f"{COR_DAY[:-2]}05"  # the corrections are processed the next day
     for dataset, key in (("ecology.air_quality_hourly", AQ_COR_KEY), ("transport.traffic_flow", K_KEY)):
-        bureau, name = dataset.split(".")
-        write_deltalake(str(lake / "raw" / bureau / name), pa.Table.from_pylist([], schema=_schema(dataset)),
-                        mode="overwrite", predicate=f"_source_key = '{key}'")  # fmt: skip
-    write_deltalake(
-        str(lake / "raw" / "utilities" / "pipe_pressure"),
-        pa.Table.from_pylist(_pipe_rows((11,), 2, f"{later} 03:00:00"), schema=_schema("utilities.pipe_pressure")),
-        mode="overwrite",
-        predicate=f"_source_key = '{P_KEY}'",
-    )
+        _replace_key_rows(lake, dataset, key, [])
+    _replace_key_rows(lake, "utilities.pipe_pressure", P_KEY, _pipe_rows((11,), 2, f"{later} 03:00:00"))
     _write_registry(
         lake,
         [

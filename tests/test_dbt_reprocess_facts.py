@@ -16,9 +16,7 @@ hourly fact one 08 hour of 1 interval and 30 vehicles; the pipe fact hour 11 onl
 
 from __future__ import annotations
 
-import pyarrow as pa
 import pytest
-from deltalake import write_deltalake
 
 from pipelines.ingest.keys import source_file_id
 from tests.helpers import query
@@ -29,9 +27,10 @@ from tests.test_dbt_kpi_findings import (
     P_KEY,
     PREV_DAY_HOUR,
     _dbt,
+    _ensure_raw_tables,
     _pipe_rows,
     _reg,
-    _schema,
+    _replace_key_rows,
     _traffic_rows,
     _utc,
     _write,
@@ -77,30 +76,16 @@ def reprocessed(tmp_path_factory: pytest.TempPathFactory) -> dict:
             _reg(P_KEY, "accepted", f"{COR_DAY} 18:00:00", f"{COR_DAY} 18:05:00", rows=7),
         ],
     )
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SHUZHONG_LAKE_URI", str(lake))
-        from pipelines import lake as lake_zone
-
-        lake_zone.ensure_raw_tables()
+    _ensure_raw_tables(lake)
     _dbt(tmp, lake, "build")
     db = tmp / "warehouse" / "work.duckdb"
     before = {"five": _five_minute(db), "hourly": _hourly(db), "pipe": _pipe(db)}
 
     # the reprocess: k.csv lands no row; p.jsonl's hour 11 lands again (same bytes, same version)
-    write_deltalake(
-        str(lake / "raw" / "transport" / "traffic_flow"),
-        pa.Table.from_pylist([], schema=_schema("transport.traffic_flow")),
-        mode="overwrite",
-        predicate=f"_source_key = '{K_KEY}'",
-    )
+    _replace_key_rows(lake, "transport.traffic_flow", K_KEY, [])
     upload = _utc(f"{COR_DAY} 18:00:00")  # a reprocessed row keeps its file's upload time
     again = [{**r, "_uploaded_at": upload} for r in _pipe_rows((11,), 1, f"{LATER} 03:00:00")]
-    write_deltalake(
-        str(lake / "raw" / "utilities" / "pipe_pressure"),
-        pa.Table.from_pylist(again, schema=_schema("utilities.pipe_pressure")),
-        mode="overwrite",
-        predicate=f"_source_key = '{P_KEY}'",
-    )
+    _replace_key_rows(lake, "utilities.pipe_pressure", P_KEY, again)
     _write_registry(
         lake,
         [
