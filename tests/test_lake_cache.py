@@ -114,3 +114,25 @@ def test_registry_reads_only_added_files_and_always_equals_the_table(lake_root, 
     assert got["source_key"].to_list() == ["c/1.csv"]
     assert _same(got, _table_now(uri))
     assert read == [1, 1]
+
+
+def test_every_tenth_commit_writes_a_checkpoint_that_readers_use(lake_root, s3_client):
+    uri = f"{lake_root}/checkpointed"
+    for i in range(12):
+        assert lake.append(uri, pa.table({"writer": ["me"], "i": [i]})) == i
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    listed = s3_client("pipeline").list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/_delta_log/")
+    names = sorted(o["Key"].rsplit("/", 1)[-1] for o in listed.get("Contents", []))
+    assert [n for n in names if ".checkpoint." in n] == ["00000000000000000010.checkpoint.parquet"]
+    assert "_last_checkpoint" in names
+    assert len([n for n in names if n.endswith(".json")]) == 12  # the commits themselves stay
+    # A fresh reader (DuckDB's delta_scan, as in dbt's staging views) sees every row.
+    import duckdb
+
+    from pipelines import dbt_plugin
+
+    con = duckdb.connect()
+    dbt_plugin.configure_lake(con)
+    got = con.execute(f"select i from delta_scan('{uri}') order by i").fetchall()
+    assert [r[0] for r in got] == list(range(12))
+    assert sorted(_table_now(uri)["i"].to_list()) == list(range(12))
