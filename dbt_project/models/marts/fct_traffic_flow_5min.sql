@@ -13,7 +13,10 @@
     unique_key=['checkpoint_id', 'interval_start'],
     incremental_strategy='delete+insert',
     on_schema_change='fail',
-    pre_hook="{{ delete_resubmitted_source_rows(ref('stg_transport__traffic_flow'), 'transport', 'traffic_flow') }}",
+    pre_hook=[
+        "{{ delete_resubmitted_source_rows(ref('stg_transport__traffic_flow'), 'transport', 'traffic_flow') }}",
+        "{{ reset_tested_mark() }}"
+    ],
     post_hook="{{ record_build_mark() }}"
 ) }}
 {%- set keys = ['checkpoint_id', 'interval_start'] %}
