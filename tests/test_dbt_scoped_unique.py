@@ -1,6 +1,6 @@
 """The uniqueness test of fct_traffic_flow_5min looks only at keys that can have changed (real dbt).
 
-Once the test has passed, the build mark's ``tested_through`` records up to where the fact's
+Once the test has passed, its mark in ``hub_tested_marks`` (the fact's build mark then) records up to where the fact's
 rows are tested. The next test counts, over the whole fact, the keys of rows ingested after it
 and of rows on the business dates of files corrected after it (a correction uncovers older
 versions, with their old ``ingested_at``). A duplicate needs one such row, so each case below
@@ -43,7 +43,7 @@ def _dbt(tmp, lake, *args: str, check: bool = True) -> str:
 
 
 def _tested_through(db) -> datetime | None:
-    rows = query(db, "select tested_through from hub_build_marks where model_name = 'fct_traffic_flow_5min'")
+    rows = query(db, "select tested_through from hub_tested_marks where model_name = 'fct_traffic_flow_5min'")
     return rows[0][0] if rows else None
 
 

@@ -80,22 +80,19 @@ create table if not exists {{ build_marks_relation() }} (
     model_name varchar primary key,
     visible_through timestamptz not null,
     recorded_at timestamptz not null
-);
-alter table {{ build_marks_relation() }} add column if not exists tested_through timestamptz
+)
 {%- endmacro %}
 
 {#- The current model's build mark as text, or none (no mark yet, or no mark table). -#}
-{% macro build_mark(model_name=none, column='visible_through') -%}
+{% macro build_mark() -%}
 {%- set rel = build_marks_relation() -%}
 {%- if adapter.get_relation(database=rel.database, schema=rel.schema, identifier=rel.identifier) is none -%}
 {{ return(none) }}
 {%- endif -%}
 {%- set result = run_query(
-    "select 'w' || cast(" ~ column ~ " as varchar) from " ~ rel
-    ~ " where model_name = '" ~ (model_name or this.identifier) ~ "'"
+    "select 'w' || cast(visible_through as varchar) from " ~ rel ~ " where model_name = '" ~ this.identifier ~ "'"
 ) -%}
-{%- set value = result.columns[0].values()[0] if result.rows | length else none -%}
-{{ return(value[1:] if value else none) }}
+{{ return(result.columns[0].values()[0][1:] if result.rows | length else none) }}
 {%- endmacro %}
 
 {#-
@@ -114,40 +111,6 @@ alter table {{ build_marks_relation() }} add column if not exists tested_through
 insert into {{ build_marks_relation() }} (model_name, visible_through, recorded_at)
 values ('{{ this.identifier }}', '{{ through }}'::timestamptz, current_timestamp)
 on conflict (model_name) do update set visible_through = excluded.visible_through, recorded_at = excluded.recorded_at
-{%- else -%}
-select 1
-{%- endif -%}
-{%- endmacro %}
-
-{#- Pre-hook of a fact with a scoped unique_combination test: a build from scratch (first build,
-    --full-refresh) has no tested row, so its test checks the whole table. A pre-hook, because
-    there is_incremental() still tells whether the table is being rebuilt. -#}
-{% macro reset_tested_mark() -%}
-{%- if is_incremental() -%}
-select 1
-{%- else -%}
-update {{ build_marks_relation() }} set tested_through = null where model_name = '{{ this.identifier }}'
-{%- endif -%}
-{%- endmacro %}
-
-{#-
-    on-run-end: for each incremental fact whose unique_combination test (scoped by
-    `new_rows_of`) passed in this run, the build mark up to which its rows are now tested.
-    The next run's test then checks the keys of rows added since (and of the business dates
-    of files corrected since) against the whole table; a failed or skipped test leaves the
-    mark, so the next run checks those rows again.
--#}
-{% macro record_tested_marks(results) -%}
-{%- set models = [] -%}
-{%- for r in results if r.status == 'pass' and r.node.resource_type == 'test' -%}
-{%- set meta = r.node.test_metadata -%}
-{%- if meta and meta.name == 'unique_combination' and meta.kwargs.get('new_rows_of') and r.node.attached_node -%}
-{%- do models.append(r.node.attached_node.split('.')[-1]) -%}
-{%- endif -%}
-{%- endfor -%}
-{%- if models -%}
-update {{ build_marks_relation() }} set tested_through = visible_through
-where model_name in ({% for m in models %}'{{ m }}'{% if not loop.last %}, {% endif %}{% endfor %})
 {%- else -%}
 select 1
 {%- endif -%}
