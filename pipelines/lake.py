@@ -212,7 +212,10 @@ def _commit(uri: str, table: pa.Table, metadata: dict[str, str], **kwargs) -> in
         version = committed[-1]
     else:
         version = _find_commit(uri, token)
-    if version % CHECKPOINT_EVERY == 0 and version > 0:
+    if version > 0 and version % REGISTRY_COMPACT_EVERY == 0 and uri == registry_uri():
+        _compact(uri)
+        _checkpoint(uri)
+    elif version > 0 and version % CHECKPOINT_EVERY == 0:
         _checkpoint(uri)
     return version
 
@@ -230,6 +233,22 @@ def _find_commit(uri: str, token: str) -> int:
 # the file registry gets a commit per landed chunk, and at 90 days (72 commits) a registry
 # read took 0.20 s, 0.08 s with a checkpoint.
 CHECKPOINT_EVERY = 10
+
+
+# The file registry gets one small data file per landed chunk and is read whole: by every
+# ingestion run (a new process) and by each dbt statement on stg_meta__files. Every this many
+# commits its files are rewritten as one (at 90 days, 72 files: 1.4 s of an ingestion run).
+REGISTRY_COMPACT_EVERY = 20
+
+
+def _compact(uri: str) -> None:
+    """Rewrite the table's small files as few (best effort: a failed compaction costs readers
+    time, never data). The old files stay on S3, so a reader of an older snapshot still reads."""
+    try:
+        with table_lock(uri), _TABLES_LOCK:
+            delta_table(uri).optimize.compact()
+    except Exception as exc:  # noqa: BLE001 — the commit stands; the next twentieth commit tries again
+        log.warning("could not compact %s: %s", uri, exc)
 
 
 def _checkpoint(uri: str) -> None:

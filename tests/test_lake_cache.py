@@ -136,3 +136,20 @@ def test_every_tenth_commit_writes_a_checkpoint_that_readers_use(lake_root, s3_c
     got = con.execute(f"select i from delta_scan('{uri}') order by i").fetchall()
     assert [r[0] for r in got] == list(range(12))
     assert sorted(_table_now(uri)["i"].to_list()) == list(range(12))
+
+
+def test_every_twentieth_registry_commit_compacts_it_and_readers_see_the_same_rows(lake_root):
+    uri = lake.registry_uri()
+    keys = [f"c/{i:02d}.csv" for i in range(21)]
+    for i, key in enumerate(keys):
+        assert lake.append(uri, _registry_rows([key])) == i
+        if i == 18:
+            cached = lake.registry()  # a process that read the registry before the compaction
+            assert cached.height == 19
+    dt = DeltaTable(uri, storage_options=lake.storage_options())
+    assert dt.version() == 21  # commits 0..20, then the compaction's
+    assert len(dt.file_uris()) == 1  # the 21 small files, rewritten as one
+    assert sorted(_table_now(uri)["source_key"].to_list()) == keys
+    got = lake.registry()  # files were removed: read afresh, not patched onto the cached frame
+    assert sorted(got["source_key"].to_list()) == keys
+    assert _same(got, _table_now(uri))
