@@ -68,3 +68,23 @@ def test_concurrent_commits_to_one_table_all_land(mode, lake_root):
         # Commits really raced: some were in flight at the same time against the same table.
         assert overlapping >= 1
     print(f"{mode}: {overlapping} overlapping commits, races lost and retried: {sum(r['races_lost'] for r in results)}")
+
+
+@pytest.mark.parametrize("mode", ["conditional", "locked"])
+def test_registry_compaction_while_others_append_loses_nothing(mode, lake_root):
+    """The registry is compacted at its twentieth commit (``lake.REGISTRY_COMPACT_EVERY``), here
+    while two other processes keep appending to it."""
+    uri = lake.registry_uri()
+    env = {**os.environ, "SHUZHONG_DELTA_WRITE_MODE": mode}
+    writers, commits = 3, 10
+    lake.append(uri, pa.table({"writer": pa.array([], pa.string()), "i": pa.array([], pa.int64())}))  # version 0
+    _race(uri, writers, commits, env)
+
+    table = DeltaTable(uri, storage_options=lake.storage_options())
+    rows = table.to_pyarrow_table().to_pylist()
+    assert sorted((r["writer"], r["i"]) for r in rows) == sorted(
+        (f"w{w}", i) for w in range(writers) for i in range(commits)
+    )
+    operations = [h["operation"] for h in table.history()]
+    assert operations.count("OPTIMIZE") == 1
+    assert len(table.file_uris()) < writers * commits  # the first twenty files are one now
