@@ -18,29 +18,19 @@ import duckdb
 import pytest
 
 from pipelines.defs.transform.dbt_assets import VISIBLE_THROUGH_ENV
+from tests import test_dbt_kpi_findings as kf
 from tests.helpers import query, run_dbt
-from tests.test_dbt_kpi_findings import (
-    COR_DAY,
-    K_KEY,
-    PII_KEY,
-    REPORT_AT,
-    _ensure_raw_tables,
-    _flow,
-    _reg,
-    _replace_key_rows,
-    _write,
-    _write_registry,
-)
 
-T0, T1 = f"{COR_DAY}T18:30:00+00:00", f"{COR_DAY}T19:30:00+00:00"
+T0, T1 = f"{kf.COR_DAY}T18:30:00+00:00", f"{kf.COR_DAY}T19:30:00+00:00"
 VIEW = "stg_transport__traffic_flow"
-BAD_KEY = f"transport/traffic_flow/{COR_DAY}/bad.csv"
+BAD_KEY = f"transport/traffic_flow/{kf.COR_DAY}/bad.csv"
 TRAFFIC = "transport.traffic_flow"
 
 
 def _dbt(env: dict, *args: str, through: str = T0, check: bool = True) -> str:
     extra = {VISIBLE_THROUGH_ENV: through}
-    return run_dbt(env["tmp"], env["lake"], *args, pii_key=PII_KEY, report_at=REPORT_AT, extra_env=extra, check=check)
+    tmp, lake = env["tmp"], env["lake"]
+    return run_dbt(tmp, lake, *args, pii_key=kf.PII_KEY, report_at=kf.REPORT_AT, extra_env=extra, check=check)
 
 
 def _mark(db) -> tuple[datetime, str] | None:
@@ -56,13 +46,13 @@ def _passes(env: dict, *args: str, through: str = T0) -> bool:
 
 def _plant(env: dict, ingested: str) -> None:
     """A raw row of bad.csv without a checkpoint_id, ingested at ``ingested`` (UTC, COR_DAY)."""
-    row = {**_flow(0, 1, BAD_KEY, 1, "16:00:00"), "checkpoint_id": None}
-    row["_ingested_at"] = datetime.fromisoformat(f"{COR_DAY}T{ingested}+00:00")
-    _write(env["lake"], TRAFFIC, [row], mode="append")
+    row = {**kf._flow(0, 1, BAD_KEY, 1, "16:00:00"), "checkpoint_id": None}
+    row["_ingested_at"] = datetime.fromisoformat(f"{kf.COR_DAY}T{ingested}+00:00")
+    kf._write(env["lake"], TRAFFIC, [row], mode="append")
 
 
 def _unplant(env: dict) -> None:
-    _replace_key_rows(env["lake"], TRAFFIC, BAD_KEY, [])
+    kf._replace_key_rows(env["lake"], TRAFFIC, BAD_KEY, [])
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +60,10 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict:
     tmp = tmp_path_factory.mktemp("dbt_scoped_staging")
     lake = tmp / "lake"
     (tmp / "warehouse").mkdir()
-    _write(lake, TRAFFIC, [_flow(5 * i, 10, K_KEY, i + 1, "16:00:00") for i in range(24)])
-    _write_registry(lake, [_reg(K_KEY, "accepted", f"{COR_DAY} 16:00:00", f"{COR_DAY} 18:00:00", rows=24)])
-    _ensure_raw_tables(lake)
+    kf._write(lake, TRAFFIC, [kf._flow(5 * i, 10, kf.K_KEY, i + 1, "16:00:00") for i in range(24)])
+    day = kf.COR_DAY
+    kf._write_registry(lake, [kf._reg(kf.K_KEY, "accepted", f"{day} 16:00:00", f"{day} 18:00:00", rows=24)])
+    kf._ensure_raw_tables(lake)
     env = {"tmp": tmp, "lake": lake, "db": tmp / "warehouse" / "work.duckdb"}
     _dbt(env, "build", "--select", VIEW)
     return env

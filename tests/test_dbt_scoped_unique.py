@@ -18,27 +18,16 @@ from datetime import datetime
 import pytest
 
 from pipelines.defs.transform.dbt_assets import VISIBLE_THROUGH_ENV
+from tests import test_dbt_kpi_findings as kf
 from tests.helpers import query, run_dbt
-from tests.test_dbt_kpi_findings import (
-    COR_DAY,
-    K2_KEY,
-    K_KEY,
-    PII_KEY,
-    REPORT_AT,
-    _ensure_raw_tables,
-    _flow,
-    _reg,
-    _write,
-    _write_registry,
-)
 
-T0 = f"{COR_DAY}T18:30:00+00:00"
+T0 = f"{kf.COR_DAY}T18:30:00+00:00"
 TEST = "fct_traffic_flow_5min,test_name:unique_combination"  # the fact's uniqueness test
 
 
 def _dbt(tmp, lake, *args: str, check: bool = True) -> str:
     return run_dbt(
-        tmp, lake, *args, pii_key=PII_KEY, report_at=REPORT_AT, extra_env={VISIBLE_THROUGH_ENV: T0}, check=check
+        tmp, lake, *args, pii_key=kf.PII_KEY, report_at=kf.REPORT_AT, extra_env={VISIBLE_THROUGH_ENV: T0}, check=check
     )
 
 
@@ -90,9 +79,10 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict:
     tmp = tmp_path_factory.mktemp("dbt_scoped_unique")
     lake = tmp / "lake"
     (tmp / "warehouse").mkdir()
-    _write(lake, "transport.traffic_flow", [_flow(5 * i, 10, K_KEY, i + 1, "16:00:00") for i in range(24)])
-    _write_registry(lake, [_reg(K_KEY, "accepted", f"{COR_DAY} 16:00:00", f"{COR_DAY} 18:00:00", rows=24)])
-    _ensure_raw_tables(lake)
+    kf._write(lake, "transport.traffic_flow", [kf._flow(5 * i, 10, kf.K_KEY, i + 1, "16:00:00") for i in range(24)])
+    day = kf.COR_DAY
+    kf._write_registry(lake, [kf._reg(kf.K_KEY, "accepted", f"{day} 16:00:00", f"{day} 18:00:00", rows=24)])
+    kf._ensure_raw_tables(lake)
     _dbt(tmp, lake, "seed")
     _dbt(tmp, lake, "build", "--select", "+fct_traffic_flow_5min")
     return {"tmp": tmp, "lake": lake, "db": tmp / "warehouse" / "work.duckdb"}
@@ -105,7 +95,7 @@ def test_a_passed_test_records_the_mark_it_tested_through(built: dict) -> None:
 
 def test_a_duplicate_of_a_row_ingested_after_the_mark_fails_and_keeps_the_mark(built: dict) -> None:
     db = built["db"]
-    _plant(db, f"{COR_DAY} 19:10:00")
+    _plant(db, f"{kf.COR_DAY} 19:10:00")
     try:
         assert not _test_passes(built["tmp"], built["lake"])
         assert not _test_passes(built["tmp"], built["lake"])  # still looked at: the mark stayed
@@ -119,14 +109,14 @@ def test_a_duplicate_on_the_date_of_a_file_corrected_since_fails(built: dict) ->
     """An older version a correction uncovered keeps its old ingested_at: the corrected file's
     business date brings it into scope (k2.csv: a new version registered after the mark)."""
     db, lake = built["db"], built["lake"]
-    _plant(db, f"{COR_DAY} 17:00:00")  # before the mark
+    _plant(db, f"{kf.COR_DAY} 17:00:00")  # before the mark
     try:
         assert _test_passes(built["tmp"], lake)  # out of scope until a file of that date is corrected
-        _write_registry(
+        kf._write_registry(
             lake,
             [
-                _reg(K2_KEY, "accepted", f"{COR_DAY} 16:30:00", f"{COR_DAY} 18:10:00", rows=1),
-                _reg(K2_KEY, "accepted", f"{COR_DAY} 19:00:00", f"{COR_DAY} 19:05:00", version=2),
+                kf._reg(kf.K2_KEY, "accepted", f"{kf.COR_DAY} 16:30:00", f"{kf.COR_DAY} 18:10:00", rows=1),
+                kf._reg(kf.K2_KEY, "accepted", f"{kf.COR_DAY} 19:00:00", f"{kf.COR_DAY} 19:05:00", version=2),
             ],
             mode="append",
         )
@@ -140,7 +130,7 @@ def test_a_rebuild_from_scratch_is_tested_whole(built: dict) -> None:
     db, tmp, lake = built["db"], built["tmp"], built["lake"]
     _dbt(tmp, lake, "run", "--full-refresh", "--select", "fct_traffic_flow_5min")
     assert _tested_through(db) is None
-    _plant(db, f"{COR_DAY} 17:00:00", business_date="2026-03-01")  # old, on a date nobody corrected
+    _plant(db, f"{kf.COR_DAY} 17:00:00", business_date="2026-03-01")  # old, on a date nobody corrected
     try:
         assert not _test_passes(tmp, lake)
     finally:
